@@ -1,0 +1,10 @@
+package io.keld.ixp;
+
+/**
+ * Marker for every message that crosses the network between Keld nodes or is written to the event
+ * journal. It is bound once, to Pekko's Jackson CBOR serializer, in {@code config/keld.conf}.
+ *
+ * <p>It lives in {@code ixp} because that module sits at the bottom of the dependency graph, so every
+ * other module can mark its commands, events and state with it.
+ */
+public interface CborSerializable {}

@@ -1,0 +1,196 @@
+package io.keld.node;
+
+import com.typesafe.config.Config;
+import io.keld.node.http.HealthRoutes;
+import io.keld.node.http.KeldHttpServer;
+import io.keld.node.http.MetricsRoutes;
+import io.keld.node.metrics.KeldMetrics;
+import io.keld.node.persistence.KeldDatabase;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Cluster;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Keld node: the composition root. It migrates the database, boots the ActorSystem as a cluster
+ * member (joining itself when no seed nodes are configured), starts Cluster Sharding, Pekko
+ * Management and the Keld HTTP server, and stops all of it in order through CoordinatedShutdown.
+ *
+ * <p>Modules plug in here: each gets the system, the sharding extension and the metrics registry,
+ * and hands back its HTTP routes.
+ */
+public final class KeldNode implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(KeldNode.class);
+  public static final String SYSTEM_NAME = "keld";
+
+  /** The reason a node stops when it is asked to (SIGTERM, Ctrl-C, {@link #stop()}). */
+  public static final CoordinatedShutdown.Reason STOP_REQUESTED = new CoordinatedShutdown.Reason() {
+    @Override
+    public String toString() {
+      return "StopRequested";
+    }
+  };
+
+  private final ActorSystem<Void> system;
+  private final KeldDatabase database;
+  private final KeldMetrics metrics;
+  private final ServerBinding httpBinding;
+  private final CompletableFuture<Done> memberUp;
+
+  private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding, CompletableFuture<Done> memberUp) {
+    this.system = system;
+    this.database = database;
+    this.metrics = metrics;
+    this.httpBinding = httpBinding;
+    this.memberUp = memberUp;
+  }
+
+  /**
+   * Starts a node and returns once its HTTP server is bound. It becomes ready (see {@link #ready()})
+   * when it is an Up cluster member.
+   */
+  public static KeldNode start(Config config) {
+    Duration startTimeout = Duration.ofSeconds(60);
+    KeldDatabase database = KeldDatabase.connect(config);
+    ActorSystem<Void> system = null;
+    KeldMetrics metrics = null;
+    try {
+      if (config.getBoolean("keld.database.migrate-on-start")) database.migrate();
+
+      system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, config);
+      Cluster cluster = Cluster.get(system);
+      metrics = new KeldMetrics(cluster.selfAddress().hostPort());
+
+      CompletableFuture<Done> memberUp = new CompletableFuture<>();
+      cluster.registerOnMemberUp(() -> memberUp.complete(Done.getInstance()));
+      if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        // No seed nodes: this node forms a cluster of its own.
+        cluster.join(cluster.selfAddress());
+      }
+
+      ClusterSharding.get(system);
+      startManagement(system, startTimeout);
+
+      KeldDatabase db = database;
+      Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+      CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+      HealthRoutes health =
+          new HealthRoutes(
+              List.of(
+                  new HealthRoutes.Check(
+                      "shutdown", () -> shutdown.getShutdownReason().isEmpty(), () -> "the node is shutting down"),
+                  new HealthRoutes.Check(
+                      "cluster",
+                      () -> cluster.selfMember().status() == MemberStatus.up(),
+                      () -> "this node is " + cluster.selfMember().status() + " in the cluster, not Up"),
+                  new HealthRoutes.Check("database", () -> db.isReachable(2), () -> "the database does not answer")),
+              blocking);
+      ServerBinding binding =
+          KeldHttpServer.bind(
+                  system,
+                  config.getString("keld.http.interface"),
+                  config.getInt("keld.http.port"),
+                  metrics,
+                  List.of(health.route(), new MetricsRoutes(metrics).route()))
+              .toCompletableFuture()
+              .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
+
+      KeldMetrics m = metrics;
+      shutdown.addTask(
+          CoordinatedShutdown.PhaseActorSystemTerminate(),
+          "keld-close-database",
+          () -> {
+            m.close();
+            db.close();
+            return CompletableFuture.completedFuture(Done.getInstance());
+          });
+      return new KeldNode(system, database, metrics, binding, memberUp);
+    } catch (Exception e) {
+      if (system != null) {
+        system.terminate();
+        awaitQuietly(system.getWhenTerminated(), Duration.ofSeconds(30));
+      }
+      if (metrics != null) metrics.close();
+      database.close();
+      if (e instanceof RuntimeException re) throw re;
+      throw new IllegalStateException("the node failed to start: " + e.getMessage(), e);
+    }
+  }
+
+  private static void startManagement(ActorSystem<Void> system, Duration timeout) throws Exception {
+    PekkoManagement management = PekkoManagement.get(system);
+    management.start().toCompletableFuture().get(timeout.toSeconds(), TimeUnit.SECONDS);
+    CoordinatedShutdown.get(system)
+        .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "keld-stop-management", management::stop);
+  }
+
+  /** Completes when this node is an Up member of the cluster. */
+  public CompletionStage<Done> ready() {
+    return memberUp;
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public KeldMetrics metrics() {
+    return metrics;
+  }
+
+  public KeldDatabase database() {
+    return database;
+  }
+
+  public InetSocketAddress httpAddress() {
+    return httpBinding.localAddress();
+  }
+
+  public Address clusterAddress() {
+    return Cluster.get(system).selfAddress();
+  }
+
+  /** Why the node is stopping or stopped, if it is. */
+  public Optional<CoordinatedShutdown.Reason> shutdownReason() {
+    return CoordinatedShutdown.get(system).getShutdownReason();
+  }
+
+  /**
+   * Leaves the cluster (shards hand off to the remaining nodes), unbinds HTTP and terminates, then
+   * returns.
+   */
+  public void stop() {
+    CoordinatedShutdown.get(system).run(STOP_REQUESTED);
+    awaitQuietly(system.getWhenTerminated(), Duration.ofSeconds(60));
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private static void awaitQuietly(CompletionStage<?> stage, Duration timeout) {
+    try {
+      stage.toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.warn("Gave up waiting after {}: {}", timeout, e.toString());
+    }
+  }
+}

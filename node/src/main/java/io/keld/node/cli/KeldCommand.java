@@ -1,0 +1,27 @@
+package io.keld.node.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code keld}: the one command for running and operating Keld. Subcommands do the work. */
+@Command(
+    name = "keld",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionCommand.Provider.class,
+    description = "Keld: a neutral marketplace for AI inference.",
+    subcommands = {StartCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+public final class KeldCommand implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    // `keld` alone: show what it can do.
+    spec.commandLine().usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    int exit = new CommandLine(new KeldCommand()).execute(args);
+    System.exit(exit);
+  }
+}

@@ -1,0 +1,111 @@
+package io.keld.node.cli;
+
+import com.typesafe.config.Config;
+import io.keld.node.KeldNode;
+import io.keld.node.config.KeldConfig;
+import io.keld.node.persistence.KeldDatabase;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import sun.misc.Signal;
+
+/** {@code keld start}: runs a node in the foreground until SIGTERM or Ctrl-C. */
+@Command(
+    name = "start",
+    description = "Start a Keld node in the foreground. SIGTERM or Ctrl-C leaves the cluster and exits 0.")
+public final class StartCommand implements Callable<Integer> {
+
+  @Option(names = "--profile", paramLabel = "NAME|FILE",
+      description = "Configuration profile: dev (embedded H2, the default), postgres, cluster-local-3, or a path to a .conf file.")
+  String profile = KeldConfig.DEFAULT_PROFILE;
+
+  @Option(names = "--http-port", paramLabel = "PORT", description = "Port of the Keld HTTP API (default 8080).")
+  Integer httpPort;
+
+  @Option(names = "--remote-port", paramLabel = "PORT", description = "Port for cluster traffic between nodes (default 2552).")
+  Integer remotePort;
+
+  @Option(names = "--management-port", paramLabel = "PORT", description = "Port of Pekko Management HTTP (default 8558).")
+  Integer managementPort;
+
+  @Option(names = "--seed", split = ",", paramLabel = "HOST:PORT",
+      description = "Seed nodes to join, comma-separated (default: the profile's, or form a cluster of one).")
+  List<String> seeds;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded database lives (default ./data).")
+  Path dataDir;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    long started = System.nanoTime();
+    Config config;
+    try {
+      config = KeldConfig.load(profile, new KeldConfig.Overrides(httpPort, remotePort, managementPort, dataDir, seedAddresses(), Map.of()));
+    } catch (KeldConfig.InvalidConfigException | IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "invalid configuration: " + e.getMessage());
+    }
+
+    System.out.printf("Starting Keld node (profile %s, database %s)...%n", profile, KeldDatabase.redact(config.getString("keld.database.url")));
+    KeldNode node;
+    try {
+      node = KeldNode.start(config);
+    } catch (RuntimeException e) {
+      System.err.println("keld: the node did not start: " + e.getMessage());
+      return 1;
+    }
+    installSignalHandlers(node);
+
+    String http = "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort();
+    System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
+    System.out.printf("Cluster address %s, management http://%s:%d%n", node.clusterAddress(),
+        config.getString("pekko.management.http.hostname"), config.getInt("pekko.management.http.port"));
+    node.ready()
+        .thenRun(() -> System.out.printf("Keld node ready in %d ms. Stop it with Ctrl-C.%n",
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
+
+    node.system().getWhenTerminated().toCompletableFuture().join();
+    boolean asked = node.shutdownReason().map(r -> r == KeldNode.STOP_REQUESTED).orElse(false);
+    System.out.println(asked ? "Keld node stopped." : "Keld node stopped: " + node.shutdownReason().map(Object::toString).orElse("unknown reason"));
+    return asked ? 0 : 1;
+  }
+
+  /** SIGTERM and SIGINT leave the cluster gracefully; the process then exits 0. */
+  private static void installSignalHandlers(KeldNode node) {
+    for (String name : List.of("TERM", "INT")) {
+      Signal.handle(new Signal(name), signal -> new Thread(node::stop, "keld-stop-on-SIG" + name).start());
+    }
+  }
+
+  private List<String> seedAddresses() {
+    if (seeds == null) return null;
+    return seeds.stream().map(StartCommand::seedAddress).toList();
+  }
+
+  static String seedAddress(String hostPort) {
+    String s = hostPort.trim();
+    if (s.startsWith("pekko://")) return s;
+    int colon = s.lastIndexOf(':');
+    if (colon <= 0 || colon == s.length() - 1) {
+      throw new IllegalArgumentException("a seed node is HOST:PORT, got '" + hostPort + "'");
+    }
+    try {
+      Integer.parseInt(s.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("a seed node's port must be a number, got '" + hostPort + "'");
+    }
+    return "pekko://" + KeldNode.SYSTEM_NAME + "@" + s;
+  }
+
+  private static String hostForDisplay(Config config) {
+    String iface = config.getString("keld.http.interface");
+    return iface.equals("0.0.0.0") ? "localhost" : iface;
+  }
+
+}
