@@ -1,0 +1,33 @@
+package io.keld.marketplace.book;
+
+import io.keld.ixp.CborSerializable;
+
+/**
+ * What happened on a book. Events are the only way the book changes ({@link OrderBookCore#apply}),
+ * so replaying them rebuilds it exactly; they are also what the entity persists.
+ */
+public sealed interface BookEvent extends CborSerializable {
+
+  long atMillis();
+
+  record AskPosted(Ask ask, long atMillis) implements BookEvent {}
+
+  /** The ask's new terms; {@code askTimeMillis} moves when price or quality changed. */
+  record AskAmended(String askId, long pricePerMtok, int quality, long throughputTps, long windowFromMillis,
+      long windowUntilMillis, long askTimeMillis, long atMillis) implements BookEvent {}
+
+  record CapacityUpdated(String askId, long throughputTps, int maxConcurrency, long atMillis) implements BookEvent {}
+
+  record AskWithdrawn(String askId, long atMillis) implements BookEvent {}
+
+  record BidRested(Bid bid, long atMillis) implements BookEvent {}
+
+  record Filled(Fill fill, long atMillis) implements BookEvent {}
+
+  record BidExpired(String bidId, long escalateAtMillis, long atMillis) implements BookEvent {}
+
+  record BidCancelled(String bidId, long atMillis) implements BookEvent {}
+
+  record FillReleased(String fillId, String askId, String bidId, long actualTokens, boolean failed, long atMillis)
+      implements BookEvent {}
+}

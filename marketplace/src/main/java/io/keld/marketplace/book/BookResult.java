@@ -1,0 +1,27 @@
+package io.keld.marketplace.book;
+
+import io.keld.ixp.CborSerializable;
+import java.util.List;
+
+/** How a book answered one operation: the events it caused, or why it refused. */
+public sealed interface BookResult extends CborSerializable {
+
+  record Accepted(List<BookEvent> events) implements BookResult {}
+
+  record Rejected(Reason reason, String detail) implements BookResult {}
+
+  enum Reason {
+    INVALID,
+    WRONG_USE_CASE,
+    DUPLICATE_ID,
+    UNKNOWN_ASK,
+    NOT_YOUR_ASK,
+    UNKNOWN_BID,
+    BID_NOT_RESTING,
+    UNKNOWN_FILL
+  }
+
+  static Rejected rejected(Reason reason, String detail) {
+    return new Rejected(reason, detail);
+  }
+}

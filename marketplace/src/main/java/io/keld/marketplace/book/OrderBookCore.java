@@ -1,0 +1,603 @@
+package io.keld.marketplace.book;
+
+import io.keld.marketplace.book.BookEvent.AskAmended;
+import io.keld.marketplace.book.BookEvent.AskPosted;
+import io.keld.marketplace.book.BookEvent.AskWithdrawn;
+import io.keld.marketplace.book.BookEvent.BidCancelled;
+import io.keld.marketplace.book.BookEvent.BidExpired;
+import io.keld.marketplace.book.BookEvent.BidRested;
+import io.keld.marketplace.book.BookEvent.CapacityUpdated;
+import io.keld.marketplace.book.BookEvent.FillReleased;
+import io.keld.marketplace.book.BookEvent.Filled;
+import io.keld.marketplace.book.BookResult.Accepted;
+import io.keld.marketplace.book.BookResult.Reason;
+import io.keld.marketplace.book.BookResult.Rejected;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * One use case's order book: the matching engine of {@code marketplace/MATCHING.md}.
+ *
+ * <p>Plain, deterministic Java: no actors, no I/O, no clock. Time comes in with each call (UTC epoch
+ * milliseconds). {@link #execute} decides an operation and returns the events it causes; every
+ * change of state goes through {@link #apply}, so replaying the events on an empty book rebuilds
+ * this one exactly. Not thread-safe: one book, one thread (the entity).
+ *
+ * <p>Asks are kept per model in ladders sorted by priority, so a bid with a model allow-list looks
+ * only at those models, and every scan stops at the bid's ceiling.
+ */
+public final class OrderBookCore {
+
+  static final long MAX_PRICE = 1_000_000_000_000L;
+  static final long MAX_TOKENS = 1_000_000_000_000L;
+  static final long MAX_THROUGHPUT = 1_000_000_000L;
+  static final int MAX_CONCURRENCY = 1_000_000;
+  static final int MAX_ID_LENGTH = 128;
+
+  private final String useCase;
+  private final MatchingRules rules;
+
+  private final Map<String, AskState> asks = new HashMap<>();
+  /** model -> its asks in priority order (rule 2). */
+  private final Map<String, ArrayList<AskState>> ladders = new TreeMap<>();
+
+  private final Map<String, RestingBid> resting = new HashMap<>();
+  private final TreeSet<RestingBid> restingByPriority = new TreeSet<>(RestingBid.PRIORITY);
+  private final TreeSet<RestingBid> restingByEscalation = new TreeSet<>(RestingBid.ESCALATION);
+
+  private final Map<String, Fill> activeFills = new HashMap<>();
+  private final Map<String, String> fillIdByBidId = new HashMap<>();
+
+  private long nextFillSeq = 1;
+  private long nextArrivalSeq = 1;
+
+  public OrderBookCore(String useCase, MatchingRules rules) {
+    this.useCase = requireId(useCase, "useCase");
+    this.rules = rules;
+  }
+
+  public String useCase() {
+    return useCase;
+  }
+
+  public MatchingRules rules() {
+    return rules;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Deciding
+
+  /** Decides one operation at time {@code now}. An accepted operation has already been applied. */
+  public BookResult execute(BookOp op, long now) {
+    if (op instanceof BookOp.PlaceBid p) return placeBid(p.bid(), now);
+    if (op instanceof BookOp.AmendAsk a) return amendAsk(a, now);
+    if (op instanceof BookOp.PostAsk p) return postAsk(p.ask(), now);
+    if (op instanceof BookOp.UpdateCapacity c) return updateCapacity(c, now);
+    if (op instanceof BookOp.WithdrawAsk w) return withdrawAsk(w, now);
+    if (op instanceof BookOp.CancelBid c) return cancelBid(c.bidId(), now);
+    if (op instanceof BookOp.ReleaseFill r) return releaseFill(r, now);
+    if (op instanceof BookOp.ExpireDue) return new Accepted(expireDue(now));
+    throw new IllegalArgumentException("unknown operation " + op);
+  }
+
+  /** Expires every resting bid whose escalation point is at or before {@code now} (rule 4). */
+  public List<BookEvent> expireDue(long now) {
+    if (restingByEscalation.isEmpty() || restingByEscalation.first().bid.escalateAtMillis() > now) return List.of();
+    List<BookEvent> events = new ArrayList<>();
+    while (!restingByEscalation.isEmpty() && restingByEscalation.first().bid.escalateAtMillis() <= now) {
+      Bid bid = restingByEscalation.first().bid;
+      emit(events, new BidExpired(bid.bidId(), bid.escalateAtMillis(), now));
+    }
+    return events;
+  }
+
+  /** The earliest escalation point among resting bids, or {@link Long#MAX_VALUE} if none rests. */
+  public long nextEscalationMillis() {
+    return restingByEscalation.isEmpty() ? Long.MAX_VALUE : restingByEscalation.first().bid.escalateAtMillis();
+  }
+
+  private BookResult postAsk(Ask ask, long now) {
+    Rejected invalid = validate(ask);
+    if (invalid != null) return invalid;
+    if (asks.containsKey(ask.askId())) return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " is already on the book");
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new AskPosted(ask, now));
+    offer(ask.askId(), now, events);
+    return new Accepted(events);
+  }
+
+  private BookResult amendAsk(BookOp.AmendAsk amend, long now) {
+    AskState a = asks.get(amend.askId());
+    Rejected refused = ownedAsk(a, amend.askId(), amend.providerId());
+    if (refused != null) return refused;
+    Ask old = a.ask;
+    long price = amend.pricePerMtok() != null ? amend.pricePerMtok() : old.pricePerMtok();
+    int quality = amend.quality() != null ? amend.quality() : old.quality();
+    long throughput = amend.throughputTps() != null ? amend.throughputTps() : old.throughputTps();
+    long from = amend.windowFromMillis() != null ? amend.windowFromMillis() : old.windowFromMillis();
+    long until = amend.windowUntilMillis() != null ? amend.windowUntilMillis() : old.windowUntilMillis();
+    Ask amended = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), price, quality, throughput,
+        old.maxConcurrency(), from, until, old.region(), old.complianceTags());
+    Rejected invalid = validate(amended);
+    if (invalid != null) return invalid;
+    // Moving the price or the quality re-queues the ask behind others of equal terms (rule 2).
+    long askTime = price != old.pricePerMtok() || quality != old.quality() ? now : a.askTimeMillis;
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new AskAmended(old.askId(), price, quality, throughput, from, until, askTime, now));
+    offer(old.askId(), now, events);
+    return new Accepted(events);
+  }
+
+  private BookResult updateCapacity(BookOp.UpdateCapacity update, long now) {
+    AskState a = asks.get(update.askId());
+    Rejected refused = ownedAsk(a, update.askId(), update.providerId());
+    if (refused != null) return refused;
+    if (update.throughputTps() < 1 || update.throughputTps() > MAX_THROUGHPUT) {
+      return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
+    }
+    if (update.maxConcurrency() < 1 || update.maxConcurrency() > MAX_CONCURRENCY) {
+      return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
+    }
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new CapacityUpdated(update.askId(), update.throughputTps(), update.maxConcurrency(), now));
+    offer(update.askId(), now, events);
+    return new Accepted(events);
+  }
+
+  private BookResult withdrawAsk(BookOp.WithdrawAsk withdraw, long now) {
+    AskState a = asks.get(withdraw.askId());
+    Rejected refused = ownedAsk(a, withdraw.askId(), withdraw.providerId());
+    if (refused != null) return refused;
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new AskWithdrawn(withdraw.askId(), now));
+    return new Accepted(events);
+  }
+
+  private BookResult placeBid(Bid bid, long now) {
+    Rejected invalid = validate(bid, now);
+    if (invalid != null) return invalid;
+    if (resting.containsKey(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
+      return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
+    }
+    List<BookEvent> events = new ArrayList<>(1);
+    Filled fill = match(bid, now);
+    if (fill != null) {
+      emit(events, fill);
+    } else {
+      // A bid placed at or after its escalation point that cannot fill expires at once.
+      emit(events, new BidRested(bid, now));
+      if (bid.escalateAtMillis() <= now) emit(events, new BidExpired(bid.bidId(), bid.escalateAtMillis(), now));
+    }
+    return new Accepted(events);
+  }
+
+  private BookResult cancelBid(String bidId, long now) {
+    if (!resting.containsKey(bidId)) {
+      if (fillIdByBidId.containsKey(bidId)) {
+        return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
+      }
+      return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
+    }
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new BidCancelled(bidId, now));
+    return new Accepted(events);
+  }
+
+  private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
+    Fill fill = activeFills.get(release.fillId());
+    if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
+    if (release.actualTokens() < 0) return invalid("actualTokens must be >= 0");
+    List<BookEvent> events = new ArrayList<>(1);
+    emit(events, new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now));
+    // The freed capacity is offered to resting bids (rule 4).
+    if (asks.containsKey(fill.askId())) offer(fill.askId(), now, events);
+    return new Accepted(events);
+  }
+
+  /**
+   * Rule 4: a changed ask is offered to the resting bids in priority order; each one it is
+   * feasible for is matched against the whole book (rules 1-3). Bids at or past their escalation
+   * point are not offered anything: they are due to expire.
+   */
+  private void offer(String askId, long now, List<BookEvent> events) {
+    if (restingByPriority.isEmpty()) return;
+    RestingBid[] candidates = restingByPriority.toArray(new RestingBid[0]);
+    for (RestingBid candidate : candidates) {
+      AskState a = asks.get(askId);
+      if (a == null || a.active.size() >= a.ask.maxConcurrency()) return;
+      Bid bid = candidate.bid;
+      if (bid.escalateAtMillis() <= now || !resting.containsKey(bid.bidId())) continue;
+      if (finishIfFeasible(a, bid, now) < 0) continue;
+      Filled fill = match(bid, now);
+      if (fill != null) emit(events, fill);
+    }
+  }
+
+  /** Rules 1-3: the best feasible ask for the bid, as a fill, or null when none is feasible. */
+  private Filled match(Bid bid, long now) {
+    Scan scan = new Scan();
+    if (bid.models().isEmpty()) {
+      for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, scan);
+    } else {
+      for (String model : bid.models()) {
+        ArrayList<AskState> ladder = ladders.get(model);
+        if (ladder != null) scan(ladder, bid, now, scan);
+      }
+    }
+    if (scan.best == null) return null;
+    Ask ask = scan.best.ask;
+    long start = scan.bestFinish - durationMillis(bid.tokens(), ask.throughputTps());
+    Fill fill = new Fill("fil_" + useCase + "_" + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
+        ask.pricePerMtok(), bid.tokens(), start, scan.bestFinish, bid.deadlineMillis(), now,
+        scan.otherMinPrice == Long.MAX_VALUE ? null : scan.otherMinPrice, scan.feasible, rules.version());
+    return new Filled(fill, now);
+  }
+
+  /** What a match has seen so far: the best feasible ask, and what competed with it (rule 5). */
+  private static final class Scan {
+    AskState best;
+    long bestFinish;
+    long otherMinPrice = Long.MAX_VALUE;
+    int feasible;
+  }
+
+  /** Walks one model's ladder, cheapest first, up to the bid's ceiling. */
+  private void scan(ArrayList<AskState> ladder, Bid bid, long now, Scan scan) {
+    for (int i = 0, n = ladder.size(); i < n; i++) {
+      AskState a = ladder.get(i);
+      if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
+      long finish = finishIfFeasible(a, bid, now);
+      if (finish < 0) continue;
+      scan.feasible++;
+      if (scan.best == null || AskState.PRIORITY.compare(a, scan.best) < 0) {
+        if (scan.best != null) scan.otherMinPrice = Math.min(scan.otherMinPrice, scan.best.ask.pricePerMtok());
+        scan.best = a;
+        scan.bestFinish = finish;
+      } else {
+        scan.otherMinPrice = Math.min(scan.otherMinPrice, a.ask.pricePerMtok());
+      }
+    }
+  }
+
+  /** Rule 1: when the ask could finish the bid's tokens, or -1 when it is not feasible. */
+  private long finishIfFeasible(AskState a, Bid bid, long now) {
+    Ask ask = a.ask;
+    if (ask.pricePerMtok() > bid.ceilingPerMtok()) return -1;
+    if (ask.quality() < bid.minQuality()) return -1;
+    if (!bid.models().isEmpty() && !bid.models().contains(ask.model())) return -1;
+    if (!bid.regions().isEmpty() && !bid.regions().contains(ask.region())) return -1;
+    if (!bid.requiredTags().isEmpty() && !ask.complianceTags().containsAll(bid.requiredTags())) return -1;
+    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(ask.providerId())) return -1;
+    if (bid.providersDenied().contains(ask.providerId())) return -1;
+    if (a.active.size() >= ask.maxConcurrency()) return -1;
+    long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
+    long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
+    if (finish > bid.deadlineMillis() - rules.safetyMarginMillis()) return -1;
+    if (finish > ask.windowUntilMillis()) return -1;
+    return finish;
+  }
+
+  /** How long {@code tokens} take at {@code throughputTps}, rounded up to the millisecond. */
+  static long durationMillis(long tokens, long throughputTps) {
+    return (tokens * 1000 + throughputTps - 1) / throughputTps;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Applying: the only code that changes the book
+
+  private void emit(List<BookEvent> events, BookEvent event) {
+    apply(event);
+    events.add(event);
+  }
+
+  /** Applies one event. Used while deciding and, on an empty book, to replay a journal. */
+  public void apply(BookEvent event) {
+    if (event instanceof Filled f) {
+      Fill fill = f.fill();
+      removeResting(fill.bidId());
+      AskState a = asks.get(fill.askId());
+      a.active.add(fill);
+      a.busyUntil = Math.max(a.busyUntil, fill.finishMillis());
+      activeFills.put(fill.fillId(), fill);
+      fillIdByBidId.put(fill.bidId(), fill.fillId());
+      nextFillSeq++;
+    } else if (event instanceof AskAmended am) {
+      AskState a = asks.get(am.askId());
+      Ask old = a.ask;
+      unladder(a);
+      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
+          am.throughputTps(), old.maxConcurrency(), am.windowFromMillis(), am.windowUntilMillis(), old.region(),
+          old.complianceTags());
+      a.askTimeMillis = am.askTimeMillis();
+      ladder(a);
+    } else if (event instanceof BidRested r) {
+      RestingBid rb = new RestingBid(r.bid(), nextArrivalSeq++, r.atMillis());
+      resting.put(r.bid().bidId(), rb);
+      restingByPriority.add(rb);
+      restingByEscalation.add(rb);
+    } else if (event instanceof FillReleased r) {
+      Fill fill = activeFills.remove(r.fillId());
+      fillIdByBidId.remove(fill.bidId());
+      AskState a = asks.get(fill.askId());
+      if (a != null) {
+        a.active.remove(fill);
+        // Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative).
+        long busy = Long.MIN_VALUE;
+        for (Fill other : a.active) busy = Math.max(busy, other.finishMillis());
+        a.busyUntil = busy;
+      }
+    } else if (event instanceof AskPosted p) {
+      AskState a = new AskState(p.ask(), p.atMillis());
+      asks.put(p.ask().askId(), a);
+      ladder(a);
+    } else if (event instanceof CapacityUpdated c) {
+      AskState a = asks.get(c.askId());
+      Ask old = a.ask;
+      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
+          c.throughputTps(), c.maxConcurrency(), old.windowFromMillis(), old.windowUntilMillis(), old.region(),
+          old.complianceTags());
+    } else if (event instanceof AskWithdrawn w) {
+      AskState a = asks.remove(w.askId());
+      unladder(a);
+      // Its active fills stay until released: withdrawing stops new work, not work accepted.
+    } else if (event instanceof BidExpired e) {
+      removeResting(e.bidId());
+    } else if (event instanceof BidCancelled c) {
+      removeResting(c.bidId());
+    } else {
+      throw new IllegalArgumentException("unknown event " + event);
+    }
+  }
+
+  private void removeResting(String bidId) {
+    RestingBid rb = resting.remove(bidId);
+    if (rb != null) {
+      restingByPriority.remove(rb);
+      restingByEscalation.remove(rb);
+    }
+  }
+
+  private void ladder(AskState a) {
+    ArrayList<AskState> ladder = ladders.computeIfAbsent(a.ask.model(), m -> new ArrayList<>());
+    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
+    ladder.add(at < 0 ? -at - 1 : at, a);
+  }
+
+  private void unladder(AskState a) {
+    ArrayList<AskState> ladder = ladders.get(a.ask.model());
+    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
+    ladder.remove(at);
+    if (ladder.isEmpty()) ladders.remove(a.ask.model());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  /** What {@code bid} would clear at now, and the fallbacks after it, committing nothing. */
+  public Quote quote(Bid bid, long now, int maxOptions) {
+    List<AskState> feasible = new ArrayList<>();
+    List<Long> finishes = new ArrayList<>();
+    for (AskState a : asks.values()) {
+      long finish = finishIfFeasible(a, bid, now);
+      if (finish >= 0) {
+        feasible.add(a);
+        finishes.add(finish);
+      }
+    }
+    Integer[] order = new Integer[feasible.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    java.util.Arrays.sort(order, (x, y) -> AskState.PRIORITY.compare(feasible.get(x), feasible.get(y)));
+    List<Quote.Option> options = new ArrayList<>();
+    for (int i = 0; i < Math.min(maxOptions, order.length); i++) {
+      AskState a = feasible.get(order[i]);
+      long finish = finishes.get(order[i]);
+      options.add(new Quote.Option(a.ask.askId(), a.ask.providerId(), a.ask.model(), a.ask.pricePerMtok(), a.ask.quality(),
+          finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish));
+    }
+    return new Quote(now, feasible.size(), List.copyOf(options));
+  }
+
+  /** Price levels and aggregated resting demand. */
+  public BookView view(long now) {
+    TreeMap<Long, long[]> levels = new TreeMap<>();
+    for (AskState a : asks.values()) {
+      long[] l = levels.computeIfAbsent(a.ask.pricePerMtok(), p -> new long[3]);
+      l[0]++;
+      l[1] += a.ask.throughputTps();
+      if (a.busyUntil <= now && a.active.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
+    }
+    List<BookView.PriceLevel> askLevels = new ArrayList<>();
+    levels.forEach((price, l) -> askLevels.add(new BookView.PriceLevel(price, (int) l[0], l[1], l[2])));
+    TreeMap<Long, long[]> demand = new TreeMap<>(Comparator.reverseOrder());
+    for (RestingBid rb : resting.values()) {
+      long[] d = demand.computeIfAbsent(rb.bid.ceilingPerMtok(), c -> new long[] {0, 0, Long.MAX_VALUE});
+      d[0]++;
+      d[1] += rb.bid.tokens();
+      d[2] = Math.min(d[2], rb.bid.deadlineMillis());
+    }
+    List<BookView.DemandLevel> demandLevels = new ArrayList<>();
+    demand.forEach((ceiling, d) -> demandLevels.add(new BookView.DemandLevel(ceiling, (int) d[0], d[1], d[2])));
+    return new BookView(useCase, now, List.copyOf(askLevels), List.copyOf(demandLevels));
+  }
+
+  public int askCount() {
+    return asks.size();
+  }
+
+  public int restingBidCount() {
+    return resting.size();
+  }
+
+  public int activeFillCount() {
+    return activeFills.size();
+  }
+
+  public boolean isResting(String bidId) {
+    return resting.containsKey(bidId);
+  }
+
+  public Fill activeFill(String fillId) {
+    return activeFills.get(fillId);
+  }
+
+  /** The fill a bid cleared with, while it is active. */
+  public Fill activeFillOfBid(String bidId) {
+    String fillId = fillIdByBidId.get(bidId);
+    return fillId == null ? null : activeFills.get(fillId);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots
+
+  public BookSnapshot snapshot() {
+    List<BookSnapshot.AskEntry> askEntries = new ArrayList<>();
+    for (AskState a : asks.values()) askEntries.add(new BookSnapshot.AskEntry(a.ask, a.askTimeMillis));
+    askEntries.sort(Comparator.comparing(e -> e.ask().askId()));
+    List<BookSnapshot.RestingEntry> restingEntries = new ArrayList<>();
+    for (RestingBid rb : resting.values()) restingEntries.add(new BookSnapshot.RestingEntry(rb.bid, rb.arrivalSeq, rb.restedAtMillis));
+    restingEntries.sort(Comparator.comparingLong(BookSnapshot.RestingEntry::arrivalSeq));
+    List<Fill> fills = new ArrayList<>(activeFills.values());
+    fills.sort(Comparator.comparing(Fill::fillId));
+    return new BookSnapshot(useCase, rules, nextFillSeq, nextArrivalSeq, List.copyOf(askEntries), List.copyOf(restingEntries), List.copyOf(fills));
+  }
+
+  public static OrderBookCore fromSnapshot(BookSnapshot s) {
+    OrderBookCore book = new OrderBookCore(s.useCase(), s.rules());
+    for (BookSnapshot.AskEntry e : s.asks()) {
+      AskState a = new AskState(e.ask(), e.askTimeMillis());
+      book.asks.put(e.ask().askId(), a);
+      book.ladder(a);
+    }
+    for (BookSnapshot.RestingEntry e : s.restingBids()) {
+      RestingBid rb = new RestingBid(e.bid(), e.arrivalSeq(), e.restedAtMillis());
+      book.resting.put(e.bid().bidId(), rb);
+      book.restingByPriority.add(rb);
+      book.restingByEscalation.add(rb);
+    }
+    for (Fill f : s.activeFills()) {
+      book.activeFills.put(f.fillId(), f);
+      book.fillIdByBidId.put(f.bidId(), f.fillId());
+      AskState a = book.asks.get(f.askId());
+      if (a != null) {
+        a.active.add(f);
+        a.busyUntil = Math.max(a.busyUntil, f.finishMillis());
+      }
+    }
+    book.nextFillSeq = s.nextFillSeq();
+    book.nextArrivalSeq = s.nextArrivalSeq();
+    return book;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Validation
+
+  private Rejected validate(Ask ask) {
+    if (ask == null) return invalid("an ask is required");
+    String bad = firstBadId(ask.askId(), "askId", ask.providerId(), "providerId", ask.model(), "model");
+    if (bad != null) return invalid(bad);
+    if (!useCase.equals(ask.useCase())) {
+      return BookResult.rejected(Reason.WRONG_USE_CASE, "ask is for use case '" + ask.useCase() + "', this book is '" + useCase + "'");
+    }
+    if (ask.pricePerMtok() < 1 || ask.pricePerMtok() > MAX_PRICE) return invalid("pricePerMtok must be between 1 and " + MAX_PRICE);
+    if (ask.quality() < 0 || ask.quality() > 100) return invalid("quality must be between 0 and 100");
+    if (ask.throughputTps() < 1 || ask.throughputTps() > MAX_THROUGHPUT) return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
+    if (ask.maxConcurrency() < 1 || ask.maxConcurrency() > MAX_CONCURRENCY) return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
+    if (ask.windowFromMillis() < 0 || ask.windowFromMillis() >= ask.windowUntilMillis()) return invalid("the window must have from < until");
+    return null;
+  }
+
+  private Rejected validate(Bid bid, long now) {
+    if (bid == null) return invalid("a bid is required");
+    String bad = firstBadId(bid.bidId(), "bidId");
+    if (bad != null) return invalid(bad);
+    if (!useCase.equals(bid.useCase())) {
+      return BookResult.rejected(Reason.WRONG_USE_CASE, "bid is for use case '" + bid.useCase() + "', this book is '" + useCase + "'");
+    }
+    if (bid.ceilingPerMtok() < 1 || bid.ceilingPerMtok() > MAX_PRICE) return invalid("ceilingPerMtok must be between 1 and " + MAX_PRICE);
+    if (bid.tokens() < 1 || bid.tokens() > MAX_TOKENS) return invalid("tokens must be between 1 and " + MAX_TOKENS);
+    if (bid.minQuality() < 0 || bid.minQuality() > 100) return invalid("minQuality must be between 0 and 100");
+    if (bid.deadlineMillis() <= now) return invalid("the deadline has passed");
+    if (bid.escalateAtMillis() > bid.deadlineMillis()) return invalid("the escalation point must not be after the deadline");
+    return null;
+  }
+
+  private static String firstBadId(String... valuesAndNames) {
+    for (int i = 0; i < valuesAndNames.length; i += 2) {
+      String v = valuesAndNames[i];
+      if (v == null || v.isBlank() || v.length() > MAX_ID_LENGTH) return valuesAndNames[i + 1] + " must be 1 to " + MAX_ID_LENGTH + " characters";
+    }
+    return null;
+  }
+
+  private static Rejected ownedAsk(AskState a, String askId, String providerId) {
+    if (a == null) return BookResult.rejected(Reason.UNKNOWN_ASK, "no ask " + askId + " on the book");
+    if (!a.ask.providerId().equals(providerId)) return BookResult.rejected(Reason.NOT_YOUR_ASK, "ask " + askId + " belongs to another provider");
+    return null;
+  }
+
+  private static Rejected invalid(String detail) {
+    return BookResult.rejected(Reason.INVALID, detail);
+  }
+
+  private static String requireId(String id, String name) {
+    if (id == null || id.isBlank()) throw new IllegalArgumentException(name + " is required");
+    return id;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internal state
+
+  /** An ask on the book, with its schedule: the fills it has accepted and not yet released. */
+  private static final class AskState {
+    static final Comparator<AskState> PRIORITY = (x, y) -> {
+      int c = Long.compare(x.ask.pricePerMtok(), y.ask.pricePerMtok());
+      if (c != 0) return c;
+      c = Integer.compare(y.ask.quality(), x.ask.quality());
+      if (c != 0) return c;
+      c = Long.compare(x.askTimeMillis, y.askTimeMillis);
+      if (c != 0) return c;
+      return x.ask.askId().compareTo(y.ask.askId());
+    };
+
+    Ask ask;
+    long askTimeMillis;
+    final ArrayList<Fill> active = new ArrayList<>(2);
+    long busyUntil = Long.MIN_VALUE;
+
+    AskState(Ask ask, long askTimeMillis) {
+      this.ask = ask;
+      this.askTimeMillis = askTimeMillis;
+    }
+  }
+
+  /** A bid waiting for an ask; {@code arrivalSeq} breaks ties in its priority. */
+  private static final class RestingBid {
+    static final Comparator<RestingBid> PRIORITY = (x, y) -> {
+      int c = Long.compare(y.bid.ceilingPerMtok(), x.bid.ceilingPerMtok());
+      if (c != 0) return c;
+      c = Long.compare(x.bid.deadlineMillis(), y.bid.deadlineMillis());
+      if (c != 0) return c;
+      return Long.compare(x.arrivalSeq, y.arrivalSeq);
+    };
+    static final Comparator<RestingBid> ESCALATION = (x, y) -> {
+      int c = Long.compare(x.bid.escalateAtMillis(), y.bid.escalateAtMillis());
+      return c != 0 ? c : Long.compare(x.arrivalSeq, y.arrivalSeq);
+    };
+
+    final Bid bid;
+    final long arrivalSeq;
+    final long restedAtMillis;
+
+    RestingBid(Bid bid, long arrivalSeq, long restedAtMillis) {
+      this.bid = bid;
+      this.arrivalSeq = arrivalSeq;
+      this.restedAtMillis = restedAtMillis;
+    }
+  }
+}
