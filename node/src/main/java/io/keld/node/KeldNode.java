@@ -1,12 +1,19 @@
 package io.keld.node;
 
 import com.typesafe.config.Config;
+import io.keld.marketplace.book.MatchingRules;
+import io.keld.marketplace.entity.BookClient;
+import io.keld.marketplace.entity.BookListener;
+import io.keld.marketplace.entity.BookListeners;
+import io.keld.marketplace.entity.BookMetrics;
+import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
 import io.keld.node.http.KeldHttpServer;
 import io.keld.node.http.MetricsRoutes;
 import io.keld.node.metrics.KeldMetrics;
 import io.keld.node.persistence.KeldDatabase;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -54,13 +61,28 @@ public final class KeldNode implements AutoCloseable {
   private final KeldMetrics metrics;
   private final ServerBinding httpBinding;
   private final CompletableFuture<Done> memberUp;
+  private final BookClient books;
+  private final BookListeners bookListeners;
 
-  private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding, CompletableFuture<Done> memberUp) {
+  private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
+      CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
     this.httpBinding = httpBinding;
     this.memberUp = memberUp;
+    this.books = books;
+    this.bookListeners = bookListeners;
+  }
+
+  /** The order books, through this node's batching gateways. */
+  public BookClient books() {
+    return books;
+  }
+
+  /** Where modules subscribe to the events the books persist (fills, expiries, ...). */
+  public BookListeners bookListeners() {
+    return bookListeners;
   }
 
   /**
@@ -68,6 +90,11 @@ public final class KeldNode implements AutoCloseable {
    * when it is an Up cluster member.
    */
   public static KeldNode start(Config config) {
+    return start(config, List.of());
+  }
+
+  /** Starts a node with extra listeners to book events, subscribed before any book can start. */
+  public static KeldNode start(Config config, List<BookListener> bookListenersAtStart) {
     Duration startTimeout = Duration.ofSeconds(60);
     KeldDatabase database = KeldDatabase.connect(config);
     ActorSystem<Void> system = null;
@@ -87,6 +114,13 @@ public final class KeldNode implements AutoCloseable {
       }
 
       ClusterSharding.get(system);
+      BookListeners bookListeners = new BookListeners();
+      bookListeners.add(new BookMetrics(metrics.registry()));
+      bookListenersAtStart.forEach(bookListeners::add);
+      Config market = config.getConfig("keld.marketplace");
+      OrderBook.init(system, Clock.systemUTC(),
+          new MatchingRules(MatchingRules.VERSION, market.getDuration("safety-margin").toMillis()), bookListeners);
+      BookClient books = new BookClient(system, market.getInt("gateway-max-batch"), market.getDuration("book-timeout"));
       startManagement(system, startTimeout);
 
       KeldDatabase db = database;
@@ -122,7 +156,7 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp);
+      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners);
     } catch (Exception e) {
       if (system != null) {
         system.terminate();

@@ -1,11 +1,25 @@
 package io.keld.marketplace.book;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import io.keld.ixp.CborSerializable;
 
 /**
  * What happened on a book. Events are the only way the book changes ({@link OrderBookCore#apply}),
  * so replaying them rebuilds it exactly; they are also what the entity persists.
  */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = BookEvent.AskPosted.class, name = "AskPosted"),
+  @JsonSubTypes.Type(value = BookEvent.AskAmended.class, name = "AskAmended"),
+  @JsonSubTypes.Type(value = BookEvent.CapacityUpdated.class, name = "CapacityUpdated"),
+  @JsonSubTypes.Type(value = BookEvent.AskWithdrawn.class, name = "AskWithdrawn"),
+  @JsonSubTypes.Type(value = BookEvent.BidRested.class, name = "BidRested"),
+  @JsonSubTypes.Type(value = BookEvent.Filled.class, name = "Filled"),
+  @JsonSubTypes.Type(value = BookEvent.BidExpired.class, name = "BidExpired"),
+  @JsonSubTypes.Type(value = BookEvent.BidCancelled.class, name = "BidCancelled"),
+  @JsonSubTypes.Type(value = BookEvent.FillReleased.class, name = "FillReleased")
+})
 public sealed interface BookEvent extends CborSerializable {
 
   long atMillis();

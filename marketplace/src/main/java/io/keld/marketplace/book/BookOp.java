@@ -1,8 +1,21 @@
 package io.keld.marketplace.book;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import io.keld.ixp.CborSerializable;
 
 /** An operation on a book: what participants ask of it. {@link OrderBookCore#execute} decides each. */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = BookOp.PostAsk.class, name = "PostAsk"),
+  @JsonSubTypes.Type(value = BookOp.AmendAsk.class, name = "AmendAsk"),
+  @JsonSubTypes.Type(value = BookOp.UpdateCapacity.class, name = "UpdateCapacity"),
+  @JsonSubTypes.Type(value = BookOp.WithdrawAsk.class, name = "WithdrawAsk"),
+  @JsonSubTypes.Type(value = BookOp.PlaceBid.class, name = "PlaceBid"),
+  @JsonSubTypes.Type(value = BookOp.CancelBid.class, name = "CancelBid"),
+  @JsonSubTypes.Type(value = BookOp.ReleaseFill.class, name = "ReleaseFill"),
+  @JsonSubTypes.Type(value = BookOp.ExpireDue.class, name = "ExpireDue")
+})
 public sealed interface BookOp extends CborSerializable {
 
   record PostAsk(Ask ask) implements BookOp {}

@@ -1,6 +1,7 @@
 package io.keld.node.testing;
 
 import com.typesafe.config.Config;
+import io.keld.marketplace.entity.BookListener;
 import io.keld.node.KeldNode;
 import io.keld.node.config.KeldConfig;
 import java.io.IOException;
@@ -30,7 +31,11 @@ public final class TestNodes {
 
   /** Starts a node and waits until it is an Up cluster member. */
   public static KeldNode startReady(Config config) {
-    KeldNode node = KeldNode.start(config);
+    return startReady(config, List.of());
+  }
+
+  public static KeldNode startReady(Config config, List<BookListener> bookListeners) {
+    KeldNode node = KeldNode.start(config, bookListeners);
     try {
       node.ready().toCompletableFuture().get(Duration.ofSeconds(60).toSeconds(), TimeUnit.SECONDS);
     } catch (Exception e) {

@@ -1,0 +1,60 @@
+package io.keld.marketplace.entity;
+
+import io.keld.marketplace.book.Bid;
+import io.keld.marketplace.book.BookOp;
+import io.keld.marketplace.book.BookResult;
+import io.keld.marketplace.book.BookView;
+import io.keld.marketplace.book.Quote;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+
+/**
+ * How the rest of a node talks to the books: single operations go through a per-book
+ * {@link BookGateway} on this node (batched into few writes); reads go straight to the entity.
+ */
+public final class BookClient {
+
+  private final ActorSystem<?> system;
+  private final ClusterSharding sharding;
+  private final int maxBatch;
+  private final Duration timeout;
+  private final ConcurrentHashMap<String, ActorRef<BookGateway.Command>> gateways = new ConcurrentHashMap<>();
+
+  public BookClient(ActorSystem<?> system, int maxBatch, Duration timeout) {
+    this.system = system;
+    this.sharding = ClusterSharding.get(system);
+    this.maxBatch = maxBatch;
+    this.timeout = timeout;
+  }
+
+  /** Runs one operation on the book of {@code useCase}; fails when the book does not answer in time. */
+  public CompletionStage<BookResult> submit(String useCase, BookOp op) {
+    return AskPattern.askWithStatus(gateway(useCase), replyTo -> new BookGateway.Submit(op, replyTo),
+        timeout.plus(timeout), system.scheduler());
+  }
+
+  public CompletionStage<Quote> quote(String useCase, Bid bid, int maxOptions) {
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetQuote(bid, maxOptions, r), timeout);
+  }
+
+  public CompletionStage<BookView> view(String useCase) {
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout);
+  }
+
+  public CompletionStage<OrderBook.BidStatus> bidStatus(String useCase, String bidId) {
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout);
+  }
+
+  private ActorRef<BookGateway.Command> gateway(String useCase) {
+    return gateways.computeIfAbsent(useCase, uc -> system.systemActorOf(
+        BookGateway.create(sharding.entityRefFor(OrderBook.ENTITY_KEY, uc), maxBatch, timeout),
+        "book-gateway-" + java.net.URLEncoder.encode(uc, java.nio.charset.StandardCharsets.UTF_8),
+        Props.empty()));
+  }
+}

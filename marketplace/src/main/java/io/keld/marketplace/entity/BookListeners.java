@@ -1,0 +1,24 @@
+package io.keld.marketplace.entity;
+
+import io.keld.marketplace.book.BookEvent;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** The node's listeners to book events; modules add theirs as they start (jobs, metrics, feeds). */
+public final class BookListeners implements BookListener {
+
+  private final List<BookListener> listeners = new CopyOnWriteArrayList<>();
+
+  public void add(BookListener listener) {
+    listeners.add(listener);
+  }
+
+  public void remove(BookListener listener) {
+    listeners.remove(listener);
+  }
+
+  @Override
+  public void onPersisted(String useCase, List<BookEvent> events) {
+    for (BookListener l : listeners) l.onPersisted(useCase, events);
+  }
+}
