@@ -12,6 +12,9 @@ public record MatchingRules(String version, long safetyMarginMillis) {
   /** The version of MATCHING.md this code follows. */
   public static final String VERSION = "1.0";
 
+  /** A fill counts feasible asks up to this many: {@code feasibleAsks == 8} means eight or more. */
+  public static final int FEASIBLE_COUNT_CAP = 8;
+
   public static final MatchingRules DEFAULT = new MatchingRules(VERSION, 2_000);
 
   public MatchingRules {

@@ -53,6 +53,8 @@ public final class OrderBookCore {
 
   private final Map<String, Fill> activeFills = new HashMap<>();
   private final Map<String, String> fillIdByBidId = new HashMap<>();
+  /** askId -> how many of its fills are unreleased, withdrawn asks included. */
+  private final Map<String, Integer> unreleasedFillsByAskId = new HashMap<>();
 
   private long nextFillSeq = 1;
   private long nextArrivalSeq = 1;
@@ -106,6 +108,10 @@ public final class OrderBookCore {
     Rejected invalid = validate(ask);
     if (invalid != null) return invalid;
     if (asks.containsKey(ask.askId())) return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " is already on the book");
+    // A withdrawn ask's id stays taken until its fills are released: a schedule is keyed by ask id.
+    if (unreleasedFillsByAskId.containsKey(ask.askId())) {
+      return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " was withdrawn and still has fills in progress");
+    }
     List<BookEvent> events = new ArrayList<>(1);
     emit(events, new AskPosted(ask, now));
     offer(ask.askId(), now, events);
@@ -221,7 +227,8 @@ public final class OrderBookCore {
 
   /** Rules 1-3: the best feasible ask for the bid, as a fill, or null when none is feasible. */
   private Filled match(Bid bid, long now) {
-    Scan scan = new Scan();
+    Scan scan = this.scan;
+    scan.reset();
     if (bid.models().isEmpty()) {
       for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, scan);
     } else {
@@ -230,38 +237,60 @@ public final class OrderBookCore {
         if (ladder != null) scan(ladder, bid, now, scan);
       }
     }
-    if (scan.best == null) return null;
-    Ask ask = scan.best.ask;
-    long start = scan.bestFinish - durationMillis(bid.tokens(), ask.throughputTps());
+    if (scan.size == 0) return null;
+    Ask ask = scan.top[0].ask;
+    long finish = scan.finish[0];
+    long start = finish - durationMillis(bid.tokens(), ask.throughputTps());
+    // Priority is price first, so the runner-up has the lowest price among the other feasible asks.
+    Long competing = scan.size > 1 ? scan.top[1].ask.pricePerMtok() : null;
     Fill fill = new Fill("fil_" + useCase + "_" + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
-        ask.pricePerMtok(), bid.tokens(), start, scan.bestFinish, bid.deadlineMillis(), now,
-        scan.otherMinPrice == Long.MAX_VALUE ? null : scan.otherMinPrice, scan.feasible, rules.version());
+        ask.pricePerMtok(), bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, scan.size, rules.version());
     return new Filled(fill, now);
   }
 
-  /** What a match has seen so far: the best feasible ask, and what competed with it (rule 5). */
+  /**
+   * The best {@link MatchingRules#FEASIBLE_COUNT_CAP} feasible asks seen so far, in priority order
+   * (rule 5 counts feasible asks up to that cap). Reused across matches: the book is single-threaded.
+   */
   private static final class Scan {
-    AskState best;
-    long bestFinish;
-    long otherMinPrice = Long.MAX_VALUE;
-    int feasible;
+    final AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
+    final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
+    int size;
+
+    void reset() {
+      java.util.Arrays.fill(top, 0, size, null);
+      size = 0;
+    }
+
+    boolean full() {
+      return size == top.length;
+    }
+
+    void add(AskState a, long finishMillis) {
+      int i = size < top.length ? size++ : top.length - 1;
+      while (i > 0 && AskState.PRIORITY.compare(a, top[i - 1]) < 0) {
+        top[i] = top[i - 1];
+        finish[i] = finish[i - 1];
+        i--;
+      }
+      top[i] = a;
+      finish[i] = finishMillis;
+    }
   }
 
-  /** Walks one model's ladder, cheapest first, up to the bid's ceiling. */
+  private final Scan scan = new Scan();
+
+  /**
+   * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
+   * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
+   */
   private void scan(ArrayList<AskState> ladder, Bid bid, long now, Scan scan) {
     for (int i = 0, n = ladder.size(); i < n; i++) {
       AskState a = ladder.get(i);
       if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
+      if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
       long finish = finishIfFeasible(a, bid, now);
-      if (finish < 0) continue;
-      scan.feasible++;
-      if (scan.best == null || AskState.PRIORITY.compare(a, scan.best) < 0) {
-        if (scan.best != null) scan.otherMinPrice = Math.min(scan.otherMinPrice, scan.best.ask.pricePerMtok());
-        scan.best = a;
-        scan.bestFinish = finish;
-      } else {
-        scan.otherMinPrice = Math.min(scan.otherMinPrice, a.ask.pricePerMtok());
-      }
+      if (finish >= 0) scan.add(a, finish);
     }
   }
 
@@ -271,10 +300,11 @@ public final class OrderBookCore {
     if (ask.pricePerMtok() > bid.ceilingPerMtok()) return -1;
     if (ask.quality() < bid.minQuality()) return -1;
     if (!bid.models().isEmpty() && !bid.models().contains(ask.model())) return -1;
-    if (!bid.regions().isEmpty() && !bid.regions().contains(ask.region())) return -1;
+    // An ask that names no region is in none of the bid's regions (Set.of(..).contains(null) would throw).
+    if (!bid.regions().isEmpty() && (ask.region() == null || !bid.regions().contains(ask.region()))) return -1;
     if (!bid.requiredTags().isEmpty() && !ask.complianceTags().containsAll(bid.requiredTags())) return -1;
     if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(ask.providerId())) return -1;
-    if (bid.providersDenied().contains(ask.providerId())) return -1;
+    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(ask.providerId())) return -1;
     if (a.active.size() >= ask.maxConcurrency()) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
     long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
@@ -306,6 +336,7 @@ public final class OrderBookCore {
       a.busyUntil = Math.max(a.busyUntil, fill.finishMillis());
       activeFills.put(fill.fillId(), fill);
       fillIdByBidId.put(fill.bidId(), fill.fillId());
+      unreleasedFillsByAskId.merge(fill.askId(), 1, Integer::sum);
       nextFillSeq++;
     } else if (event instanceof AskAmended am) {
       AskState a = asks.get(am.askId());
@@ -324,6 +355,7 @@ public final class OrderBookCore {
     } else if (event instanceof FillReleased r) {
       Fill fill = activeFills.remove(r.fillId());
       fillIdByBidId.remove(fill.bidId());
+      unreleasedFillsByAskId.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
       AskState a = asks.get(fill.askId());
       if (a != null) {
         a.active.remove(fill);
@@ -483,6 +515,7 @@ public final class OrderBookCore {
     for (Fill f : s.activeFills()) {
       book.activeFills.put(f.fillId(), f);
       book.fillIdByBidId.put(f.bidId(), f.fillId());
+      book.unreleasedFillsByAskId.merge(f.askId(), 1, Integer::sum);
       AskState a = book.asks.get(f.askId());
       if (a != null) {
         a.active.add(f);

@@ -1,0 +1,31 @@
+package io.keld.bench;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
+public final class BenchMain {
+
+  private static final List<String> NAMES = List.of("book-core", "book-persistent");
+
+  public static void main(String[] args) throws Exception {
+    List<String> a = Arrays.asList(args);
+    String name = a.stream().filter(s -> !s.startsWith("--")).findFirst().orElse(null);
+    boolean quick = a.contains("--quick");
+    if (name == null || !NAMES.contains(name)) {
+      System.err.println("usage: bench/run NAME [--quick]   where NAME is one of " + NAMES);
+      System.exit(2);
+    }
+    String md = System.getProperty("keld.benchmarks.md");
+    BenchReport report = switch (name) {
+      case "book-core" -> BookCoreBench.run(quick);
+      case "book-persistent" -> BookPersistentBench.run(quick);
+      default -> throw new IllegalStateException(name);
+    };
+    report.publish(md == null ? null : Path.of(md));
+    System.exit(0);
+  }
+
+  private BenchMain() {}
+}

@@ -1,0 +1,237 @@
+package io.keld.bench;
+
+import com.typesafe.config.Config;
+import io.keld.marketplace.book.Ask;
+import io.keld.marketplace.book.Bid;
+import io.keld.marketplace.book.BookEvent;
+import io.keld.marketplace.book.BookOp;
+import io.keld.marketplace.book.BookResult;
+import io.keld.marketplace.entity.BookClient;
+import io.keld.node.KeldNode;
+import io.keld.node.config.KeldConfig;
+import java.net.ServerSocket;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code bench/run book-persistent}: bids submitted through the sharded OrderBook entities of one
+ * node on a local PostgreSQL, matched and persisted; each fill is then released, as a finished job
+ * would. Two phases: saturation (closed loop, many bids in flight) and a fixed offered rate of
+ * 10,000 bids/s (open loop: latency from the bid's scheduled send time to its persisted fill).
+ *
+ * <p>Database: {@code KELD_BENCH_DB_URL} (default {@code jdbc:postgresql://127.0.0.1:5432/keld_bench},
+ * created if missing), user {@code KELD_BENCH_DB_USER} (default postgres), password
+ * {@code KELD_BENCH_DB_PASSWORD}; each run works in a fresh schema and drops it afterwards.
+ */
+final class BookPersistentBench {
+
+  static final String[] USE_CASES = {"summarize", "classify", "extract", "translate"};
+  static final int ASKS_PER_BOOK = 250;
+  static final double TARGET_BIDS_PER_S = 20_000;
+  static final int OFFERED_RATE = 10_000;
+
+  static BenchReport run(boolean quick) throws Exception {
+    String baseUrl = env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
+    String user = env("KELD_BENCH_DB_USER", "postgres");
+    String password = env("KELD_BENCH_DB_PASSWORD", "");
+    ensureDatabase(baseUrl, user, password);
+    String schema = "bench_" + Long.toHexString(System.nanoTime());
+    execute(baseUrl, user, password, "CREATE SCHEMA " + schema);
+    try {
+      Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("keld.database.vendor", "postgresql");
+      extra.put("keld.database.url", baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + "&reWriteBatchedInserts=true");
+      extra.put("keld.database.user", user);
+      extra.put("keld.database.password", password);
+      extra.put("keld.http.interface", "127.0.0.1");
+      extra.put("pekko.loglevel", "WARNING");
+      extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
+      extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");
+      Config config = KeldConfig.load("dev", new KeldConfig.Overrides(0, 0, freePort(), null, null, extra));
+      KeldNode node = KeldNode.start(config);
+      try {
+        node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        return measure(node.books(), quick);
+      } finally {
+        node.stop();
+      }
+    } finally {
+      execute(baseUrl, user, password, "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    }
+  }
+
+  private static BenchReport measure(BookClient books, boolean quick) throws Exception {
+    long now = System.currentTimeMillis();
+    List<CompletableFuture<BookResult>> posts = new ArrayList<>();
+    for (String uc : USE_CASES) {
+      for (int i = 0; i < ASKS_PER_BOOK; i++) {
+        // Ample capacity: the benchmark measures the book and its journal, not a shortage of asks.
+        Ask ask = new Ask("ask_" + uc + "_" + i, "prv_" + (i % 200), "model-" + (i % 10), uc, 100_000 + (i % 50) * 5_000,
+            60 + i % 40, 1_000_000_000L, 1_000_000, Ask.OPEN_FROM, Ask.OPEN_UNTIL, "eu", Set.of("zdr"));
+        posts.add(books.submit(uc, new BookOp.PostAsk(ask)).toCompletableFuture());
+      }
+    }
+    CompletableFuture.allOf(posts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+
+    Submitter submitter = new Submitter(books);
+    // Warm up the JIT, the pool and the journal.
+    submitter.saturate(quick ? 2 : 5, 4_000);
+    Phase saturation = submitter.saturate(quick ? 5 : 15, 4_000);
+    Phase fixed = submitter.fixedRate(OFFERED_RATE, quick ? 5 : 15);
+
+    BenchReport report = new BenchReport("book-persistent", quick)
+        .figure("saturation_bids_per_s", Math.round(saturation.bidsPerSecond()))
+        .figure("target_bids_per_s", (long) TARGET_BIDS_PER_S)
+        .figure("met_throughput", saturation.bidsPerSecond() >= TARGET_BIDS_PER_S)
+        .figure("offered_bids_per_s", OFFERED_RATE)
+        .figure("achieved_bids_per_s", Math.round(fixed.bidsPerSecond()))
+        .figure("p50_ms", fixed.percentileMs(50))
+        .figure("p99_ms", fixed.percentileMs(99))
+        .figure("max_ms", fixed.percentileMs(100))
+        .figure("met_p99", fixed.percentileMs(99) <= 25.0)
+        .figure("unfilled", saturation.unfilled + fixed.unfilled);
+    report.line("One node, " + USE_CASES.length + " books (use cases) of " + ASKS_PER_BOOK + " asks each, PostgreSQL on the same machine. Each bid")
+        .line("goes through the node's batching gateway to its sharded, event-sourced OrderBook; it is matched, its")
+        .line("events written to the journal, and the reply returned; each fill is then released (a second, persisted")
+        .line("operation). Latency is measured from the bid's scheduled send time (open loop) to its persisted fill.")
+        .line("")
+        .line("| figure | value | target |")
+        .line("|---|---|---|")
+        .line(String.format("| saturation throughput (4,000 bids in flight, %d s) | **%,.0f bids/s** (+ as many releases) | ≥ 20,000 bids/s |",
+            saturation.seconds, saturation.bidsPerSecond()))
+        .line(String.format("| at a fixed offered rate of %,d bids/s: achieved | %,.0f bids/s | |", OFFERED_RATE, fixed.bidsPerSecond()))
+        .line(String.format("| bid-to-fill latency p50 | **%.2f ms** | |", fixed.percentileMs(50)))
+        .line(String.format("| bid-to-fill latency p99 | **%.2f ms** | ≤ 25 ms |", fixed.percentileMs(99)))
+        .line(String.format("| bid-to-fill latency max | %.2f ms | |", fixed.percentileMs(100)))
+        .line(String.format("| bids that did not fill | %d | 0 |", saturation.unfilled + fixed.unfilled));
+    return report;
+  }
+
+  /** Sends bids and releases their fills; counts and times them. */
+  private static final class Submitter {
+    private final BookClient books;
+    private final AtomicLong seq = new AtomicLong();
+
+    Submitter(BookClient books) {
+      this.books = books;
+    }
+
+    private CompletableFuture<Boolean> bidAndRelease() {
+      long n = seq.incrementAndGet();
+      String uc = USE_CASES[(int) (n % USE_CASES.length)];
+      long now = System.currentTimeMillis();
+      Bid bid = new Bid("job_" + n, uc, Set.of(), 50, 400_000, 2_000, now + 3_600_000, now + 3_000_000,
+          Set.of(), Set.of(), Set.of(), Set.of());
+      return books.submit(uc, new BookOp.PlaceBid(bid)).toCompletableFuture().thenCompose(result -> {
+        if (result instanceof BookResult.Accepted a && !a.events().isEmpty() && a.events().get(0) instanceof BookEvent.Filled f) {
+          books.submit(uc, new BookOp.ReleaseFill(f.fill().fillId(), 2_000, false));
+          return CompletableFuture.completedFuture(true);
+        }
+        return CompletableFuture.completedFuture(false);
+      });
+    }
+
+    /** Closed loop: keeps {@code inFlight} bids outstanding for {@code seconds}. */
+    Phase saturate(int seconds, int inFlight) throws InterruptedException {
+      Semaphore permits = new Semaphore(inFlight);
+      AtomicLong done = new AtomicLong();
+      AtomicLong unfilled = new AtomicLong();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      long start = System.nanoTime();
+      while (System.nanoTime() < end) {
+        permits.acquire();
+        bidAndRelease().whenComplete((filled, error) -> {
+          if (error != null || !filled) unfilled.incrementAndGet();
+          done.incrementAndGet();
+          permits.release();
+        });
+      }
+      permits.acquire(inFlight);
+      double elapsed = (System.nanoTime() - start) / 1e9;
+      return new Phase(seconds, done.get() / elapsed, new long[0], 0, unfilled.get());
+    }
+
+    /** Open loop: {@code rate} bids per second for {@code seconds}, each timed from its scheduled send. */
+    Phase fixedRate(int rate, int seconds) throws InterruptedException {
+      int total = rate * seconds;
+      long[] latencies = new long[total];
+      CountDownLatch finished = new CountDownLatch(total);
+      AtomicLong unfilled = new AtomicLong();
+      AtomicLong sent = new AtomicLong();
+      int perTick = rate / 1000;
+      ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
+      long start = System.nanoTime();
+      ticker.scheduleAtFixedRate(() -> {
+        long tickIndex = (System.nanoTime() - start) / 1_000_000;
+        // Catch up on any ticks the scheduler missed, each bid keeping its own scheduled time.
+        while (sent.get() < Math.min(total, (tickIndex + 1) * perTick)) {
+          int i = (int) sent.getAndIncrement();
+          long scheduled = start + (i / perTick) * 1_000_000L;
+          bidAndRelease().whenComplete((filled, error) -> {
+            latencies[i] = System.nanoTime() - scheduled;
+            if (error != null || !filled) unfilled.incrementAndGet();
+            finished.countDown();
+          });
+        }
+      }, 0, 1, TimeUnit.MILLISECONDS);
+      boolean all = finished.await(seconds + 60L, TimeUnit.SECONDS);
+      ticker.shutdownNow();
+      double elapsed = (System.nanoTime() - start) / 1e9;
+      if (!all) throw new IllegalStateException("not every bid was answered within a minute of the run");
+      Arrays.sort(latencies);
+      return new Phase(seconds, total / elapsed, latencies, total, unfilled.get());
+    }
+  }
+
+  private record Phase(int seconds, double bidsPerSecond, long[] sortedLatenciesNanos, int count, long unfilled) {
+    double percentileMs(double p) {
+      if (sortedLatenciesNanos.length == 0) return Double.NaN;
+      int i = (int) Math.min(sortedLatenciesNanos.length - 1, Math.ceil(p / 100.0 * sortedLatenciesNanos.length) - 1);
+      return Math.round(sortedLatenciesNanos[Math.max(0, i)] / 10_000.0) / 100.0;
+    }
+  }
+
+  private static void ensureDatabase(String url, String user, String password) throws SQLException {
+    try (Connection ignored = DriverManager.getConnection(url, user, password)) {
+      return;
+    } catch (SQLException e) {
+      if (!"3D000".equals(e.getSQLState())) throw e;
+    }
+    String db = url.replaceAll("^.*/([^/?]+)(\\?.*)?$", "$1");
+    execute(url.replaceAll("/[^/?]+(\\?.*)?$", "/postgres$1"), user, password, "CREATE DATABASE " + db);
+  }
+
+  private static void execute(String url, String user, String password, String sql) throws SQLException {
+    try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  private static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static String env(String name, String fallback) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? fallback : v;
+  }
+
+  private BookPersistentBench() {}
+}
