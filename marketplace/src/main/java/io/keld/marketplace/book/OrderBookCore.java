@@ -216,7 +216,7 @@ public final class OrderBookCore {
     RestingBid[] candidates = restingByPriority.toArray(new RestingBid[0]);
     for (RestingBid candidate : candidates) {
       AskState a = asks.get(askId);
-      if (a == null || a.active.size() >= a.ask.maxConcurrency()) return;
+      if (a == null || a.slotsByFinish.size() >= a.ask.maxConcurrency()) return;
       Bid bid = candidate.bid;
       if (bid.escalateAtMillis() <= now || !resting.containsKey(bid.bidId())) continue;
       if (finishIfFeasible(a, bid, now) < 0) continue;
@@ -305,7 +305,7 @@ public final class OrderBookCore {
     if (!bid.requiredTags().isEmpty() && !ask.complianceTags().containsAll(bid.requiredTags())) return -1;
     if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(ask.providerId())) return -1;
     if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(ask.providerId())) return -1;
-    if (a.active.size() >= ask.maxConcurrency()) return -1;
+    if (a.slotsByFinish.size() >= ask.maxConcurrency()) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
     long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
     if (finish > bid.deadlineMillis() - rules.safetyMarginMillis()) return -1;
@@ -331,9 +331,7 @@ public final class OrderBookCore {
     if (event instanceof Filled f) {
       Fill fill = f.fill();
       removeResting(fill.bidId());
-      AskState a = asks.get(fill.askId());
-      a.active.add(fill);
-      a.busyUntil = Math.max(a.busyUntil, fill.finishMillis());
+      asks.get(fill.askId()).reserve(fill);
       activeFills.put(fill.fillId(), fill);
       fillIdByBidId.put(fill.bidId(), fill.fillId());
       unreleasedFillsByAskId.merge(fill.askId(), 1, Integer::sum);
@@ -357,13 +355,7 @@ public final class OrderBookCore {
       fillIdByBidId.remove(fill.bidId());
       unreleasedFillsByAskId.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
       AskState a = asks.get(fill.askId());
-      if (a != null) {
-        a.active.remove(fill);
-        // Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative).
-        long busy = Long.MIN_VALUE;
-        for (Fill other : a.active) busy = Math.max(busy, other.finishMillis());
-        a.busyUntil = busy;
-      }
+      if (a != null) a.release(fill);
     } else if (event instanceof AskPosted p) {
       AskState a = new AskState(p.ask(), p.atMillis());
       asks.put(p.ask().askId(), a);
@@ -442,7 +434,7 @@ public final class OrderBookCore {
       long[] l = levels.computeIfAbsent(a.ask.pricePerMtok(), p -> new long[3]);
       l[0]++;
       l[1] += a.ask.throughputTps();
-      if (a.busyUntil <= now && a.active.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
+      if (a.busyUntil <= now && a.slotsByFinish.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
     }
     List<BookView.PriceLevel> askLevels = new ArrayList<>();
     levels.forEach((price, l) -> askLevels.add(new BookView.PriceLevel(price, (int) l[0], l[1], l[2])));
@@ -517,10 +509,7 @@ public final class OrderBookCore {
       book.fillIdByBidId.put(f.bidId(), f.fillId());
       book.unreleasedFillsByAskId.merge(f.askId(), 1, Integer::sum);
       AskState a = book.asks.get(f.askId());
-      if (a != null) {
-        a.active.add(f);
-        a.busyUntil = Math.max(a.busyUntil, f.finishMillis());
-      }
+      if (a != null) a.reserve(f);
     }
     book.nextFillSeq = s.nextFillSeq();
     book.nextArrivalSeq = s.nextArrivalSeq();
@@ -600,8 +589,25 @@ public final class OrderBookCore {
 
     Ask ask;
     long askTimeMillis;
-    final ArrayList<Fill> active = new ArrayList<>(2);
+    /**
+     * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
+     * so finishes are distinct and the last one is busyUntil.
+     */
+    final TreeMap<Long, Fill> slotsByFinish = new TreeMap<>();
     long busyUntil = Long.MIN_VALUE;
+
+    void reserve(Fill fill) {
+      if (slotsByFinish.put(fill.finishMillis(), fill) != null) {
+        throw new IllegalStateException("two slots of ask " + ask.askId() + " end at " + fill.finishMillis());
+      }
+      busyUntil = Math.max(busyUntil, fill.finishMillis());
+    }
+
+    /** Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative). */
+    void release(Fill fill) {
+      slotsByFinish.remove(fill.finishMillis());
+      busyUntil = slotsByFinish.isEmpty() ? Long.MIN_VALUE : slotsByFinish.lastKey();
+    }
 
     AskState(Ask ask, long askTimeMillis) {
       this.ask = ask;
