@@ -12,7 +12,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.pattern.StatusReply;
 
 /**
@@ -20,6 +20,9 @@ import org.apache.pekko.pattern.StatusReply;
  * {@link OrderBook.Execute} in flight and gathers what arrives meanwhile into the next one (up to
  * {@code maxBatch}). An idle book gets each operation at once; a busy one gets batches as large as
  * the load, so the journal sees one write per batch, not per bid.
+ *
+ * <p>What waits is bounded ({@code 20 × maxBatch}): past that the gateway refuses at once, so an
+ * overloaded book sheds load with a clear error instead of growing a queue until callers time out.
  */
 public final class BookGateway extends AbstractBehavior<BookGateway.Command> {
 
@@ -30,20 +33,22 @@ public final class BookGateway extends AbstractBehavior<BookGateway.Command> {
 
   private record BatchDone(List<Submit> batch, OrderBook.ExecuteReply reply, Throwable failure) implements Command {}
 
-  public static Behavior<Command> create(EntityRef<OrderBook.Command> book, int maxBatch, Duration timeout) {
+  public static Behavior<Command> create(RecipientRef<OrderBook.Command> book, int maxBatch, Duration timeout) {
     return Behaviors.setup(ctx -> new BookGateway(ctx, book, maxBatch, timeout));
   }
 
-  private final EntityRef<OrderBook.Command> book;
+  private final RecipientRef<OrderBook.Command> book;
   private final int maxBatch;
+  private final int maxPending;
   private final Duration timeout;
   private final ArrayDeque<Submit> pending = new ArrayDeque<>();
   private boolean inFlight;
 
-  private BookGateway(ActorContext<Command> ctx, EntityRef<OrderBook.Command> book, int maxBatch, Duration timeout) {
+  private BookGateway(ActorContext<Command> ctx, RecipientRef<OrderBook.Command> book, int maxBatch, Duration timeout) {
     super(ctx);
     this.book = book;
     this.maxBatch = maxBatch;
+    this.maxPending = 20 * maxBatch;
     this.timeout = timeout;
   }
 
@@ -56,6 +61,11 @@ public final class BookGateway extends AbstractBehavior<BookGateway.Command> {
   }
 
   private Behavior<Command> onSubmit(Submit submit) {
+    if (pending.size() >= maxPending) {
+      submit.replyTo().tell(StatusReply.error("the order book is overloaded (" + pending.size()
+          + " operations waiting); retry later"));
+      return this;
+    }
     pending.add(submit);
     if (!inFlight) sendBatch();
     return this;
