@@ -406,21 +406,11 @@ public final class OrderBookCore {
   /** What {@code bid} would clear at now, and the fallbacks after it, committing nothing. */
   public Quote quote(Bid bid, long now, int maxOptions) {
     List<AskState> feasible = new ArrayList<>();
-    List<Long> finishes = new ArrayList<>();
-    for (AskState a : asks.values()) {
-      long finish = finishIfFeasible(a, bid, now);
-      if (finish >= 0) {
-        feasible.add(a);
-        finishes.add(finish);
-      }
-    }
-    Integer[] order = new Integer[feasible.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    java.util.Arrays.sort(order, (x, y) -> AskState.PRIORITY.compare(feasible.get(x), feasible.get(y)));
+    for (AskState a : asks.values()) if (finishIfFeasible(a, bid, now) >= 0) feasible.add(a);
+    feasible.sort(AskState.PRIORITY);
     List<Quote.Option> options = new ArrayList<>();
-    for (int i = 0; i < Math.min(maxOptions, order.length); i++) {
-      AskState a = feasible.get(order[i]);
-      long finish = finishes.get(order[i]);
+    for (AskState a : feasible.subList(0, Math.min(maxOptions, feasible.size()))) {
+      long finish = finishIfFeasible(a, bid, now);
       options.add(new Quote.Option(a.ask.askId(), a.ask.providerId(), a.ask.model(), a.ask.pricePerMtok(), a.ask.quality(),
           finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish));
     }
