@@ -1,6 +1,8 @@
 package io.keld.node;
 
 import com.typesafe.config.Config;
+import io.keld.atlas.Atlas;
+import io.keld.atlas.keys.KeyStore;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
@@ -63,9 +65,12 @@ public final class KeldNode implements AutoCloseable {
   private final CompletableFuture<Done> memberUp;
   private final BookClient books;
   private final BookListeners bookListeners;
+  private final Atlas atlas;
+  private final Optional<KeyStore.IssuedKey> bootstrapKey;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
-      CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners) {
+      CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
+      Optional<KeyStore.IssuedKey> bootstrapKey) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
@@ -73,6 +78,21 @@ public final class KeldNode implements AutoCloseable {
     this.memberUp = memberUp;
     this.books = books;
     this.bookListeners = bookListeners;
+    this.atlas = atlas;
+    this.bootstrapKey = bootstrapKey;
+  }
+
+  /** Atlas governance: tenancy, keys, budgets, audit log. */
+  public Atlas atlas() {
+    return atlas;
+  }
+
+  /**
+   * The operator bootstrap key, present only on the first node ever started on its database (it is
+   * shown once and stored only as a hash).
+   */
+  public Optional<KeyStore.IssuedKey> bootstrapKey() {
+    return bootstrapKey;
   }
 
   /** The order books, through this node's batching gateways. */
@@ -125,6 +145,9 @@ public final class KeldNode implements AutoCloseable {
 
       KeldDatabase db = database;
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+      Atlas atlas = Atlas.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
+          config.getDuration("keld.atlas.budget-timeout"));
+      Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -143,7 +166,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route()))
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes()))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
 
@@ -156,7 +179,7 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners);
+      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey);
     } catch (Exception e) {
       if (system != null) {
         system.terminate();

@@ -15,7 +15,10 @@ public enum ProblemType {
   UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", "Unsupported media type", 415),
   PAYLOAD_TOO_LARGE("payload-too-large", "The request body is too large", 413),
   CONFLICT("conflict", "The request conflicts with the current state", 409),
+  /** A reservation would take a scope past its hard cap or token quota; members name the scope and the figures. */
+  BUDGET_EXCEEDED("budget-exceeded", "A budget would be exceeded", 402),
   NOT_READY("not-ready", "The node is not ready", 503),
+  UNAVAILABLE("unavailable", "Temporarily unavailable; retry", 503),
   INTERNAL("internal", "Internal error", 500);
 
   /** Base of every problem type URI. */

@@ -61,6 +61,7 @@ public final class StartCommand implements Callable<Integer> {
       return 1;
     }
     installSignalHandlers(node);
+    node.bootstrapKey().ifPresent(issued -> printBootstrapKey(issued.secret(), issued.key().id()));
 
     String http = "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort();
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
@@ -74,6 +75,22 @@ public final class StartCommand implements Callable<Integer> {
     boolean asked = node.shutdownReason().map(r -> r == KeldNode.STOP_REQUESTED).orElse(false);
     System.out.println(asked ? "Keld node stopped." : "Keld node stopped: " + node.shutdownReason().map(Object::toString).orElse("unknown reason"));
     return asked ? 0 : 1;
+  }
+
+  /**
+   * The first node on a fresh database prints the operator key once: it is stored only as a hash,
+   * so this is the one chance to copy it. (Printed to the terminal, never to the log.)
+   */
+  private static void printBootstrapKey(String key, String keyId) {
+    System.out.println();
+    System.out.println("  Operator bootstrap key (" + keyId + "), shown this once and stored only as a hash:");
+    System.out.println();
+    System.out.println("    " + key);
+    System.out.println();
+    System.out.println("  It can create organizations and keys: keep it in a secret store. To use it:");
+    System.out.println("    export KELD_API_KEY=" + key);
+    System.out.println("    keld keys create --org <org-id> --role admin --name first-admin");
+    System.out.println();
   }
 
   /** SIGTERM and SIGINT leave the cluster gracefully; the process then exits 0. */

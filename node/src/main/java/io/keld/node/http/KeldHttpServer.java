@@ -1,5 +1,7 @@
 package io.keld.node.http;
 
+import io.keld.edge.ProblemResponses;
+
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
 import io.keld.node.metrics.KeldMetrics;

@@ -39,7 +39,7 @@ public final class KeldDatabase implements AutoCloseable {
     hikari.setJdbcUrl(db.getString("url"));
     hikari.setUsername(db.getString("user"));
     hikari.setPassword(db.getString("password"));
-    hikari.setMaximumPoolSize(3);
+    hikari.setMaximumPoolSize(db.hasPath("app-pool-size") ? db.getInt("app-pool-size") : 8);
     hikari.setMinimumIdle(1);
     hikari.setConnectionTimeout(10_000);
     // Fail at start-up, not at the first request, when the database is unreachable.

@@ -1,4 +1,4 @@
-package io.keld.node.http;
+package io.keld.edge;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -48,7 +48,16 @@ public final class ProblemResponses {
   public static ExceptionHandler exceptionHandler() {
     return ExceptionHandler.newBuilder()
         .matchAny(
-            e -> {
+            thrown -> {
+              Throwable e = unwrap(thrown);
+              if (e instanceof ProblemException p) {
+                return org.apache.pekko.http.javadsl.server.Directives.complete(response(p.problem()));
+              }
+              if (e instanceof java.util.concurrent.TimeoutException) {
+                // An entity (a budget, a book) did not answer in time: the request may be retried.
+                return org.apache.pekko.http.javadsl.server.Directives.complete(response(
+                    Problem.of(ProblemType.UNAVAILABLE, "Keld did not answer in time; retry the request.")));
+              }
               String incident = UUID.randomUUID().toString();
               log.error("Unhandled error in HTTP route (incident {})", incident, e);
               Problem problem =
@@ -56,6 +65,16 @@ public final class ProblemResponses {
               return org.apache.pekko.http.javadsl.server.Directives.complete(response(problem));
             })
         .build();
+  }
+
+  /** Futures fail with their cause wrapped; the cause is what decides the answer. */
+  private static Throwable unwrap(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private static HttpResponse asProblem(HttpResponse response) {
