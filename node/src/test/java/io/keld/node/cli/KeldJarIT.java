@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The packaged jar, started as a real process the way {@code ./keld start} runs it: it becomes
  * ready, serves health and Prometheus metrics, answers errors as problem+json, and a SIGTERM makes
- * it leave the cluster and exit 0.
+ * it leave the cluster and exit 0. On a fresh data directory it prints the operator bootstrap key,
+ * and {@code keld keys create} issues a key through the running node.
  */
 class KeldJarIT {
 
@@ -61,6 +62,27 @@ class KeldJarIT {
       assertEquals(404, missing.statusCode());
       assertEquals("application/problem+json", missing.headers().firstValue("Content-Type").orElse(""));
       assertTrue(missing.body().contains("\"type\":\"https://keld.io/problems/not-found\""), missing.body());
+
+      // The bootstrap key, printed once on a fresh data directory, is an operator key.
+      String operatorKey = output.stream().map(String::trim).filter(l -> l.startsWith("keld_")).findFirst()
+          .orElseThrow(() -> new AssertionError("no bootstrap key printed: " + output));
+      HttpResponse<String> me = send("GET", base + "/atlas/v1/me", operatorKey, null);
+      assertEquals(200, me.statusCode(), me.body());
+      assertTrue(me.body().contains("\"role\":\"operator\""), me.body());
+      HttpResponse<String> org = send("POST", base + "/atlas/v1/orgs", operatorKey, "{\"name\":\"Acme\",\"kind\":\"enterprise\"}");
+      assertEquals(201, org.statusCode(), org.body());
+      String orgId = org.body().replaceAll(".*\"id\":\"(org_[a-z0-9]+)\".*", "$1");
+
+      // `keld keys create` against the running node prints the new key, alone, on stdout.
+      ProcessBuilder pb = command("keys", "create", "--url", base, "--org", orgId, "--role", "admin", "--name", "first-admin");
+      pb.environment().put("KELD_API_KEY", operatorKey);
+      Process create = pb.redirectError(ProcessBuilder.Redirect.DISCARD).start();
+      String printed = new String(create.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+      assertTrue(create.waitFor(60, TimeUnit.SECONDS));
+      assertEquals(0, create.exitValue(), printed);
+      assertTrue(printed.startsWith("keld_") && !printed.contains("\n"), printed);
+      HttpResponse<String> adminMe = send("GET", base + "/atlas/v1/me", printed, null);
+      assertTrue(adminMe.body().contains("\"role\":\"admin\"") && adminMe.body().contains(orgId), adminMe.body());
     } finally {
       // SIGTERM through the handle: Process.destroy() would also close our end of its output.
       keld.toHandle().destroy();
@@ -86,10 +108,21 @@ class KeldJarIT {
   }
 
   private static Process java(String... args) throws IOException {
+    return command(args).redirectErrorStream(true).start();
+  }
+
+  private static ProcessBuilder command(String... args) {
     assertTrue(Files.exists(JAR), "the packaged jar exists at " + JAR.toAbsolutePath());
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR.toString()));
     cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    return new ProcessBuilder(cmd);
+  }
+
+  private HttpResponse<String> send(String method, String url, String key, String json) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + key);
+    b = json == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
+        : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   /** Reads the process's output on a thread of its own, so it never blocks on a full pipe. */
