@@ -38,6 +38,9 @@ public final class JsonBodies {
           .disable(com.fasterxml.jackson.databind.SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          // A string where a number belongs, 1.5 for a whole number, 5 for a name: wrong types, refused.
+          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+          .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
           .serializationInclusion(JsonInclude.Include.NON_NULL)
           .build();
 
@@ -71,6 +74,9 @@ public final class JsonBodies {
     } catch (JsonMappingException e) {
       String field = path(e);
       if (e.getCause() instanceof ProblemException p) throw p;
+      if (e.getCause() instanceof InvalidField f) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, f.getMessage()).withField(f.field()));
+      }
       if (e.getCause() instanceof IllegalArgumentException iae) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, iae.getMessage()).withField(field.isEmpty() ? null : field));
       }

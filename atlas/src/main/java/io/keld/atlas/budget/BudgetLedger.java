@@ -35,6 +35,11 @@ public final class BudgetLedger {
   /** How many closed reservation ids are remembered, so retried settlements stay idempotent. */
   static final int CLOSED_MEMORY = 10_000;
 
+  /** Largest amount one command may carry: $1 billion. Keeps every sum far from overflowing a long. */
+  public static final long MAX_AMOUNT_MICRO_USD = 1_000_000_000_000_000L;
+  /** Largest token count one command may carry. */
+  public static final long MAX_TOKENS = 1_000_000_000_000L;
+
   private final String teamId;
   private final Map<String, Scope> scopes = new LinkedHashMap<>();
   private final Map<String, Reservation> reservations = new LinkedHashMap<>();
@@ -69,8 +74,9 @@ public final class BudgetLedger {
   }
 
   public Outcome reserve(String reservationId, String projectId, long amountMicroUsd, long tokens, long now) {
-    if (amountMicroUsd < 0 || tokens < 0) {
-      return new Outcome.Rejected(Outcome.Reason.INVALID, "amount and tokens must not be negative");
+    if (amountMicroUsd < 0 || tokens < 0 || amountMicroUsd > MAX_AMOUNT_MICRO_USD || tokens > MAX_TOKENS) {
+      return new Outcome.Rejected(Outcome.Reason.INVALID,
+          "amount must be 0 to " + MAX_AMOUNT_MICRO_USD + " micro-USD and tokens 0 to " + MAX_TOKENS);
     }
     Reservation existing = reservations.get(reservationId);
     if (existing != null) {
@@ -86,10 +92,10 @@ public final class BudgetLedger {
     Scope project = scopeAt(projectId, ScopeKind.PROJECT, now);
     Scope team = scopeAt(teamId, ScopeKind.TEAM, now);
     for (Scope s : List.of(project, team)) {
-      if (s.spec.hardCapMicroUsd() != null && s.spent + s.reserved + amountMicroUsd > s.spec.hardCapMicroUsd()) {
+      if (s.spec.hardCapMicroUsd() != null && sum(s.spent, s.reserved, amountMicroUsd) > s.spec.hardCapMicroUsd()) {
         return new Outcome.Refused(s.refusal(Refusal.Limit.COST, s.spec.hardCapMicroUsd(), s.spent, s.reserved, amountMicroUsd));
       }
-      if (s.spec.tokenQuota() != null && s.tokensSpent + s.tokensReserved + tokens > s.spec.tokenQuota()) {
+      if (s.spec.tokenQuota() != null && sum(s.tokensSpent, s.tokensReserved, tokens) > s.spec.tokenQuota()) {
         return new Outcome.Refused(s.refusal(Refusal.Limit.TOKENS, s.spec.tokenQuota(), s.tokensSpent, s.tokensReserved, tokens));
       }
     }
@@ -100,8 +106,9 @@ public final class BudgetLedger {
   }
 
   public Outcome settle(String reservationId, long actualMicroUsd, long actualTokens, long now) {
-    if (actualMicroUsd < 0 || actualTokens < 0) {
-      return new Outcome.Rejected(Outcome.Reason.INVALID, "actual cost and tokens must not be negative");
+    if (actualMicroUsd < 0 || actualTokens < 0 || actualMicroUsd > MAX_AMOUNT_MICRO_USD || actualTokens > MAX_TOKENS) {
+      return new Outcome.Rejected(Outcome.Reason.INVALID,
+          "actual cost must be 0 to " + MAX_AMOUNT_MICRO_USD + " micro-USD and tokens 0 to " + MAX_TOKENS);
     }
     Reservation r = reservations.get(reservationId);
     if (r == null) return closedOrMissing(reservationId, "settled");
@@ -125,7 +132,20 @@ public final class BudgetLedger {
     return new Outcome.Rejected(Outcome.Reason.NOT_FOUND, "reservation " + reservationId + " does not exist");
   }
 
-  /** A soft cap is crossed when committed spend goes from below it to at or above it. */
+  /** Saturating sum: a total past {@code Long.MAX_VALUE} stays above every cap instead of wrapping. */
+  private static long sum(long a, long b, long c) {
+    try {
+      return Math.addExact(Math.addExact(a, b), c);
+    } catch (ArithmeticException overflow) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  /**
+   * The soft cap alerts when committed spend (spent + reserved) is at or above it after a change
+   * and the scope has not alerted yet this period (a cap set below current spend alerts at the next
+   * change).
+   */
   private static void softCapCrossings(List<Scope> touched, long delta, long now, List<BudgetEvent> events) {
     for (Scope s : touched) {
       Long soft = s.spec.softCapMicroUsd();
@@ -144,6 +164,10 @@ public final class BudgetLedger {
     if (event instanceof BudgetEvent.BudgetSet e) {
       Scope s = scopeAt(e.scopeId(), e.kind(), at);
       if (s.spec.period() != e.spec().period()) s.periodStart = e.spec().period().startOf(at);
+      if (!java.util.Objects.equals(s.spec.softCapMicroUsd(), e.spec().softCapMicroUsd())) {
+        s.softAlerted = false; // a new soft cap gets its own alert
+        s.softAlertedAt = 0;
+      }
       s.spec = e.spec();
       s.hasBudget = true;
     } else if (event instanceof BudgetEvent.BudgetRemoved e) {

@@ -1,5 +1,6 @@
 package io.keld.atlas.budget;
 
+import io.keld.edge.InvalidField;
 import io.keld.ixp.CborSerializable;
 
 /**
@@ -14,12 +15,12 @@ public record BudgetSpec(BudgetPeriod period, Long hardCapMicroUsd, Long softCap
     implements CborSerializable {
 
   public BudgetSpec {
-    if (period == null) throw new IllegalArgumentException("a budget needs a period: day or month");
-    if (hardCapMicroUsd != null && hardCapMicroUsd < 0) throw new IllegalArgumentException("hard_cap_micro_usd must not be negative");
-    if (softCapMicroUsd != null && softCapMicroUsd < 0) throw new IllegalArgumentException("soft_cap_micro_usd must not be negative");
-    if (tokenQuota != null && tokenQuota < 0) throw new IllegalArgumentException("token_quota must not be negative");
+    if (period == null) throw new InvalidField("period", "a budget needs a period: day or month");
+    if (hardCapMicroUsd != null && hardCapMicroUsd < 0) throw new InvalidField("hard_cap_micro_usd", "hard_cap_micro_usd must not be negative");
+    if (softCapMicroUsd != null && softCapMicroUsd < 0) throw new InvalidField("soft_cap_micro_usd", "soft_cap_micro_usd must not be negative");
+    if (tokenQuota != null && tokenQuota < 0) throw new InvalidField("token_quota", "token_quota must not be negative");
     if (hardCapMicroUsd != null && softCapMicroUsd != null && softCapMicroUsd > hardCapMicroUsd) {
-      throw new IllegalArgumentException("soft_cap_micro_usd (" + softCapMicroUsd + ") must not exceed hard_cap_micro_usd (" + hardCapMicroUsd + ")");
+      throw new InvalidField("soft_cap_micro_usd", "soft_cap_micro_usd (" + softCapMicroUsd + ") must not exceed hard_cap_micro_usd (" + hardCapMicroUsd + ")");
     }
   }
 

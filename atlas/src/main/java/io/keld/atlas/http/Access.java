@@ -21,7 +21,9 @@ import io.keld.ixp.auth.Role;
  *   <tr><td>read organizations, teams, projects, budgets, reservations</td><td>yes</td><td>yes</td><td>yes</td><td>yes</td><td>yes</td></tr>
  *   <tr><td>reserve, settle, release</td><td>yes</td><td>yes</td><td>yes</td><td>no</td><td>no</td></tr>
  *   <tr><td>create teams; issue org-wide keys</td><td>yes</td><td>unscoped</td><td>no</td><td>no</td><td>no</td></tr>
- *   <tr><td>create projects, set budgets, issue and revoke keys, list keys (within scope)</td><td>yes</td><td>yes</td><td>no</td><td>no</td><td>no</td></tr>
+ *   <tr><td>create projects, set the team budget (admin unscoped or of that team)</td><td>yes</td><td>yes</td><td>no</td><td>no</td><td>no</td></tr>
+ *   <tr><td>set a project budget (admin whose scope covers the project)</td><td>yes</td><td>yes</td><td>no</td><td>no</td><td>no</td></tr>
+ *   <tr><td>issue, list, revoke keys (inside the admin's own scope)</td><td>yes</td><td>yes</td><td>no</td><td>no</td><td>no</td></tr>
  *   <tr><td>read the audit log</td><td>all orgs</td><td>unscoped, own org</td><td>no</td><td>no</td><td>no</td></tr>
  *   <tr><td>create organizations</td><td>yes</td><td>no</td><td>no</td><td>no</td><td>no</td></tr>
  * </table>

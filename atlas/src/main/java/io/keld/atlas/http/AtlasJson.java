@@ -12,6 +12,7 @@ import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.Team;
 import io.keld.ixp.auth.Principal.OrgKind;
 import io.keld.ixp.auth.Role;
+import io.keld.edge.InvalidField;
 import java.time.Instant;
 import java.util.List;
 
@@ -25,9 +26,9 @@ final class AtlasJson {
   private AtlasJson() {}
 
   static String validName(String name) {
-    if (name == null || name.isBlank()) throw new IllegalArgumentException("name is required");
+    if (name == null || name.isBlank()) throw new InvalidField("name", "name is required");
     String n = name.strip();
-    if (n.length() > 200) throw new IllegalArgumentException("name must be at most 200 characters");
+    if (n.length() > 200) throw new InvalidField("name", "name must be at most 200 characters");
     return n;
   }
 
@@ -36,7 +37,7 @@ final class AtlasJson {
   record CreateOrganization(String name, OrgKind kind) {
     CreateOrganization {
       name = validName(name);
-      if (kind == null || kind == OrgKind.OPERATOR) throw new IllegalArgumentException("kind must be 'enterprise' or 'provider'");
+      if (kind == null || kind == OrgKind.OPERATOR) throw new InvalidField("kind", "kind must be 'enterprise' or 'provider'");
     }
   }
 
@@ -49,11 +50,15 @@ final class AtlasJson {
   record IssueKey(String name, Role role, String teamId, String projectId) {
     IssueKey {
       name = validName(name);
-      if (role == null) throw new IllegalArgumentException("role must be one of operator, admin, member, read-only, provider");
+      if (role == null) throw new InvalidField("role", "role must be one of operator, admin, member, read-only, provider");
     }
   }
 
   record PutBudget(BudgetPeriod period, Long hardCapMicroUsd, Long softCapMicroUsd, Long tokenQuota) {
+    PutBudget {
+      new BudgetSpec(period, hardCapMicroUsd, softCapMicroUsd, tokenQuota); // validates while the body is read: a 422, not a 500
+    }
+
     BudgetSpec spec() {
       return new BudgetSpec(period, hardCapMicroUsd, softCapMicroUsd, tokenQuota);
     }
@@ -61,22 +66,26 @@ final class AtlasJson {
 
   record Reserve(String reservationId, Long amountMicroUsd, Long tokens) {
     Reserve {
-      if (amountMicroUsd == null) throw new IllegalArgumentException("amount_micro_usd is required");
-      if (amountMicroUsd < 0) throw new IllegalArgumentException("amount_micro_usd must not be negative");
+      if (amountMicroUsd == null) throw new InvalidField("amount_micro_usd", "amount_micro_usd is required");
+      if (amountMicroUsd < 0 || amountMicroUsd > BudgetLedger.MAX_AMOUNT_MICRO_USD) {
+        throw new InvalidField("amount_micro_usd", "amount_micro_usd must be 0 to " + BudgetLedger.MAX_AMOUNT_MICRO_USD);
+      }
       if (tokens == null) tokens = 0L;
-      if (tokens < 0) throw new IllegalArgumentException("tokens must not be negative");
+      if (tokens < 0) throw new InvalidField("tokens", "tokens must not be negative");
       if (reservationId != null && !reservationId.matches("[A-Za-z0-9_.:-]{1,64}")) {
-        throw new IllegalArgumentException("reservation_id must be 1 to 64 letters, digits, '_', '-', '.' or ':'");
+        throw new InvalidField("reservation_id", "reservation_id must be 1 to 64 letters, digits, '_', '-', '.' or ':'");
       }
     }
   }
 
   record Settle(Long actualMicroUsd, Long actualTokens) {
     Settle {
-      if (actualMicroUsd == null) throw new IllegalArgumentException("actual_micro_usd is required");
-      if (actualMicroUsd < 0) throw new IllegalArgumentException("actual_micro_usd must not be negative");
+      if (actualMicroUsd == null) throw new InvalidField("actual_micro_usd", "actual_micro_usd is required");
+      if (actualMicroUsd < 0 || actualMicroUsd > BudgetLedger.MAX_AMOUNT_MICRO_USD) {
+        throw new InvalidField("actual_micro_usd", "actual_micro_usd must be 0 to " + BudgetLedger.MAX_AMOUNT_MICRO_USD);
+      }
       if (actualTokens == null) actualTokens = 0L;
-      if (actualTokens < 0) throw new IllegalArgumentException("actual_tokens must not be negative");
+      if (actualTokens < 0) throw new InvalidField("actual_tokens", "actual_tokens must not be negative");
     }
   }
 

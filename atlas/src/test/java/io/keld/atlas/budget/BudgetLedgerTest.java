@@ -183,4 +183,15 @@ class BudgetLedgerTest {
     assertEquals(l.view(P1, now), copy.view(P1, now));
     assertEquals(l.reserve("c", P1, 400, 0, now), copy.reserve("c", P1, 400, 0, now));
   }
+
+  @Test
+  void hugeFiguresAreRejectedInsteadOfWrappingPastTheCap() {
+    long now = at("2026-11-10T12:00:00Z");
+    BudgetLedger l = ledgerWithTeamCap(1_000, BudgetPeriod.MONTH, now);
+    run(l, l.reserve("a", P1, 500, 0, now));
+    assertEquals(Outcome.Reason.INVALID, ((Outcome.Rejected) l.reserve("b", P1, Long.MAX_VALUE, 0, now)).reason());
+    assertEquals(Outcome.Reason.INVALID, ((Outcome.Rejected) l.reserve("b", P1, 1, Long.MAX_VALUE, now)).reason());
+    assertEquals(Outcome.Reason.INVALID, ((Outcome.Rejected) l.settle("a", Long.MAX_VALUE, 0, now)).reason());
+    assertEquals(500, l.view(TEAM, now).reservedMicroUsd());
+  }
 }
