@@ -110,14 +110,20 @@ class OrderBookEntityTest {
   @Test
   void aRestingBidExpiresAtItsEscalationPointAndTheListenerIsTold() {
     long now = System.currentTimeMillis();
+    // The escalation point is 2 s out: far enough that even a slow first command rests the bid
+    // before it (a bid placed past its escalation point expires in the same write, see placeBid).
     kit.<OrderBook.ExecuteReply>runCommand(r -> new OrderBook.Execute(List.of(
-        new BookOp.PlaceBid(new Bid("job_late", USE_CASE, Set.of(), 0, 10_000, 1_000, now + 60_000, now + 300,
+        new BookOp.PlaceBid(new Bid("job_late", USE_CASE, Set.of(), 0, 10_000, 1_000, now + 60_000, now + 2_000,
             Set.of(), Set.of(), Set.of(), Set.of()))), r));
-    assertInstanceOf(BookEvent.BidRested.class, told.receiveMessage().get(0));
+    List<BookEvent> placed = told.receiveMessage();
+    assertInstanceOf(BookEvent.BidRested.class, placed.get(0));
+    assertEquals(1, placed.size(), "the bid rests; it is not yet due: " + placed);
+    assertTrue(kit.getState().core().isResting("job_late"));
 
-    List<BookEvent> expiry = told.receiveMessage(Duration.ofSeconds(5));
+    List<BookEvent> expiry = told.receiveMessage(Duration.ofSeconds(10));
     BookEvent.BidExpired expired = assertInstanceOf(BookEvent.BidExpired.class, expiry.get(0));
     assertEquals("job_late", expired.bidId());
+    assertTrue(System.currentTimeMillis() >= now + 2_000, "not before its escalation point");
     assertTrue(!kit.getState().core().isResting("job_late"));
   }
 
