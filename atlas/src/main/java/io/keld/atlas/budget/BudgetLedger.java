@@ -27,7 +27,8 @@ import java.util.Map;
  *       reserved reaches it.</li>
  *   <li>Reserving is idempotent by reservation id: the same id with the same figures returns the
  *       same reservation; with other figures it is a conflict. Settling or releasing a reservation
- *       that was just closed the same way is acknowledged again without effect.</li>
+ *       that was just closed the same way (a settlement: with the same figures) is acknowledged
+ *       again without effect; closed another way, it is a conflict.</li>
  * </ul>
  */
 public final class BudgetLedger {
@@ -111,7 +112,7 @@ public final class BudgetLedger {
           "actual cost must be 0 to " + MAX_AMOUNT_MICRO_USD + " micro-USD and tokens 0 to " + MAX_TOKENS);
     }
     Reservation r = reservations.get(reservationId);
-    if (r == null) return closedOrMissing(reservationId, "settled");
+    if (r == null) return closedOrMissing(reservationId, "settled at " + actualMicroUsd + " micro-USD, " + actualTokens + " tokens");
     Scope project = scopeAt(r.projectId, ScopeKind.PROJECT, now);
     Scope team = scopeAt(teamId, ScopeKind.TEAM, now);
     List<BudgetEvent> events = new ArrayList<>();
@@ -183,7 +184,7 @@ public final class BudgetLedger {
       }
     } else if (event instanceof BudgetEvent.Settled e) {
       Reservation r = reservations.remove(e.reservationId());
-      closed.put(e.reservationId(), "settled");
+      closed.put(e.reservationId(), "settled at " + e.actualMicroUsd() + " micro-USD, " + e.actualTokens() + " tokens");
       for (Scope s : scopesOf(r.projectId, at)) {
         s.reserved -= r.amountMicroUsd;
         s.tokensReserved -= r.tokens;

@@ -164,6 +164,7 @@ class BudgetLedgerTest {
 
     run(l, l.settle("r", 100, 0, now));
     assertEquals(new Outcome.Done(List.of()), l.settle("r", 100, 0, now), "a retried settlement changes nothing");
+    assertEquals(Outcome.Reason.CONFLICT, ((Outcome.Rejected) l.settle("r", 90, 0, now)).reason(), "other figures conflict");
     assertEquals(100, l.view(TEAM, now).spentMicroUsd());
     assertEquals(Outcome.Reason.CONFLICT, ((Outcome.Rejected) l.release("r", now)).reason());
     assertEquals(Outcome.Reason.CONFLICT, ((Outcome.Rejected) l.reserve("r", P1, 600, 0, now)).reason(), "ids are not reused");
