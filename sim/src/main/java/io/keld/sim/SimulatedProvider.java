@@ -145,20 +145,29 @@ public final class SimulatedProvider implements AutoCloseable {
             path("stats", () -> get(() -> complete(json(StatusCodes.OK, SNAKE.valueToTree(stats()))))))));
   }
 
-  private Route chat(String body) {
+  /** Counts the request and reads its JSON body for a served model; otherwise the OpenAI error to answer. */
+  private Object readRequest(String body) {
     requests.incrementAndGet();
     JsonNode req;
     try {
       req = JSON.readTree(body);
     } catch (Exception e) {
-      return complete(error(StatusCodes.BAD_REQUEST, "the body is not valid JSON", "invalid_request_error", null));
+      return error(StatusCodes.BAD_REQUEST, "the body is not valid JSON", "invalid_request_error", null);
     }
     String model = req.path("model").asText("");
+    if (!models.contains(model)) {
+      return error(StatusCodes.NOT_FOUND, "The model '" + model + "' does not exist", "invalid_request_error", "model_not_found");
+    }
+    return req;
+  }
+
+  private Route chat(String body) {
+    Object read = readRequest(body);
+    if (read instanceof HttpResponse refused) return complete(refused);
+    JsonNode req = (JsonNode) read;
+    String model = req.path("model").asText();
     if (!req.path("messages").isArray() || req.path("messages").isEmpty()) {
       return complete(error(StatusCodes.BAD_REQUEST, "'messages' must be a non-empty array", "invalid_request_error", "messages"));
-    }
-    if (!models.contains(model)) {
-      return complete(error(StatusCodes.NOT_FOUND, "The model '" + model + "' does not exist", "invalid_request_error", "model_not_found"));
     }
     StringBuilder prompt = new StringBuilder();
     for (JsonNode m : req.path("messages")) prompt.append(m.path("role").asText()).append(':').append(m.path("content").asText()).append('\n');
@@ -204,17 +213,10 @@ public final class SimulatedProvider implements AutoCloseable {
   }
 
   private Route embeddings(String body) {
-    requests.incrementAndGet();
-    JsonNode req;
-    try {
-      req = JSON.readTree(body);
-    } catch (Exception e) {
-      return complete(error(StatusCodes.BAD_REQUEST, "the body is not valid JSON", "invalid_request_error", null));
-    }
-    String model = req.path("model").asText("");
-    if (!models.contains(model)) {
-      return complete(error(StatusCodes.NOT_FOUND, "The model '" + model + "' does not exist", "invalid_request_error", "model_not_found"));
-    }
+    Object read = readRequest(body);
+    if (read instanceof HttpResponse refused) return complete(refused);
+    JsonNode req = (JsonNode) read;
+    String model = req.path("model").asText();
     JsonNode input = req.path("input");
     List<String> inputs = new java.util.ArrayList<>();
     if (input.isTextual()) inputs.add(input.asText());

@@ -57,7 +57,8 @@ public final class KeldDatabase implements AutoCloseable {
     Flyway flyway =
         Flyway.configure()
             .dataSource(dataSource)
-            .locations("classpath:db/migration/" + vendor)
+            // Per vendor where the SQL differs (the persistence plugin's tables), common where it does not.
+            .locations("classpath:db/migration/" + vendor, "classpath:db/migration/common")
             .failOnMissingLocations(true)
             .load();
     MigrateResult result = flyway.migrate();

@@ -1,3 +1,4 @@
+-- One script for H2 and PostgreSQL alike (db/migration/common): standard SQL both accept.
 -- Atlas governance: tenancy, API keys, audit log. Budgets are not here: they are event-sourced
 -- entities (TeamBudgets) in the Pekko journal.
 
