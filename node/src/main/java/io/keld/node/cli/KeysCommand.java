@@ -65,6 +65,11 @@ public final class KeysCommand implements Runnable {
       return k.trim();
     }
 
+    /** The organization named on the command line, else the acting key's own. */
+    String orgOrOwn(CommandLine cmd, String org) throws IOException, InterruptedException {
+      return org != null ? org : call(cmd, "GET", "/atlas/v1/me", null).path("org_id").asText();
+    }
+
     /** Calls the node; a problem+json answer becomes a one-line error and exit code 1. */
     JsonNode call(CommandLine cmd, String method, String path, JsonNode body) throws IOException, InterruptedException {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl() + path))
@@ -136,7 +141,7 @@ public final class KeysCommand implements Runnable {
     public Integer call() throws Exception {
       return failing(() -> {
         CommandLine cmd = spec.commandLine();
-        String orgId = org != null ? org : connection.call(cmd, "GET", "/atlas/v1/me", null).path("org_id").asText();
+        String orgId = connection.orgOrOwn(cmd, org);
         ObjectNode body = JSON.createObjectNode().put("name", name != null ? name : role).put("role", role);
         if (team != null) body.put("team_id", team);
         if (project != null) body.put("project_id", project);
@@ -162,7 +167,7 @@ public final class KeysCommand implements Runnable {
     public Integer call() throws Exception {
       return failing(() -> {
         CommandLine cmd = spec.commandLine();
-        String orgId = org != null ? org : connection.call(cmd, "GET", "/atlas/v1/me", null).path("org_id").asText();
+        String orgId = connection.orgOrOwn(cmd, org);
         JsonNode list = connection.call(cmd, "GET", "/atlas/v1/orgs/" + orgId + "/keys", null);
         System.out.printf("%-22s %-10s %-8s %-24s %s%n", "ID", "ROLE", "ENDS IN", "SCOPE", "NAME");
         for (JsonNode k : list.path("data")) {
