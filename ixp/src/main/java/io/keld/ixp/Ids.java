@@ -24,14 +24,4 @@ public final class Ids {
     for (int i = 0; i < n; i++) out[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
     return new String(out);
   }
-
-  /** True when {@code id} has the prefix and only characters an id can hold. */
-  public static boolean looksLike(String prefix, String id) {
-    if (id == null || !id.startsWith(prefix + "_") || id.length() > 64) return false;
-    for (int i = prefix.length() + 1; i < id.length(); i++) {
-      char c = id.charAt(i);
-      if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-') return false;
-    }
-    return id.length() > prefix.length() + 1;
-  }
 }

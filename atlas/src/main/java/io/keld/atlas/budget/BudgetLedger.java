@@ -55,10 +55,6 @@ public final class BudgetLedger {
     this.teamId = teamId;
   }
 
-  public String teamId() {
-    return teamId;
-  }
-
   // -- decisions --------------------------------------------------------------------------------
 
   public Outcome setBudget(String scopeId, ScopeKind kind, BudgetSpec spec, long now) {

@@ -9,8 +9,4 @@ import java.time.Instant;
  */
 public record ApiKey(String id, String orgId, String teamId, String projectId, Role role, String name, String hint,
     Instant createdAt, String createdBy, Instant revokedAt) {
-
-  public boolean revoked() {
-    return revokedAt != null;
-  }
 }

@@ -36,23 +36,6 @@ public final class Sql {
     return CompletableFuture.supplyAsync(() -> now(work), blocking);
   }
 
-  /** Runs {@code work} in one transaction off the caller's thread. */
-  public <T> CompletionStage<T> transaction(Work<T> work) {
-    return CompletableFuture.supplyAsync(() -> now(c -> {
-      c.setAutoCommit(false);
-      try {
-        T result = work.apply(c);
-        c.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(true);
-      }
-    }), blocking);
-  }
-
   /** Runs {@code work} on the calling thread (start-up, CLI). */
   public <T> T now(Work<T> work) {
     try (Connection c = dataSource.getConnection()) {
@@ -60,10 +43,6 @@ public final class Sql {
     } catch (SQLException e) {
       throw new StoreException(e);
     }
-  }
-
-  public static Timestamp ts(Instant instant) {
-    return instant == null ? null : Timestamp.from(instant);
   }
 
   public static Instant instant(ResultSet rs, String column) throws SQLException {
