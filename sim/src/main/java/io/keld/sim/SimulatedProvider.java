@@ -29,7 +29,6 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
-import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
@@ -63,6 +62,11 @@ public final class SimulatedProvider implements AutoCloseable {
   private final AtomicLong errors = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
   private volatile ServerBinding binding;
+  private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "sim-provider-timer");
+    t.setDaemon(true);
+    return t;
+  });
 
   private SimulatedProvider(ActorSystem<?> system, String name, List<String> models, FleetSettings settings) {
     this.system = system;
@@ -120,6 +124,7 @@ public final class SimulatedProvider implements AutoCloseable {
   @Override
   public void close() {
     if (binding != null) binding.terminate(Duration.ofSeconds(5)).toCompletableFuture().join();
+    timer.shutdownNow();
   }
 
   // -- routes -----------------------------------------------------------------------------------
@@ -283,9 +288,22 @@ public final class SimulatedProvider implements AutoCloseable {
     return ThreadLocalRandom.current().nextDouble() < s.stallRate() ? s.stallMs() : 0;
   }
 
+  /**
+   * Answers after {@code millis}. A JDK timer rather than Pekko's scheduler: the scheduler works in
+   * ticks (10 ms, and about 30 ms seen on small VMs), which would swamp the few milliseconds of
+   * service time a benchmark sets.
+   */
   private CompletionStage<HttpResponse> after(long millis, java.util.function.Supplier<HttpResponse> response) {
-    return Patterns.after(Duration.ofMillis(Math.max(0, millis)), system.classicSystem().scheduler(), system.executionContext(),
-        () -> CompletableFuture.completedFuture(response.get()));
+    if (millis <= 0) return CompletableFuture.completedFuture(response.get());
+    CompletableFuture<HttpResponse> out = new CompletableFuture<>();
+    timer.schedule(() -> {
+      try {
+        out.complete(response.get());
+      } catch (RuntimeException e) {
+        out.completeExceptionally(e);
+      }
+    }, millis, TimeUnit.MILLISECONDS);
+    return out;
   }
 
   // -- messages ---------------------------------------------------------------------------------
