@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import io.keld.atlas.Atlas;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.marketplace.book.MatchingRules;
+import io.keld.flow.Flow;
+import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
@@ -67,10 +69,11 @@ public final class KeldNode implements AutoCloseable {
   private final BookListeners bookListeners;
   private final Atlas atlas;
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
+  private final Flow flow;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
       CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
-      Optional<KeyStore.IssuedKey> bootstrapKey) {
+      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
@@ -80,6 +83,12 @@ public final class KeldNode implements AutoCloseable {
     this.bookListeners = bookListeners;
     this.atlas = atlas;
     this.bootstrapKey = bootstrapKey;
+    this.flow = flow;
+  }
+
+  /** Keld Flow: this node's pacing pipelines to provider endpoints. */
+  public Flow flow() {
+    return flow;
   }
 
   /** Atlas governance: tenancy, keys, budgets, audit log. */
@@ -142,6 +151,7 @@ public final class KeldNode implements AutoCloseable {
           new MatchingRules(MatchingRules.VERSION, market.getDuration("safety-margin").toMillis()), bookListeners);
       BookClient books = new BookClient(system, market.getInt("gateway-max-batch"), market.getDuration("book-timeout"));
       startManagement(system, startTimeout);
+      Flow flow = new Flow(system, FlowSettings.fromConfig(config.getConfig("keld.flow")), metrics.registry());
 
       KeldDatabase db = database;
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
@@ -170,6 +180,10 @@ public final class KeldNode implements AutoCloseable {
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
 
+      shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-stop-flow", () -> {
+        flow.close();
+        return CompletableFuture.completedFuture(Done.getInstance());
+      });
       KeldMetrics m = metrics;
       shutdown.addTask(
           CoordinatedShutdown.PhaseActorSystemTerminate(),
@@ -179,7 +193,7 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey);
+      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow);
     } catch (Exception e) {
       if (system != null) {
         system.terminate();

@@ -13,9 +13,8 @@ import java.util.function.Predicate;
  * can be tested without a clock or a network.
  *
  * <p>Work arrives as micro-batches. A batch first <em>waits</em>; it is <em>admitted</em> when it
- * fits beside the admitted-but-unsent tickets within the concurrency limit, so at most one round
- * of work sits ahead of the fleet (a ticket waits about one service time at most), and the
- * caller's stream is held (backpressure) until then. Among
+ * fits beside the admitted-but-unsent tickets within half the concurrency limit, so about half a
+ * round of work sits ahead of the fleet, and the caller's stream is held (backpressure) until then. Among
  * waiting batches and among queued tickets the earliest deadline goes first, then the earliest
  * arrival. A ticket is <em>sent</em> when fewer than the limit are in flight and the token bucket
  * has room. A ticket whose request failed may come back with a not-before time (its backoff).
@@ -200,9 +199,11 @@ public final class LaneScheduler<P> {
   }
 
   /**
-   * Admits waiting batches, earliest deadline first, while they fit in one round of work (the
-   * limit) beside the tickets ready to send; a batch larger than the limit goes alone into an empty
-   * queue. The head is never skipped for a smaller batch behind it, so deadline order holds.
+   * Admits waiting batches, earliest deadline first, while they fit in half a round of work (half
+   * the limit) beside the tickets ready to send; a larger batch goes alone into an empty queue. Half
+   * a round keeps a ticket's wait near half a service time, and still refills the queue long before
+   * it runs dry (a refill takes milliseconds, half a round takes half a service time), so a slot
+   * never idles for want of work. The head is never skipped for a smaller batch behind it, so deadline order holds.
    * Tickets sitting out a retry backoff do not count: they must not hold up work that could go now.
    */
   private void admit(long now) {
@@ -210,7 +211,7 @@ public final class LaneScheduler<P> {
     while (!waiting.isEmpty()) {
       int queued = ready.size();
       Batch<P> head = waiting.peek();
-      if (queued > 0 && queued + head.tickets.size() > limit.limit()) return;
+      if (queued > 0 && queued + head.tickets.size() > Math.max(1, limit.limit() / 2)) return;
       waiting.poll();
       waitingItems -= head.tickets.size();
       for (Ticket<P> t : head.tickets) {

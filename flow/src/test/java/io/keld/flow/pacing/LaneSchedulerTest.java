@@ -50,11 +50,11 @@ class LaneSchedulerTest {
   }
 
   @Test
-  void aBatchWaitsUntilItFitsBesideOneRoundOfQueuedWork() {
-    LaneScheduler<String> s = scheduler(2, 0);
+  void aBatchWaitsUntilItFitsBesideHalfARoundOfQueuedWork() {
+    LaneScheduler<String> s = scheduler(4, 0);
     s.offer(batch("a", 9_000 * MS, "1", "2"), 0);
     s.offer(batch("a", 9_000 * MS, "3", "4"), 0);
-    assertEquals(1, admitted.size(), "the second batch waits: two are queued and the limit is two");
+    assertEquals(1, admitted.size(), "the second batch waits: two are queued, half the limit is two");
     assertEquals(2, s.snapshot().waitingItems());
     drain(s, 0); // 1 and 2 go out; the queue is empty, so the second batch is admitted
     assertEquals(2, admitted.size());

@@ -2,6 +2,7 @@ package io.keld.node.cli;
 
 import com.typesafe.config.Config;
 import io.keld.node.KeldNode;
+import io.keld.node.demo.DemoFleets;
 import io.keld.node.config.KeldConfig;
 import io.keld.node.persistence.KeldDatabase;
 import java.nio.file.Path;
@@ -40,6 +41,9 @@ public final class StartCommand implements Callable<Integer> {
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded database lives (default ./data).")
   Path dataDir;
 
+  @Option(names = "--demo", description = "Also start a few simulated provider fleets that post asks, so there is a market to try.")
+  boolean demo;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -67,6 +71,14 @@ public final class StartCommand implements Callable<Integer> {
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
     System.out.printf("Cluster address %s, management http://%s:%d%n", node.clusterAddress(),
         config.getString("pekko.management.http.hostname"), config.getInt("pekko.management.http.port"));
+    if (demo) {
+      try {
+        node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        System.out.println(DemoFleets.start(node).describe());
+      } catch (Exception e) {
+        System.err.println("keld: the demo fleets did not start: " + e.getMessage());
+      }
+    }
     node.ready()
         .thenRun(() -> System.out.printf("Keld node ready in %d ms. Stop it with Ctrl-C.%n",
             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
