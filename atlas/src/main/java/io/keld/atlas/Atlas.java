@@ -6,7 +6,7 @@ import io.keld.atlas.budget.BudgetEvent;
 import io.keld.atlas.budget.TeamBudgets;
 import io.keld.atlas.http.AtlasRoutes;
 import io.keld.atlas.keys.KeyStore;
-import io.keld.atlas.store.Sql;
+import io.keld.edge.sql.Sql;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.ixp.auth.Authenticator;
 import io.micrometer.core.instrument.Counter;

@@ -5,6 +5,9 @@ import io.keld.atlas.Atlas;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.flow.Flow;
+import io.keld.trade.Trade;
+import io.keld.trade.crypto.MasterKey;
+import java.nio.file.Path;
 import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
@@ -70,10 +73,11 @@ public final class KeldNode implements AutoCloseable {
   private final Atlas atlas;
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Flow flow;
+  private final Trade trade;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
       CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
-      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow) {
+      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow, Trade trade) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
@@ -84,6 +88,12 @@ public final class KeldNode implements AutoCloseable {
     this.atlas = atlas;
     this.bootstrapKey = bootstrapKey;
     this.flow = flow;
+    this.trade = trade;
+  }
+
+  /** Keld Trade: provider endpoints, models and asks. */
+  public Trade trade() {
+    return trade;
   }
 
   /** Keld Flow: this node's pacing pipelines to provider endpoints. */
@@ -158,6 +168,7 @@ public final class KeldNode implements AutoCloseable {
       Atlas atlas = Atlas.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"));
       Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
+      Trade trade = startTrade(config, database, blocking, books, atlas);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -176,7 +187,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes()))
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes(), trade.routes()))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
 
@@ -193,7 +204,7 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow);
+      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade);
     } catch (Exception e) {
       if (system != null) {
         system.terminate();
@@ -203,6 +214,19 @@ public final class KeldNode implements AutoCloseable {
       database.close();
       if (e instanceof RuntimeException re) throw re;
       throw new IllegalStateException("the node failed to start: " + e.getMessage(), e);
+    }
+  }
+
+  /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
+  private static Trade startTrade(Config config, KeldDatabase database, Executor blocking, BookClient books, Atlas atlas) {
+    String file = config.getString("keld.trade.master-key-file");
+    Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
+    try {
+      MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
+      return Trade.start(database.dataSource(), blocking, books, atlas.authenticator(), key,
+          config.getStringList("keld.marketplace.use-cases"), Clock.systemUTC());
+    } catch (MasterKey.InvalidMasterKeyException e) {
+      throw new IllegalStateException(e.getMessage(), e);
     }
   }
 

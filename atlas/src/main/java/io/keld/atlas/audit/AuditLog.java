@@ -1,6 +1,6 @@
 package io.keld.atlas.audit;
 
-import io.keld.atlas.store.Sql;
+import io.keld.edge.sql.Sql;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;

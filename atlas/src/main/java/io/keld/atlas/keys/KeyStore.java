@@ -1,6 +1,6 @@
 package io.keld.atlas.keys;
 
-import io.keld.atlas.store.Sql;
+import io.keld.edge.sql.Sql;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Authenticator;

@@ -1,6 +1,6 @@
 package io.keld.atlas.tenancy;
 
-import io.keld.atlas.store.Sql;
+import io.keld.edge.sql.Sql;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal.OrgKind;
 import java.sql.PreparedStatement;

@@ -1,4 +1,4 @@
-package io.keld.atlas.store;
+package io.keld.edge.sql;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -12,7 +12,7 @@ import java.util.concurrent.Executor;
 import javax.sql.DataSource;
 
 /**
- * Atlas's read-side and reference tables are plain SQL (H2 or PostgreSQL, same statements). JDBC
+ * Keld's reference and read-side tables (Atlas, Trade) are plain SQL (H2 or PostgreSQL, same statements). JDBC
  * blocks, so every call runs on the given executor (the node's blocking dispatcher), never on a
  * thread that serves requests.
  */

@@ -1,0 +1,134 @@
+package io.keld.trade.asks;
+
+import io.keld.edge.ProblemException;
+import io.keld.ixp.Ids;
+import io.keld.ixp.problem.ProblemType;
+import io.keld.marketplace.book.Ask;
+import io.keld.marketplace.book.BookOp;
+import io.keld.marketplace.book.BookResult;
+import io.keld.marketplace.book.BookView;
+import io.keld.marketplace.entity.BookClient;
+import io.keld.trade.providers.ProviderStore;
+import io.keld.trade.providers.ServedModel;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Posting, amending and withdrawing a provider's asks: checked against what the provider registered
+ * (model, use cases, regions) and the use-case catalog, applied to the use case's book, recorded in
+ * the provider's index. HTTP and the WebSocket feed both go through here.
+ */
+public final class AskService {
+
+  private final BookClient books;
+  private final ProviderStore providers;
+  private final AskStore asks;
+  private final List<String> useCases;
+  private final Clock clock;
+
+  public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock) {
+    this.books = books;
+    this.providers = providers;
+    this.asks = asks;
+    this.useCases = List.copyOf(useCases);
+    this.clock = clock;
+  }
+
+  public List<String> useCases() {
+    return useCases;
+  }
+
+  public void requireKnownUseCase(String useCase, String field) {
+    if (!useCases.contains(useCase)) {
+      throw ProblemException.invalid(field, "unknown use case '" + useCase + "'; the catalog is " + String.join(", ", useCases));
+    }
+  }
+
+  public CompletionStage<ProviderAsk> post(String orgId, AskTerms terms) {
+    requireKnownUseCase(terms.useCase(), "use_case");
+    return providers.model(orgId, terms.model()).thenCompose(served -> {
+      ServedModel m = served.orElseThrow(() -> ProblemException.invalid("model",
+          "model '" + terms.model() + "' is not registered; PUT /trade/v1/models/" + terms.model() + " with its use cases first"));
+      if (!m.useCases().contains(terms.useCase())) {
+        throw ProblemException.invalid("use_case", "model '" + terms.model() + "' is registered for " + String.join(", ", m.useCases())
+            + ", not for '" + terms.useCase() + "'");
+      }
+      String region = terms.region() != null ? terms.region() : m.regions().isEmpty() ? "any" : m.regions().get(0);
+      if (terms.region() != null && !m.regions().isEmpty() && !m.regions().contains(region)) {
+        throw ProblemException.invalid("region", "model '" + terms.model() + "' is served in " + String.join(", ", m.regions()) + ", not in '" + region + "'");
+      }
+      Instant now = now();
+      ProviderAsk row = new ProviderAsk(Ids.next("ask"), orgId, terms.useCase(), terms.model(), terms.pricePerMtok(), terms.quality(),
+          terms.throughputTps(), terms.maxConcurrency(), region, terms.cancelOnDisconnect(), ProviderAsk.OPEN, now, now);
+      Set<String> tags = new HashSet<>(terms.complianceTags());
+      Ask ask = new Ask(row.id(), orgId, terms.model(), terms.useCase(), terms.pricePerMtok(), terms.quality(), terms.throughputTps(),
+          terms.maxConcurrency(), terms.windowFrom() == null ? Ask.OPEN_FROM : terms.windowFrom().toEpochMilli(),
+          terms.windowUntil() == null ? Ask.OPEN_UNTIL : terms.windowUntil().toEpochMilli(), region, tags);
+      // Indexed first, so an ask on a book is always one the provider can find and withdraw.
+      return asks.insert(row).thenCompose(r -> books.submit(terms.useCase(), new BookOp.PostAsk(ask))).thenCompose(result -> {
+        if (result instanceof BookResult.Rejected rejected) {
+          return asks.delete(row.id()).thenApply(x -> {
+            throw refused(rejected);
+          });
+        }
+        return CompletableFuture.completedFuture(row);
+      });
+    });
+  }
+
+  public CompletionStage<ProviderAsk> amend(String orgId, String askId, AskAmendment change) {
+    return own(orgId, askId).thenCompose(row -> {
+      if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + askId + " is withdrawn; post a new one");
+      BookOp op = new BookOp.AmendAsk(askId, orgId, change.pricePerMtok(), change.quality(), change.throughputTps(),
+          change.windowFrom() == null ? null : change.windowFrom().toEpochMilli(), change.windowUntil() == null ? null : change.windowUntil().toEpochMilli());
+      return books.submit(row.useCase(), op).thenCompose(result -> {
+        if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
+        ProviderAsk next = new ProviderAsk(row.id(), orgId, row.useCase(), row.model(),
+            change.pricePerMtok() != null ? change.pricePerMtok() : row.pricePerMtok(), change.quality() != null ? change.quality() : row.quality(),
+            change.throughputTps() != null ? change.throughputTps() : row.throughputTps(), row.maxConcurrency(), row.region(),
+            row.cancelOnDisconnect(), ProviderAsk.OPEN, row.createdAt(), now());
+        return asks.update(next);
+      });
+    });
+  }
+
+  /** Withdraws an ask; withdrawing a withdrawn ask answers it as it is. */
+  public CompletionStage<ProviderAsk> withdraw(String orgId, String askId) {
+    return own(orgId, askId).thenCompose(row -> {
+      if (!row.open()) return CompletableFuture.completedFuture(row);
+      return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, orgId)).thenCompose(result -> {
+        if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
+        return asks.update(new ProviderAsk(row.id(), orgId, row.useCase(), row.model(), row.pricePerMtok(), row.quality(), row.throughputTps(),
+            row.maxConcurrency(), row.region(), row.cancelOnDisconnect(), ProviderAsk.WITHDRAWN, row.createdAt(), now()));
+      });
+    });
+  }
+
+  public CompletionStage<List<ProviderAsk>> list(String orgId, String state, int limit) {
+    return asks.list(orgId, state, limit);
+  }
+
+  public CompletionStage<BookView> book(String useCase) {
+    requireKnownUseCase(useCase, "use_case");
+    return books.view(useCase);
+  }
+
+  private CompletionStage<ProviderAsk> own(String orgId, String askId) {
+    return asks.find(orgId, askId).thenApply(found -> found.orElseThrow(() -> ProblemException.notFound("ask " + askId)));
+  }
+
+  private static ProblemException refused(BookResult.Rejected rejected) {
+    ProblemType type = rejected.reason() == BookResult.Reason.INVALID ? ProblemType.INVALID_FIELD : ProblemType.CONFLICT;
+    return ProblemException.of(type, "the book refused: " + rejected.detail());
+  }
+
+  private Instant now() {
+    return clock.instant().truncatedTo(ChronoUnit.MILLIS);
+  }
+}

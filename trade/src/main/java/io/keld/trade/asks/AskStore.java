@@ -1,0 +1,89 @@
+package io.keld.trade.asks;
+
+import io.keld.edge.sql.Sql;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/** The provider's index of its asks ({@code trade_asks}): what "list my asks" and ownership checks read. */
+public final class AskStore {
+
+  private final Sql sql;
+
+  public AskStore(Sql sql) {
+    this.sql = sql;
+  }
+
+  public CompletionStage<ProviderAsk> insert(ProviderAsk a) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_asks (id, org_id, use_case, model, price_per_mtok, quality, "
+          + "throughput_tps, max_concurrency, region, cancel_on_disconnect, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+        Sql.bind(ps, a.id(), a.orgId(), a.useCase(), a.model(), a.pricePerMtok(), a.quality(), a.throughputTps(), a.maxConcurrency(),
+            a.region(), a.cancelOnDisconnect(), a.state(), a.createdAt(), a.updatedAt());
+        ps.executeUpdate();
+      }
+      return a;
+    });
+  }
+
+  public CompletionStage<Void> delete(String id) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM trade_asks WHERE id = ?")) {
+        ps.setString(1, id);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  public CompletionStage<ProviderAsk> update(ProviderAsk a) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = ?, quality = ?, throughput_tps = ?, "
+          + "max_concurrency = ?, state = ?, updated_at = ? WHERE id = ?")) {
+        Sql.bind(ps, a.pricePerMtok(), a.quality(), a.throughputTps(), a.maxConcurrency(), a.state(), a.updatedAt(), a.id());
+        ps.executeUpdate();
+      }
+      return a;
+    });
+  }
+
+  /** The ask if it belongs to {@code orgId}; someone else's ask is as absent as one that never existed. */
+  public CompletionStage<Optional<ProviderAsk>> find(String orgId, String id) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM trade_asks WHERE org_id = ? AND id = ?")) {
+        Sql.bind(ps, orgId, id);
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(read(rs)) : Optional.<ProviderAsk>empty();
+        }
+      }
+    });
+  }
+
+  /** An organization's asks, newest first; {@code state} null for all. */
+  public CompletionStage<List<ProviderAsk>> list(String orgId, String state, int limit) {
+    return sql.run(c -> {
+      String where = state == null ? "" : " AND state = ?";
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM trade_asks WHERE org_id = ?" + where + " ORDER BY created_at DESC, id LIMIT " + limit)) {
+        if (state == null) Sql.bind(ps, orgId);
+        else Sql.bind(ps, orgId, state);
+        List<ProviderAsk> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) out.add(read(rs));
+        }
+        return out;
+      }
+    });
+  }
+
+  private static ProviderAsk read(ResultSet rs) throws SQLException {
+    Instant created = Sql.instant(rs, "created_at");
+    return new ProviderAsk(rs.getString("id"), rs.getString("org_id"), rs.getString("use_case"), rs.getString("model"),
+        rs.getLong("price_per_mtok"), rs.getInt("quality"), rs.getLong("throughput_tps"), rs.getInt("max_concurrency"),
+        rs.getString("region"), rs.getBoolean("cancel_on_disconnect"), rs.getString("state"), created, Sql.instant(rs, "updated_at"));
+  }
+}

@@ -1,0 +1,72 @@
+package io.keld.trade.http;
+
+import io.keld.edge.InvalidField;
+import io.keld.trade.asks.ProviderAsk;
+import io.keld.trade.providers.Endpoint;
+import io.keld.trade.providers.ServedModel;
+import java.net.URI;
+import java.time.Instant;
+import java.util.List;
+
+/** The bodies of {@code /trade/v1} (snake_case on the wire). */
+final class TradeJson {
+
+  private TradeJson() {}
+
+  record ListOf<T>(List<T> data) {}
+
+  record CreateEndpoint(String name, String baseUrl, String credential) {
+    CreateEndpoint {
+      if (name == null || name.isBlank() || name.length() > 200) throw new InvalidField("name", "name is 1 to 200 characters");
+      if (baseUrl == null) throw new InvalidField("base_url", "base_url is required (the OpenAI-compatible base URL, e.g. https://api.example.com/v1)");
+      URI uri;
+      try {
+        uri = URI.create(baseUrl);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidField("base_url", "base_url is not a URL");
+      }
+      if (!"https".equals(uri.getScheme()) && !"http".equals(uri.getScheme()) || uri.getHost() == null) {
+        throw new InvalidField("base_url", "base_url must be an http or https URL with a host");
+      }
+      if (baseUrl.length() > 2000) throw new InvalidField("base_url", "base_url is at most 2000 characters");
+      if (credential != null && (credential.isEmpty() || credential.length() > 2000)) {
+        throw new InvalidField("credential", "credential is 1 to 2000 characters (or absent)");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "CreateEndpoint[name=" + name + ", baseUrl=" + baseUrl + ", credential=<redacted>]";
+    }
+  }
+
+  record EndpointView(String id, String name, String baseUrl, boolean hasCredential, String credentialHint, Instant createdAt) {
+    static EndpointView of(Endpoint e) {
+      return new EndpointView(e.id(), e.name(), e.baseUrl(), e.hasCredential(), e.credentialHint(), e.createdAt());
+    }
+  }
+
+  record PutModel(List<String> useCases, List<String> regions) {
+    PutModel {
+      if (useCases == null || useCases.isEmpty()) throw new InvalidField("use_cases", "use_cases lists at least one use case");
+      regions = regions == null ? List.of() : List.copyOf(regions);
+      for (String r : regions) {
+        if (r == null || r.isBlank() || r.contains(",")) throw new InvalidField("regions", "a region is a non-empty name without commas");
+      }
+    }
+  }
+
+  record ModelView(String model, List<String> useCases, List<String> regions, Instant updatedAt) {
+    static ModelView of(ServedModel m) {
+      return new ModelView(m.model(), m.useCases(), m.regions(), m.updatedAt());
+    }
+  }
+
+  record AskView(String id, String useCase, String model, long pricePerMtok, int quality, long throughputTps, int maxConcurrency,
+      String region, boolean cancelOnDisconnect, String state, Instant createdAt, Instant updatedAt) {
+    static AskView of(ProviderAsk a) {
+      return new AskView(a.id(), a.useCase(), a.model(), a.pricePerMtok(), a.quality(), a.throughputTps(), a.maxConcurrency(), a.region(),
+          a.cancelOnDisconnect(), a.state(), a.createdAt(), a.updatedAt());
+    }
+  }
+}
