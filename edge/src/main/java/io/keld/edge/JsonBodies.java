@@ -61,7 +61,8 @@ public final class JsonBodies {
         }));
   }
 
-  static <T> T parse(String text, Class<T> type) {
+  /** Reads {@code text} as {@code type}, or throws the {@link ProblemException} a request body would get. */
+  public static <T> T parse(String text, Class<T> type) {
     if (text.isBlank()) throw ProblemException.of(ProblemType.BAD_REQUEST, "the request needs a JSON body");
     try {
       T value = MAPPER.readValue(text, type);

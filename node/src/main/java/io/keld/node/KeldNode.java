@@ -5,7 +5,11 @@ import io.keld.atlas.Atlas;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.flow.Flow;
+import io.keld.flow.client.ProviderEndpoint;
+import io.keld.flow.pacing.Capacity;
 import io.keld.trade.Trade;
+import io.keld.trade.feed.CapacitySink;
+import io.keld.trade.feed.FeedSettings;
 import io.keld.trade.crypto.MasterKey;
 import java.nio.file.Path;
 import io.keld.flow.FlowSettings;
@@ -168,7 +172,8 @@ public final class KeldNode implements AutoCloseable {
       Atlas atlas = Atlas.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"));
       Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
-      Trade trade = startTrade(config, database, blocking, books, atlas);
+      Trade trade = startTrade(system, config, database, blocking, books, atlas, flow);
+      bookListeners.add(trade.bookListener());
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -193,6 +198,7 @@ public final class KeldNode implements AutoCloseable {
 
       shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-stop-flow", () -> {
         flow.close();
+        trade.close();
         return CompletableFuture.completedFuture(Done.getInstance());
       });
       KeldMetrics m = metrics;
@@ -218,13 +224,18 @@ public final class KeldNode implements AutoCloseable {
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
-  private static Trade startTrade(Config config, KeldDatabase database, Executor blocking, BookClient books, Atlas atlas) {
+  private static Trade startTrade(ActorSystem<Void> system, Config config, KeldDatabase database, Executor blocking, BookClient books,
+      Atlas atlas, Flow flow) {
     String file = config.getString("keld.trade.master-key-file");
     Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
     try {
       MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
-      return Trade.start(database.dataSource(), blocking, books, atlas.authenticator(), key,
-          config.getStringList("keld.marketplace.use-cases"), Clock.systemUTC());
+      // A provider's capacity message reaches Flow's pacing for that endpoint.
+      CapacitySink toFlow = (endpoint, credential, maxConcurrency, tokensPerSecond) -> flow.endpoint(
+          new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
+      return Trade.start(system, database.dataSource(), blocking, books, atlas.authenticator(), key,
+          config.getStringList("keld.marketplace.use-cases"), toFlow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
+          Clock.systemUTC());
     } catch (MasterKey.InvalidMasterKeyException e) {
       throw new IllegalStateException(e.getMessage(), e);
     }

@@ -1,6 +1,18 @@
 package io.keld.trade;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.edge.JsonBodies;
 import io.keld.edge.sql.Sql;
+import io.keld.marketplace.entity.BookListener;
+import io.keld.trade.asks.AskView;
+import io.keld.trade.feed.BookFeedPublisher;
+import io.keld.trade.feed.CapacitySink;
+import io.keld.trade.feed.FeedEvent;
+import io.keld.trade.feed.FeedRoute;
+import io.keld.trade.feed.FeedSettings;
+import io.keld.trade.feed.FeedTopics;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import io.keld.ixp.auth.Authenticator;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.trade.asks.AskService;
@@ -16,8 +28,8 @@ import javax.sql.DataSource;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /**
- * Keld Trade, the providers' side: endpoints (credentials encrypted at rest), models, asks, and
- * the public view of the books. {@link #start} checks the master key against the database before
+ * Keld Trade, the providers' side: endpoints (credentials encrypted at rest), models, asks, the
+ * public view of the books, and the live WebSocket feed. {@link #start} checks the master key against the database before
  * anything else: a node with the wrong key refuses to start.
  */
 public final class Trade {
@@ -25,21 +37,45 @@ public final class Trade {
   private final ProviderStore providers;
   private final AskService asks;
   private final TradeRoutes routes;
+  private final BookFeedPublisher publisher;
+  private final FeedRoute feed;
 
-  private Trade(ProviderStore providers, AskService asks, TradeRoutes routes) {
+  private Trade(ProviderStore providers, AskService asks, TradeRoutes routes, BookFeedPublisher publisher, FeedRoute feed) {
     this.providers = providers;
     this.asks = asks;
     this.routes = routes;
+    this.publisher = publisher;
+    this.feed = feed;
   }
 
   /** @throws MasterKey.InvalidMasterKeyException when the key is not the one the stored credentials were sealed with */
-  public static Trade start(DataSource dataSource, Executor blocking, BookClient books, Authenticator authenticator, MasterKey masterKey,
-      List<String> useCases, Clock clock) {
+  public static Trade start(ActorSystem<?> system, DataSource dataSource, Executor blocking, BookClient books, Authenticator authenticator,
+      MasterKey masterKey, List<String> useCases, CapacitySink capacity, FeedSettings feedSettings, Clock clock) {
     Sql sql = new Sql(dataSource, blocking);
     ProviderStore providers = new ProviderStore(sql, new CredentialCipher(masterKey), clock);
     providers.verifyMasterKey();
-    AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock);
-    return new Trade(providers, asks, new TradeRoutes(authenticator, providers, asks));
+    FeedTopics topics = new FeedTopics(system);
+    AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
+      ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
+      msg.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(ask)));
+      topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
+    });
+    BookFeedPublisher publisher = new BookFeedPublisher(books, topics, feedSettings.conflation());
+    FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);
+    return new Trade(providers, asks, new TradeRoutes(authenticator, providers, asks, feed), publisher, feed);
+  }
+
+  /** Subscribe this to the books' persisted events (on every node): it turns them into feed deltas and fills. */
+  public BookListener bookListener() {
+    return publisher;
+  }
+
+  public FeedRoute feed() {
+    return feed;
+  }
+
+  public void close() {
+    publisher.close();
   }
 
   public Route routes() {

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 
 /**
  * Posting, amending and withdrawing a provider's asks: checked against what the provider registered
@@ -31,13 +32,16 @@ public final class AskService {
   private final AskStore asks;
   private final List<String> useCases;
   private final Clock clock;
+  private final Consumer<ProviderAsk> changed;
 
-  public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock) {
+  /** @param changed told of every ask as it is after a change (the feed sends it to the provider's connections) */
+  public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock, Consumer<ProviderAsk> changed) {
     this.books = books;
     this.providers = providers;
     this.asks = asks;
     this.useCases = List.copyOf(useCases);
     this.clock = clock;
+    this.changed = changed;
   }
 
   public List<String> useCases() {
@@ -77,6 +81,7 @@ public final class AskService {
             throw refused(rejected);
           });
         }
+        changed.accept(row);
         return CompletableFuture.completedFuture(row);
       });
     });
@@ -93,9 +98,26 @@ public final class AskService {
             change.pricePerMtok() != null ? change.pricePerMtok() : row.pricePerMtok(), change.quality() != null ? change.quality() : row.quality(),
             change.throughputTps() != null ? change.throughputTps() : row.throughputTps(), row.maxConcurrency(), row.region(),
             row.cancelOnDisconnect(), ProviderAsk.OPEN, row.createdAt(), now());
-        return asks.update(next);
+        return asks.update(next).thenApply(this::told);
       });
     });
+  }
+
+  /** Live fleet limits for one of the provider's open asks (the book's feasibility follows them). */
+  public CompletionStage<ProviderAsk> capacity(String orgId, String askId, long throughputTps, int maxConcurrency) {
+    return own(orgId, askId).thenCompose(row -> {
+      if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + askId + " is withdrawn");
+      return books.submit(row.useCase(), new BookOp.UpdateCapacity(askId, orgId, throughputTps, maxConcurrency)).thenCompose(result -> {
+        if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
+        return asks.update(new ProviderAsk(row.id(), orgId, row.useCase(), row.model(), row.pricePerMtok(), row.quality(), throughputTps,
+            maxConcurrency, row.region(), row.cancelOnDisconnect(), ProviderAsk.OPEN, row.createdAt(), now())).thenApply(this::told);
+      });
+    });
+  }
+
+  private ProviderAsk told(ProviderAsk a) {
+    changed.accept(a);
+    return a;
   }
 
   /** Withdraws an ask; withdrawing a withdrawn ask answers it as it is. */
@@ -105,7 +127,7 @@ public final class AskService {
       return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, orgId)).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
         return asks.update(new ProviderAsk(row.id(), orgId, row.useCase(), row.model(), row.pricePerMtok(), row.quality(), row.throughputTps(),
-            row.maxConcurrency(), row.region(), row.cancelOnDisconnect(), ProviderAsk.WITHDRAWN, row.createdAt(), now()));
+            row.maxConcurrency(), row.region(), row.cancelOnDisconnect(), ProviderAsk.WITHDRAWN, row.createdAt(), now())).thenApply(this::told);
       });
     });
   }

@@ -1,7 +1,6 @@
 package io.keld.trade.http;
 
 import io.keld.edge.InvalidField;
-import io.keld.trade.asks.ProviderAsk;
 import io.keld.trade.providers.Endpoint;
 import io.keld.trade.providers.ServedModel;
 import java.net.URI;
@@ -62,11 +61,4 @@ final class TradeJson {
     }
   }
 
-  record AskView(String id, String useCase, String model, long pricePerMtok, int quality, long throughputTps, int maxConcurrency,
-      String region, boolean cancelOnDisconnect, String state, Instant createdAt, Instant updatedAt) {
-    static AskView of(ProviderAsk a) {
-      return new AskView(a.id(), a.useCase(), a.model(), a.pricePerMtok(), a.quality(), a.throughputTps(), a.maxConcurrency(), a.region(),
-          a.cancelOnDisconnect(), a.state(), a.createdAt(), a.updatedAt());
-    }
-  }
 }

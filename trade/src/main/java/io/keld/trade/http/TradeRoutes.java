@@ -13,8 +13,10 @@ import io.keld.ixp.auth.Role;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.trade.asks.AskAmendment;
 import io.keld.trade.asks.AskService;
+import io.keld.trade.asks.AskView;
 import io.keld.trade.asks.AskTerms;
 import io.keld.trade.asks.ProviderAsk;
+import io.keld.trade.feed.FeedRoute;
 import io.keld.trade.http.TradeJson.*;
 import io.keld.trade.providers.ProviderStore;
 import java.util.Optional;
@@ -33,17 +35,20 @@ public final class TradeRoutes {
   private final Authenticator authenticator;
   private final ProviderStore providers;
   private final AskService asks;
+  private final FeedRoute feed;
 
-  public TradeRoutes(Authenticator authenticator, ProviderStore providers, AskService asks) {
+  public TradeRoutes(Authenticator authenticator, ProviderStore providers, AskService asks, FeedRoute feed) {
     this.authenticator = authenticator;
     this.providers = providers;
     this.asks = asks;
+    this.feed = feed;
   }
 
   public Route route() {
     return pathPrefix("trade", () -> pathPrefix("v1", () -> KeyAuthentication.authenticated(authenticator, p -> {
       requireProvider(p);
       return concat(
+          path("feed", () -> feed.route(p)),
           pathPrefix("endpoints", () -> concat(
               pathEnd(() -> concat(
                   get(() -> onSuccess(providers.endpoints(p.orgId()), list -> complete(ok(new ListOf<>(list.stream().map(EndpointView::of).toList()))))),

@@ -1,0 +1,229 @@
+package io.keld.node.trade;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
+import io.keld.marketplace.book.Bid;
+import io.keld.marketplace.book.BookOp;
+import io.keld.marketplace.book.BookResult;
+import io.keld.node.KeldNode;
+import io.keld.node.testing.ApiClient;
+import io.keld.node.testing.FeedClient;
+import io.keld.node.testing.TestDatabase;
+import io.keld.node.testing.TestNodes;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.slf4j.LoggerFactory;
+
+/** The providers' WebSocket feed, with the JDK's WebSocket client against a real node on PostgreSQL. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class TradeFeedTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(10);
+
+  private TestDatabase db;
+  private KeldNode node;
+  private ApiClient api;
+  private String operator;
+
+  @BeforeAll
+  void start() {
+    db = TestDatabase.postgres();
+    Config config = TestNodes.config(db, null)
+        .withValue("keld.trade.feed.buffer", ConfigValueFactory.fromAnyRef(32))
+        .withValue("keld.trade.feed.close-grace", ConfigValueFactory.fromAnyRef("2s"));
+    node = TestNodes.startReady(config);
+    api = new ApiClient(node);
+    operator = node.bootstrapKey().orElseThrow().secret();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (node != null) {
+      node.stop();
+      node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    if (db != null) db.close();
+  }
+
+  @Test
+  void aProviderPostsAnAskSeesItInTheBookMovesItAndReceivesItsFillWithAnAckForEveryCommand() throws Exception {
+    String key = provider("Feed Co", "feed-7b", "summarize", "chat");
+    try (FeedClient feed = new FeedClient(node, key, true)) {
+      JsonNode welcome = feed.next("welcome", WAIT);
+      assertEquals(1, welcome.path("seq").asLong());
+
+      feed.send("{\"type\":\"subscribe\",\"id\":\"s1\",\"use_cases\":[\"summarize\"]}");
+      assertEquals("s1", feed.next("ack", WAIT).path("id").asText());
+      feed.next("book_snapshot", WAIT);
+
+      feed.send("{\"type\":\"post_ask\",\"id\":\"c1\",\"ask\":{\"model\":\"feed-7b\",\"use_case\":\"summarize\",\"price_per_mtok\":410000,"
+          + "\"quality\":70,\"throughput_tps\":8000,\"max_concurrency\":8}}");
+      JsonNode posted = feed.next(m -> "c1".equals(m.path("id").asText()), WAIT);
+      assertEquals("ack", posted.path("type").asText(), posted.toString());
+      String askId = posted.path("result").path("ask").path("id").asText();
+      JsonNode delta = feed.next(m -> m.path("type").asText().equals("book_delta") && hasLevel(m, 410_000), WAIT);
+      assertEquals("summarize", delta.path("use_case").asText());
+
+      feed.send("{\"type\":\"amend_ask\",\"id\":\"c2\",\"ask_id\":\"" + askId + "\",\"price_per_mtok\":390000}");
+      assertEquals("ack", feed.next(m -> "c2".equals(m.path("id").asText()), WAIT).path("type").asText());
+      JsonNode moved = feed.next(m -> m.path("type").asText().equals("book_delta") && hasLevel(m, 390_000), WAIT);
+      assertTrue(moved.path("removed_prices").toString().contains("410000"), moved.toString());
+      // The provider's own ask states come too (here, before the ack of the command that changed it).
+      assertTrue(feed.taken().stream().anyMatch(m -> m.path("type").asText().equals("ask_state") && m.path("ask").path("id").asText().equals(askId)
+          && m.path("ask").path("price_per_mtok").asLong() == 390_000), feed.taken().toString());
+
+      // An enterprise's job clears against the ask: the provider hears of its fill, and of nobody's identity.
+      long now = System.currentTimeMillis();
+      BookResult placed = node.books().submit("summarize", new BookOp.PlaceBid(new Bid("bid_feedtest", "summarize", Set.of(), 50, 500_000, 20_000,
+          now + 600_000, now + 300_000, Set.of(), Set.of(), Set.of(), Set.of()))).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      assertInstanceOf(BookResult.Accepted.class, placed);
+      JsonNode fill = feed.next("fill", WAIT);
+      assertEquals(askId, fill.path("fill").path("ask_id").asText());
+      assertEquals(390_000, fill.path("fill").path("price_per_mtok").asLong());
+      assertFalse(fill.toString().contains("bid_feedtest"), "no job identity in a provider's fill");
+
+      feed.send("{\"type\":\"capacity\",\"id\":\"c3\",\"ask_ids\":[\"" + askId + "\"],\"tokens_per_second\":4000,\"max_concurrency\":4}");
+      assertEquals("ack", feed.next(m -> "c3".equals(m.path("id").asText()), WAIT).path("type").asText());
+      feed.send("{\"type\":\"withdraw_ask\",\"id\":\"c4\",\"ask_id\":\"" + askId + "\"}");
+      assertEquals("withdrawn", feed.next(m -> "c4".equals(m.path("id").asText()), WAIT).path("result").path("ask").path("state").asText());
+
+      // Every message carries the next sequence number: no gaps, no repeats.
+      long expected = 1;
+      for (JsonNode m : feed.taken()) assertEquals(expected++, m.path("seq").asLong(), feed.taken().toString());
+    }
+  }
+
+  @Test
+  void badMessagesAreAnsweredWithAnErrorChangeNothingAndLeaveTheSocketOpen() throws Exception {
+    String key = provider("Careful Co", "careful-1", "chat");
+    String other = provider("Other Co", "other-1", "chat");
+    String othersAsk = api.expect(201, "POST", "/trade/v1/asks", other,
+        "{\"model\":\"other-1\",\"use_case\":\"chat\",\"price_per_mtok\":700000,\"throughput_tps\":100}").id();
+    try (FeedClient feed = new FeedClient(node, key, true)) {
+      feed.next("welcome", WAIT);
+      feed.send("{not json");
+      assertEquals(400, feed.next("error", WAIT).path("status").asInt());
+      feed.send("{\"type\":\"teleport\",\"id\":\"e1\"}");
+      JsonNode unknown = feed.next("error", WAIT);
+      assertEquals("e1", unknown.path("id").asText());
+      assertEquals("type", unknown.path("field").asText());
+      feed.send("{\"type\":\"post_ask\",\"id\":\"e2\",\"ask\":{\"model\":\"careful-1\",\"use_case\":\"embed\",\"price_per_mtok\":1,\"throughput_tps\":1}}");
+      JsonNode wrongUseCase = feed.next("error", WAIT);
+      assertEquals("use_case", wrongUseCase.path("field").asText(), wrongUseCase.toString());
+      feed.send("{\"type\":\"post_ask\",\"id\":\"e3\",\"ask\":{\"model\":\"careful-1\",\"use_case\":\"chat\",\"price_per_mtok\":\"free\",\"throughput_tps\":1}}");
+      assertEquals("price_per_mtok", feed.next("error", WAIT).path("field").asText());
+      feed.send("{\"type\":\"amend_ask\",\"id\":\"e4\",\"ask_id\":\"" + othersAsk + "\",\"price_per_mtok\":1}");
+      assertEquals(404, feed.next("error", WAIT).path("status").asInt());
+      feed.send("{\"type\":\"withdraw_ask\",\"id\":\"e5\",\"ask_id\":\"" + othersAsk + "\"}");
+      assertEquals(404, feed.next("error", WAIT).path("status").asInt());
+      feed.send("{\"type\":\"subscribe\",\"id\":\"e6\",\"use_cases\":[\"astrology\"]}");
+      assertEquals("use_cases", feed.next("error", WAIT).path("field").asText());
+
+      feed.send("{\"type\":\"subscribe\",\"id\":\"ok\",\"use_cases\":[\"chat\"]}");
+      assertEquals("ok", feed.next("ack", WAIT).path("id").asText(), "the socket is still open and working");
+    }
+    assertEquals(0, api.expect(200, "GET", "/trade/v1/asks", key, null).json().path("data").size(), "nothing was posted");
+    JsonNode still = api.expect(200, "GET", "/trade/v1/asks", other, null).json().path("data").get(0);
+    assertEquals("open", still.path("state").asText());
+    assertEquals(700_000, still.path("price_per_mtok").asLong(), "the other provider's ask is untouched");
+  }
+
+  @Test
+  void cancelOnDisconnectWithdrawsTheMarkedAsksAndOnlyThose() throws Exception {
+    String key = provider("Flaky Co", "flaky-2", "classify");
+    String bystander = provider("Steady Co", "steady-2", "classify");
+    String bystanderAsk = api.expect(201, "POST", "/trade/v1/asks", bystander,
+        "{\"model\":\"steady-2\",\"use_case\":\"classify\",\"price_per_mtok\":120000,\"throughput_tps\":100,\"cancel_on_disconnect\":true}").id();
+    String kept;
+    String cancelled;
+    FeedClient feed = new FeedClient(node, key, true);
+    feed.next("welcome", WAIT);
+    feed.send("{\"type\":\"post_ask\",\"id\":\"k\",\"ask\":{\"model\":\"flaky-2\",\"use_case\":\"classify\",\"price_per_mtok\":100000,\"throughput_tps\":100}}");
+    kept = feed.next(m -> "k".equals(m.path("id").asText()), WAIT).path("result").path("ask").path("id").asText();
+    feed.send("{\"type\":\"post_ask\",\"id\":\"x\",\"ask\":{\"model\":\"flaky-2\",\"use_case\":\"classify\",\"price_per_mtok\":110000,"
+        + "\"throughput_tps\":100,\"cancel_on_disconnect\":true}}");
+    cancelled = feed.next(m -> "x".equals(m.path("id").asText()), WAIT).path("result").path("ask").path("id").asText();
+    feed.abort(); // the connection drops, no goodbye
+
+    long end = System.nanoTime() + WAIT.toNanos();
+    while (!"withdrawn".equals(state(key, cancelled)) && System.nanoTime() < end) Thread.sleep(50);
+    assertEquals("withdrawn", state(key, cancelled));
+    assertEquals("open", state(key, kept));
+    assertEquals("open", state(bystander, bystanderAsk), "another provider's asks are not touched");
+  }
+
+  @Test
+  void aProviderThatStopsReadingIsDisconnectedWhileAnotherKeepsGettingItsDeltas() throws Exception {
+    Logger feedLog = (Logger) LoggerFactory.getLogger("io.keld.trade.feed.FeedSession");
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    feedLog.addAppender(logs);
+    String slowKey = provider("Slow Co", "slow-3", "extract");
+    String fastKey = provider("Fast Co", "fast-3", "extract");
+    // A deep book, so each snapshot is large and a non-reading client's socket fills quickly.
+    for (int i = 0; i < 150; i++) {
+      api.expect(201, "POST", "/trade/v1/asks", fastKey, "{\"model\":\"fast-3\",\"use_case\":\"extract\",\"price_per_mtok\":" + (200_000 + i * 1_000)
+          + ",\"throughput_tps\":100}");
+    }
+    try (FeedClient fast = new FeedClient(node, fastKey, true); FeedClient slow = new FeedClient(node, slowKey, false)) {
+      fast.next("welcome", WAIT);
+      fast.send("{\"type\":\"subscribe\",\"id\":\"f\",\"use_cases\":[\"extract\"]}");
+      fast.next("book_snapshot", WAIT);
+      for (int i = 0; i < 600; i++) slow.send("{\"type\":\"subscribe\",\"id\":\"s" + i + "\",\"use_cases\":[\"extract\"]}");
+
+      // The fast provider's deltas keep coming while the slow one is being cut off.
+      String askId = api.expect(201, "POST", "/trade/v1/asks", fastKey,
+          "{\"model\":\"fast-3\",\"use_case\":\"extract\",\"price_per_mtok\":150000,\"throughput_tps\":100}").id();
+      long sent = System.nanoTime();
+      fast.next(m -> m.path("type").asText().equals("book_delta") && hasLevel(m, 150_000), WAIT);
+      assertTrue(System.nanoTime() - sent < Duration.ofSeconds(2).toNanos(), "the delta arrived in time");
+
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (node.trade().feed().connections(orgOf(slowKey)) > 0 && System.nanoTime() < end) Thread.sleep(50);
+      assertEquals(0, node.trade().feed().connections(orgOf(slowKey)), "the slow consumer was disconnected");
+      assertTrue(logs.list.stream().anyMatch(e -> e.getFormattedMessage().contains("slow consumer")), "the reason is logged");
+      slow.resume();
+      assertNotNull(slow.closed().get(10, TimeUnit.SECONDS), "the slow client sees its connection end");
+
+      api.expect(200, "PATCH", "/trade/v1/asks/" + askId, fastKey, "{\"price_per_mtok\":140000}");
+      fast.next(m -> m.path("type").asText().equals("book_delta") && hasLevel(m, 140_000), WAIT);
+    } finally {
+      feedLog.detachAppender(logs);
+    }
+  }
+
+  private String state(String key, String askId) {
+    for (JsonNode a : api.expect(200, "GET", "/trade/v1/asks", key, null).json().path("data")) {
+      if (a.path("id").asText().equals(askId)) return a.path("state").asText();
+    }
+    return null;
+  }
+
+  private static boolean hasLevel(JsonNode delta, long price) {
+    for (JsonNode level : delta.path("asks")) if (level.path("price_per_mtok").asLong() == price) return true;
+    return false;
+  }
+
+  /** A provider organization with a provider key, serving {@code model} for the use cases. */
+  private String provider(String name, String model, String... useCases) {
+    String org = api.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"" + name + "\",\"kind\":\"provider\"}").id();
+    String key = api.expect(201, "POST", "/atlas/v1/orgs/" + org + "/keys", operator, "{\"name\":\"feed\",\"role\":\"provider\"}").json().path("key").asText();
+    api.expect(200, "PUT", "/trade/v1/models/" + model, key, "{\"use_cases\":" + ApiClient.JSON.valueToTree(useCases) + "}");
+    return key;
+  }
+
+  private String orgOf(String key) {
+    return api.expect(200, "GET", "/atlas/v1/me", key, null).json().path("org_id").asText();
+  }
+}

@@ -1,0 +1,244 @@
+package io.keld.trade.feed;
+
+import static org.apache.pekko.http.javadsl.server.Directives.handleWebSocketMessages;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.edge.JsonBodies;
+import io.keld.edge.ProblemException;
+import io.keld.ixp.Ids;
+import io.keld.ixp.auth.Principal;
+import io.keld.ixp.problem.Problem;
+import io.keld.ixp.problem.ProblemType;
+import io.keld.marketplace.entity.BookClient;
+import io.keld.trade.asks.AskAmendment;
+import io.keld.trade.asks.AskService;
+import io.keld.trade.asks.AskTerms;
+import io.keld.trade.asks.AskView;
+import io.keld.trade.asks.ProviderAsk;
+import io.keld.trade.providers.ProviderStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code GET /trade/v1/feed}: the providers' WebSocket (protocol in {@code ixp/spec/trade-feed.asyncapi.yaml}).
+ * Incoming messages are handled one at a time, in order, each answered with an {@code ack} or an
+ * {@code error} carrying its {@code id}; a bad message is answered and changes nothing, and the
+ * socket stays open. When an organization's last connection to this node ends, its asks marked
+ * {@code cancel_on_disconnect} are withdrawn.
+ */
+public final class FeedRoute {
+
+  private static final Logger log = LoggerFactory.getLogger(FeedRoute.class);
+  /** Largest incoming message read. */
+  static final int MAX_MESSAGE_CHARS = 64 * 1024;
+
+  private final ActorSystem<?> system;
+  private final Materializer materializer;
+  private final AskService asks;
+  private final ProviderStore providers;
+  private final FeedTopics topics;
+  private final BookClient books;
+  private final CapacitySink capacity;
+  private final FeedSettings settings;
+  private final ConcurrentHashMap<String, AtomicInteger> connections = new ConcurrentHashMap<>();
+
+  public FeedRoute(ActorSystem<?> system, AskService asks, ProviderStore providers, FeedTopics topics, BookClient books,
+      CapacitySink capacity, FeedSettings settings) {
+    this.system = system;
+    this.materializer = Materializer.matFromSystem(system);
+    this.asks = asks;
+    this.providers = providers;
+    this.topics = topics;
+    this.books = books;
+    this.capacity = capacity;
+    this.settings = settings;
+  }
+
+  /** The feed for an authenticated provider key. */
+  public Route route(Principal p) {
+    return handleWebSocketMessages(connection(p));
+  }
+
+  /** How many feed connections an organization has to this node. */
+  public int connections(String orgId) {
+    AtomicInteger n = connections.get(orgId);
+    return n == null ? 0 : n.get();
+  }
+
+  private Flow<Message, Message, NotUsed> connection(Principal p) {
+    Pair<Pair<BoundedSourceQueue<Message>, UniqueKillSwitch>, Source<Message, NotUsed>> outgoing = Source.<Message>queue(settings.buffer())
+        .viaMat(KillSwitches.single(), Keep.both())
+        .preMaterialize(materializer);
+    connections.computeIfAbsent(p.orgId(), o -> new AtomicInteger()).incrementAndGet();
+    ActorRef<FeedSession.Msg> session = system.systemActorOf(
+        FeedSession.create(p.orgId(), outgoing.first().first(), outgoing.first().second(), topics, books, settings, () -> disconnected(p.orgId())),
+        "trade-feed-" + Ids.random(12), Props.empty());
+    Sink<Message, NotUsed> incoming = Flow.<Message>create()
+        .mapAsync(1, this::text)
+        .mapAsync(1, text -> handle(p, session, text))
+        .to(Sink.onComplete(done -> session.tell(new FeedSession.Closed())));
+    return Flow.fromSinkAndSourceCoupled(incoming, outgoing.second());
+  }
+
+  private void disconnected(String orgId) {
+    AtomicInteger n = connections.get(orgId);
+    if (n == null || n.decrementAndGet() > 0) return;
+    asks.list(orgId, ProviderAsk.OPEN, 1000).thenAccept(open -> {
+      for (ProviderAsk a : open) {
+        if (!a.cancelOnDisconnect() || connections(orgId) > 0) continue;
+        asks.withdraw(orgId, a.id()).whenComplete((w, e) -> {
+          if (e != null) log.warn("cancel-on-disconnect could not withdraw ask {} of {}: {}", a.id(), orgId, e.getMessage());
+        });
+      }
+    });
+  }
+
+  /** A text message in full (null for a binary one, which is drained). */
+  private CompletionStage<String> text(Message m) {
+    if (m.isText()) {
+      return m.asTextMessage().getStreamedText().limitWeighted(MAX_MESSAGE_CHARS + 1, s -> (long) s.length())
+          .runFold(new StringBuilder(), StringBuilder::append, materializer)
+          .thenApply(StringBuilder::toString)
+          .exceptionally(tooLong -> "\u0000too-long");
+    }
+    return m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer).thenApply(d -> null);
+  }
+
+  private CompletionStage<Done> handle(Principal p, ActorRef<FeedSession.Msg> session, String text) {
+    String id = null;
+    try {
+      if (text == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "binary messages are not part of the feed protocol; send JSON text");
+      if (text.equals("\u0000too-long")) throw ProblemException.of(ProblemType.PAYLOAD_TOO_LARGE, "a message is at most " + MAX_MESSAGE_CHARS + " characters");
+      JsonNode msg;
+      try {
+        msg = JsonBodies.MAPPER.readTree(text);
+      } catch (Exception e) {
+        throw ProblemException.of(ProblemType.BAD_REQUEST, "the message is not valid JSON");
+      }
+      if (msg == null || !msg.isObject()) throw ProblemException.of(ProblemType.BAD_REQUEST, "a message is a JSON object with a 'type'");
+      id = msg.hasNonNull("id") ? msg.get("id").asText() : null;
+      if (id != null && id.length() > 100) throw ProblemException.invalid("id", "a correlation id is at most 100 characters");
+      String type = msg.path("type").asText("");
+      String correlation = id;
+      CompletionStage<JsonNode> result = switch (type) {
+        case "post_ask" -> asks.post(p.orgId(), JsonBodies.parse(required(msg, "ask").toString(), AskTerms.class)).thenApply(FeedRoute::askResult);
+        case "amend_ask" -> asks.amend(p.orgId(), askId(msg), JsonBodies.parse(without(msg, "type", "id", "ask_id").toString(), AskAmendment.class))
+            .thenApply(FeedRoute::askResult);
+        case "withdraw_ask" -> asks.withdraw(p.orgId(), askId(msg)).thenApply(FeedRoute::askResult);
+        case "capacity" -> capacity(p, msg);
+        case "subscribe", "unsubscribe" -> {
+          List<String> useCases = useCases(msg);
+          session.tell(type.equals("subscribe") ? new FeedSession.Subscribe(correlation, useCases) : new FeedSession.Unsubscribe(correlation, useCases));
+          yield null; // the session acknowledges, after it has subscribed
+        }
+        default -> throw ProblemException.invalid("type", type.isEmpty() ? "a message needs a 'type'"
+            : "unknown message type '" + type + "'; known: post_ask, amend_ask, withdraw_ask, capacity, subscribe, unsubscribe");
+      };
+      if (result == null) return CompletableFuture.completedFuture(Done.getInstance());
+      return result.handle((r, failure) -> {
+        if (failure == null) session.tell(new FeedSession.Reply("ack", FeedSession.ack(correlation, r)));
+        else session.tell(new FeedSession.Reply("error", error(correlation, failure)));
+        return Done.getInstance();
+      });
+    } catch (RuntimeException e) {
+      session.tell(new FeedSession.Reply("error", error(id, e)));
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+  }
+
+  private CompletionStage<JsonNode> capacity(Principal p, JsonNode msg) {
+    long tps = msg.path("tokens_per_second").asLong(-1);
+    int concurrency = msg.path("max_concurrency").asInt(-1);
+    if (!msg.path("tokens_per_second").isIntegralNumber() || tps < 0) throw ProblemException.invalid("tokens_per_second", "tokens_per_second is a whole number, 0 or more");
+    if (!msg.path("max_concurrency").isIntegralNumber() || concurrency < 0) throw ProblemException.invalid("max_concurrency", "max_concurrency is a whole number, 0 or more");
+    String endpointId = msg.hasNonNull("endpoint_id") ? msg.get("endpoint_id").asText() : null;
+    List<String> askIds = new ArrayList<>();
+    msg.path("ask_ids").forEach(a -> askIds.add(a.asText()));
+    if (endpointId == null && askIds.isEmpty()) throw ProblemException.invalid("endpoint_id", "capacity names an endpoint_id, ask_ids, or both");
+    CompletionStage<Void> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
+        : providers.endpoint(p.orgId(), endpointId).thenCompose(e -> {
+          var found = e.orElseThrow(() -> ProblemException.notFound("endpoint " + endpointId));
+          return providers.credential(found.id()).thenAccept(credential -> capacity.endpointCapacity(found, credential, concurrency, tps));
+        });
+    return endpoint.thenCompose(v -> {
+      CompletionStage<Void> all = CompletableFuture.completedFuture(null);
+      for (String askId : askIds) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));
+      return all;
+    }).thenApply(v -> {
+      ObjectNode r = JsonBodies.MAPPER.createObjectNode().put("tokens_per_second", tps).put("max_concurrency", concurrency);
+      if (endpointId != null) r.put("endpoint_id", endpointId);
+      r.set("ask_ids", JsonBodies.MAPPER.valueToTree(askIds));
+      return r;
+    });
+  }
+
+  private static JsonNode askResult(ProviderAsk a) {
+    ObjectNode r = JsonBodies.MAPPER.createObjectNode();
+    r.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(a)));
+    return r;
+  }
+
+  private static JsonNode required(JsonNode msg, String member) {
+    JsonNode v = msg.get(member);
+    if (v == null || !v.isObject()) throw ProblemException.invalid(member, "'" + member + "' is required and is a JSON object");
+    return v;
+  }
+
+  private static String askId(JsonNode msg) {
+    if (!msg.path("ask_id").isTextual()) throw ProblemException.invalid("ask_id", "ask_id is required");
+    return msg.get("ask_id").asText();
+  }
+
+  private static ObjectNode without(JsonNode msg, String... members) {
+    ObjectNode copy = ((ObjectNode) msg).deepCopy();
+    for (String m : members) copy.remove(m);
+    return copy;
+  }
+
+  private List<String> useCases(JsonNode msg) {
+    JsonNode list = msg.get("use_cases");
+    if (list == null || !list.isArray() || list.isEmpty()) throw ProblemException.invalid("use_cases", "use_cases lists at least one use case");
+    List<String> out = new ArrayList<>();
+    for (JsonNode u : list) {
+      asks.requireKnownUseCase(u.asText(), "use_cases");
+      out.add(u.asText());
+    }
+    return out;
+  }
+
+  /** An error message: the problem's status, its type's short code, the field, what to do. */
+  static ObjectNode error(String correlationId, Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    Problem problem = t instanceof ProblemException pe ? pe.problem() : Problem.of(ProblemType.INTERNAL, "the message could not be handled");
+    if (!(t instanceof ProblemException)) log.error("feed message failed", t);
+    ObjectNode e = JsonBodies.MAPPER.createObjectNode();
+    if (correlationId != null) e.put("id", correlationId);
+    e.put("status", problem.status()).put("code", problem.type().substring(problem.type().lastIndexOf('/') + 1)).put("message", problem.detail());
+    if (problem.field() != null) e.put("field", problem.field());
+    return e;
+  }
+}

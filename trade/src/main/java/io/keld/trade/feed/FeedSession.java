@@ -1,0 +1,232 @@
+package io.keld.trade.feed;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.edge.JsonBodies;
+import io.keld.marketplace.book.BookView;
+import io.keld.marketplace.entity.BookClient;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.model.ws.TextMessage;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.KillSwitch;
+
+/**
+ * One feed connection's outgoing side, as an actor: everything the provider is sent passes through
+ * here, so every message gets the next sequence number. It subscribes to the provider's topic at
+ * once and to books on request (a snapshot first, then deltas; a delta older than the snapshot is
+ * not sent). It writes into a bounded queue and never waits: a provider that falls {@code buffer}
+ * messages behind gets a {@code closing} message and is disconnected, and no book waits for it.
+ */
+public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
+
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FeedSession.class);
+
+  public sealed interface Msg {}
+
+  /** A reply to one of the provider's messages ({@code ack} or {@code error}). */
+  public record Reply(String type, ObjectNode body) implements Msg {}
+
+  public record Subscribe(String correlationId, List<String> useCases) implements Msg {}
+
+  public record Unsubscribe(String correlationId, List<String> useCases) implements Msg {}
+
+  /** The provider's side of the connection ended. */
+  public record Closed() implements Msg {}
+
+  record Event(FeedEvent event) implements Msg {}
+
+  record SnapshotRead(String useCase, BookView view, Throwable failure) implements Msg {}
+
+  record Heartbeat() implements Msg {}
+
+  record CutOff() implements Msg {}
+
+  private final String orgId;
+  private final BoundedSourceQueue<Message> out;
+  private final KillSwitch cut;
+  private final FeedTopics topics;
+  private final BookClient books;
+  private final FeedSettings settings;
+  private final Runnable onStop;
+  private final ActorRef<FeedEvent> events;
+  private final TimerScheduler<Msg> timers;
+  private final Set<String> subscribed = new LinkedHashSet<>();
+  /** Books whose snapshot is on its way, with the deltas that arrived meanwhile. */
+  private final Map<String, List<FeedEvent>> awaitingSnapshot = new HashMap<>();
+  private final Map<String, Long> snapshotAt = new HashMap<>();
+  private long seq;
+  private boolean closing;
+
+  /**
+   * @param out    the connection's outgoing messages
+   * @param cut    aborts the outgoing side at once (a slow consumer that does not read its last messages)
+   * @param onStop run once when the connection is over
+   */
+  public static Behavior<Msg> create(String orgId, BoundedSourceQueue<Message> out, KillSwitch cut, FeedTopics topics, BookClient books,
+      FeedSettings settings, Runnable onStop) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new FeedSession(ctx, timers, orgId, out, cut, topics, books, settings, onStop)));
+  }
+
+  private FeedSession(ActorContext<Msg> ctx, TimerScheduler<Msg> timers, String orgId, BoundedSourceQueue<Message> out, KillSwitch cut,
+      FeedTopics topics, BookClient books, FeedSettings settings, Runnable onStop) {
+    super(ctx);
+    this.cut = cut;
+    this.timers = timers;
+    this.orgId = orgId;
+    this.out = out;
+    this.topics = topics;
+    this.books = books;
+    this.settings = settings;
+    this.onStop = onStop;
+    this.events = ctx.messageAdapter(FeedEvent.class, Event::new);
+    topics.provider(orgId).tell(Topic.subscribe(events));
+    timers.startTimerAtFixedRate(new Heartbeat(), settings.heartbeat());
+    ObjectNode welcome = JsonBodies.MAPPER.createObjectNode().put("org_id", orgId).put("heartbeat_ms", settings.heartbeat().toMillis())
+        .put("buffer", settings.buffer());
+    emit("welcome", welcome);
+  }
+
+  @Override
+  public Receive<Msg> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Reply.class, r -> {
+          emit(r.type(), r.body());
+          return this;
+        })
+        .onMessage(Event.class, e -> onEvent(e.event()))
+        .onMessage(Subscribe.class, this::onSubscribe)
+        .onMessage(Unsubscribe.class, this::onUnsubscribe)
+        .onMessage(SnapshotRead.class, this::onSnapshot)
+        .onMessage(Heartbeat.class, h -> {
+          emit("heartbeat", JsonBodies.MAPPER.createObjectNode().put("at", Instant.now().toString()));
+          return this;
+        })
+        .onMessage(Closed.class, c -> {
+          out.complete();
+          return Behaviors.stopped();
+        })
+        .onMessage(CutOff.class, c -> {
+          cut.abort(new IllegalStateException("the provider stopped reading the feed"));
+          return Behaviors.stopped();
+        })
+        .onSignal(PostStop.class, s -> {
+          onStop.run();
+          return this;
+        })
+        .build();
+  }
+
+  private Behavior<Msg> onEvent(FeedEvent e) {
+    if (e.useCase() != null && e.type().equals("book_delta")) {
+      if (!subscribed.contains(e.useCase())) return this;
+      List<FeedEvent> waiting = awaitingSnapshot.get(e.useCase());
+      if (waiting != null) {
+        waiting.add(e);
+        return this;
+      }
+      if (e.atMillis() < snapshotAt.getOrDefault(e.useCase(), 0L)) return this;
+    }
+    emit(e.type(), parse(e.json()));
+    return this;
+  }
+
+  private Behavior<Msg> onSubscribe(Subscribe s) {
+    List<String> added = new ArrayList<>();
+    for (String useCase : s.useCases()) {
+      if (subscribed.add(useCase)) {
+        added.add(useCase);
+        topics.book(useCase).tell(Topic.subscribe(events));
+      }
+      // A snapshot every time: a client that saw a gap in the sequence subscribes again to resync.
+      awaitingSnapshot.putIfAbsent(useCase, new ArrayList<>());
+      getContext().pipeToSelf(books.view(useCase), (view, failure) -> new SnapshotRead(useCase, view, failure));
+    }
+    ObjectNode result = JsonBodies.MAPPER.createObjectNode();
+    result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
+    emit("ack", ack(s.correlationId(), result));
+    return this;
+  }
+
+  private Behavior<Msg> onUnsubscribe(Unsubscribe u) {
+    for (String useCase : u.useCases()) {
+      if (subscribed.remove(useCase)) topics.book(useCase).tell(Topic.unsubscribe(events));
+      awaitingSnapshot.remove(useCase);
+      snapshotAt.remove(useCase);
+    }
+    ObjectNode result = JsonBodies.MAPPER.createObjectNode();
+    result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
+    emit("ack", ack(u.correlationId(), result));
+    return this;
+  }
+
+  private Behavior<Msg> onSnapshot(SnapshotRead r) {
+    List<FeedEvent> waiting = awaitingSnapshot.remove(r.useCase());
+    if (waiting == null || !subscribed.contains(r.useCase())) return this;
+    if (r.failure() != null) {
+      subscribed.remove(r.useCase());
+      topics.book(r.useCase()).tell(Topic.unsubscribe(events));
+      emit("error", JsonBodies.MAPPER.createObjectNode().put("status", 503).put("code", "unavailable")
+          .put("message", "the " + r.useCase() + " book did not answer; subscribe again"));
+      return this;
+    }
+    ObjectNode snapshot = JsonBodies.MAPPER.valueToTree(r.view());
+    emit("book_snapshot", snapshot);
+    snapshotAt.put(r.useCase(), r.view().atMillis());
+    for (FeedEvent e : waiting) {
+      if (e.atMillis() >= r.view().atMillis()) emit(e.type(), parse(e.json()));
+    }
+    return this;
+  }
+
+  static ObjectNode ack(String correlationId, JsonNode result) {
+    ObjectNode ack = JsonBodies.MAPPER.createObjectNode();
+    if (correlationId != null) ack.put("id", correlationId);
+    ack.set("result", result);
+    return ack;
+  }
+
+  /** Numbers and queues one message; a connection too far behind is told why and closed. */
+  private void emit(String type, ObjectNode body) {
+    if (closing) return;
+    if (out.size() >= settings.buffer() - 1) {
+      closing = true;
+      log.warn("disconnecting a feed connection of {}: slow consumer, {} messages waiting", orgId, out.size());
+      out.offer(text(JsonBodies.MAPPER.createObjectNode().put("seq", ++seq).put("type", "closing").put("reason", "slow_consumer")
+          .put("message", "more than " + (settings.buffer() - 1) + " messages were waiting for this connection; read faster, then reconnect and subscribe again")));
+      out.complete();
+      timers.startSingleTimer(new CutOff(), settings.closeGrace());
+      return;
+    }
+    ObjectNode msg = JsonBodies.MAPPER.createObjectNode().put("seq", ++seq).put("type", type);
+    msg.setAll(body);
+    if (!out.offer(text(msg)).isEnqueued()) closing = true;
+  }
+
+  private static Message text(ObjectNode msg) {
+    return TextMessage.create(msg.toString());
+  }
+
+  private static ObjectNode parse(String json) {
+    try {
+      return (ObjectNode) JsonBodies.MAPPER.readTree(json);
+    } catch (Exception e) {
+      throw new IllegalStateException("a feed event is not a JSON object", e);
+    }
+  }
+}
