@@ -21,6 +21,7 @@ import io.keld.trade.crypto.CredentialCipher;
 import io.keld.trade.crypto.MasterKey;
 import io.keld.trade.http.TradeRoutes;
 import io.keld.trade.providers.ProviderStore;
+import io.keld.trade.statement.StatementStore;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -38,13 +39,15 @@ public final class Trade {
   private final AskService asks;
   private final TradeRoutes routes;
   private final BookFeedPublisher publisher;
+  private final StatementStore statement;
   private final FeedRoute feed;
 
-  private Trade(ProviderStore providers, AskService asks, TradeRoutes routes, BookFeedPublisher publisher, FeedRoute feed) {
+  private Trade(ProviderStore providers, AskService asks, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement, FeedRoute feed) {
     this.providers = providers;
     this.asks = asks;
     this.routes = routes;
     this.publisher = publisher;
+    this.statement = statement;
     this.feed = feed;
   }
 
@@ -61,13 +64,20 @@ public final class Trade {
       topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
     });
     BookFeedPublisher publisher = new BookFeedPublisher(books, topics, feedSettings.conflation());
+    StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);
-    return new Trade(providers, asks, new TradeRoutes(authenticator, providers, asks, feed), publisher, feed);
+    return new Trade(providers, asks, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
   }
 
-  /** Subscribe this to the books' persisted events (on every node): it turns them into feed deltas and fills. */
+  /**
+   * Subscribe this to the books' persisted events (on every node): it turns them into feed deltas
+   * and fills, and records fills for the providers' statements.
+   */
   public BookListener bookListener() {
-    return publisher;
+    return (useCase, events) -> {
+      publisher.onPersisted(useCase, events);
+      statement.onPersisted(useCase, events);
+    };
   }
 
   public FeedRoute feed() {

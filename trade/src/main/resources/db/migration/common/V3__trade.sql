@@ -48,3 +48,20 @@ CREATE TABLE trade_master_key_check (
   id           INT PRIMARY KEY,
   check_value  VARCHAR(200) NOT NULL
 );
+
+-- The provider's fills, written from the books' events (idempotent by fill id), for its statement.
+-- No job, bid or enterprise identity is kept here.
+CREATE TABLE trade_fills (
+  fill_id         VARCHAR(64)  PRIMARY KEY,
+  org_id          VARCHAR(64)  NOT NULL,
+  ask_id          VARCHAR(64)  NOT NULL,
+  use_case        VARCHAR(64)  NOT NULL,
+  model           VARCHAR(200) NOT NULL,
+  price_per_mtok  BIGINT       NOT NULL,
+  tokens_filled   BIGINT       NOT NULL,
+  tokens_served   BIGINT       NOT NULL,
+  released        BOOLEAN      NOT NULL,
+  failed          BOOLEAN      NOT NULL,
+  filled_at       TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE INDEX trade_fills_org_day ON trade_fills (org_id, filled_at);

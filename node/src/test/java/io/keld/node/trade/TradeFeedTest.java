@@ -93,6 +93,28 @@ class TradeFeedTest {
       assertEquals(390_000, fill.path("fill").path("price_per_mtok").asLong());
       assertFalse(fill.toString().contains("bid_feedtest"), "no job identity in a provider's fill");
 
+      // The job used 15,000 of the 20,000 tokens: the statement shows the fill, the tokens served and the revenue.
+      node.books().submit("summarize", new BookOp.ReleaseFill(fill.path("fill").path("fill_id").asText(), 15_000, false))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      JsonNode line = null;
+      long end = System.nanoTime() + WAIT.toNanos();
+      while (System.nanoTime() < end) {
+        JsonNode lines = api.expect(200, "GET", "/trade/v1/statement", key, null).json().path("lines");
+        if (lines.size() == 1 && lines.get(0).path("tokens_served").asLong() == 15_000) {
+          line = lines.get(0);
+          break;
+        }
+        Thread.sleep(50);
+      }
+      assertNotNull(line, "the statement shows the served fill");
+      assertEquals("feed-7b", line.path("model").asText());
+      assertEquals("summarize", line.path("use_case").asText());
+      assertEquals(1, line.path("fills").asLong());
+      assertEquals(20_000, line.path("tokens_filled").asLong());
+      assertEquals(5_850, line.path("revenue_micro_usd").asLong(), "15,000 tokens at $0.39/Mtok");
+      assertTrue(line.path("utilization").asDouble() > 0 && line.path("utilization").asDouble() <= 1);
+      api.expect(422, "GET", "/trade/v1/statement?from=yesterday", key, null);
+
       feed.send("{\"type\":\"capacity\",\"id\":\"c3\",\"ask_ids\":[\"" + askId + "\"],\"tokens_per_second\":4000,\"max_concurrency\":4}");
       assertEquals("ack", feed.next(m -> "c3".equals(m.path("id").asText()), WAIT).path("type").asText());
       feed.send("{\"type\":\"withdraw_ask\",\"id\":\"c4\",\"ask_id\":\"" + askId + "\"}");

@@ -17,8 +17,11 @@ import io.keld.trade.asks.AskView;
 import io.keld.trade.asks.AskTerms;
 import io.keld.trade.asks.ProviderAsk;
 import io.keld.trade.feed.FeedRoute;
+import io.keld.trade.statement.StatementStore;
 import io.keld.trade.http.TradeJson.*;
 import io.keld.trade.providers.ProviderStore;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.Optional;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
@@ -36,12 +39,14 @@ public final class TradeRoutes {
   private final ProviderStore providers;
   private final AskService asks;
   private final FeedRoute feed;
+  private final StatementStore statement;
 
-  public TradeRoutes(Authenticator authenticator, ProviderStore providers, AskService asks, FeedRoute feed) {
+  public TradeRoutes(Authenticator authenticator, ProviderStore providers, AskService asks, FeedRoute feed, StatementStore statement) {
     this.authenticator = authenticator;
     this.providers = providers;
     this.asks = asks;
     this.feed = feed;
+    this.statement = statement;
   }
 
   public Route route() {
@@ -49,6 +54,7 @@ public final class TradeRoutes {
       requireProvider(p);
       return concat(
           path("feed", () -> feed.route(p)),
+          path("statement", () -> get(() -> parameterOptional("from", from -> parameterOptional("to", to -> statement(p, from, to))))),
           pathPrefix("endpoints", () -> concat(
               pathEnd(() -> concat(
                   get(() -> onSuccess(providers.endpoints(p.orgId()), list -> complete(ok(new ListOf<>(list.stream().map(EndpointView::of).toList()))))),
@@ -102,6 +108,38 @@ public final class TradeRoutes {
       }
     }
     return onSuccess(asks.list(p.orgId(), s, limit), list -> complete(ok(new ListOf<>(list.stream().map(AskView::of).toList()))));
+  }
+
+  /** Fills, tokens, revenue and utilization by UTC day, model and use case; the last 30 days unless {@code from}/{@code to} say otherwise. */
+  private Route statement(Principal p, Optional<String> fromParam, Optional<String> toParam) {
+    LocalDate to = date(toParam, "to", LocalDate.now(ZoneOffset.UTC));
+    LocalDate from = date(fromParam, "from", to.minusDays(29));
+    if (from.isAfter(to)) throw ProblemException.invalid("from", "from must not be after to");
+    if (from.plusDays(366).isBefore(to)) throw ProblemException.invalid("from", "a statement covers at most 366 days");
+    return onSuccess(asks.list(p.orgId(), null, 100_000).thenCompose(mine -> statement.statement(p.orgId(), from, to, mine)), lines -> {
+      long[] t = new long[5];
+      for (StatementStore.Line l : lines) {
+        t[0] += l.fills();
+        t[1] += l.failedFills();
+        t[2] += l.tokensFilled();
+        t[3] += l.tokensServed();
+        t[4] += l.revenueMicroUsd();
+      }
+      return complete(ok(new Statement(from, to, lines, new Totals(t[0], t[1], t[2], t[3], t[4]))));
+    });
+  }
+
+  record Statement(LocalDate from, LocalDate to, java.util.List<StatementStore.Line> lines, Totals totals) {}
+
+  record Totals(long fills, long failedFills, long tokensFilled, long tokensServed, long revenueMicroUsd) {}
+
+  private static LocalDate date(Optional<String> param, String name, LocalDate dflt) {
+    if (param.isEmpty()) return dflt;
+    try {
+      return LocalDate.parse(param.get());
+    } catch (java.time.format.DateTimeParseException e) {
+      throw ProblemException.invalid(name, name + " is a date like 2026-11-21 (UTC)");
+    }
   }
 
   private static void requireProvider(Principal p) {
