@@ -213,7 +213,7 @@ final class BookPersistentBench {
     }
   }
 
-  private static void ensureDatabase(String url, String user, String password) throws SQLException {
+  static void ensureDatabase(String url, String user, String password) throws SQLException {
     try (Connection ignored = DriverManager.getConnection(url, user, password)) {
       return;
     } catch (SQLException e) {
@@ -223,19 +223,19 @@ final class BookPersistentBench {
     execute(url.replaceAll("/[^/?]+(\\?.*)?$", "/postgres$1"), user, password, "CREATE DATABASE " + db);
   }
 
-  private static void execute(String url, String user, String password, String sql) throws SQLException {
+  static void execute(String url, String user, String password, String sql) throws SQLException {
     try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
       s.execute(sql);
     }
   }
 
-  private static int freePort() throws Exception {
+  static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
   }
 
-  private static String env(String name, String fallback) {
+  static String env(String name, String fallback) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? fallback : v;
   }

@@ -155,6 +155,15 @@ class TradeFeedTest {
       feed.send("{\"type\":\"subscribe\",\"id\":\"ok\",\"use_cases\":[\"chat\"]}");
       assertEquals("ok", feed.next("ack", WAIT).path("id").asText(), "the socket is still open and working");
     }
+    String readOnly = api.expect(201, "POST", "/atlas/v1/orgs/" + orgOf(key) + "/keys", operator, "{\"name\":\"ro\",\"role\":\"read-only\"}")
+        .json().path("key").asText();
+    try (FeedClient watcher = new FeedClient(node, readOnly, true)) {
+      watcher.next("welcome", WAIT);
+      watcher.send("{\"type\":\"post_ask\",\"id\":\"ro\",\"ask\":{\"model\":\"careful-1\",\"use_case\":\"chat\",\"price_per_mtok\":5,\"throughput_tps\":1}}");
+      assertEquals(403, watcher.next("error", WAIT).path("status").asInt(), "a read-only key watches, it does not trade");
+      watcher.send("{\"type\":\"subscribe\",\"id\":\"w\",\"use_cases\":[\"chat\"]}");
+      assertEquals("w", watcher.next("ack", WAIT).path("id").asText());
+    }
     assertEquals(0, api.expect(200, "GET", "/trade/v1/asks", key, null).json().path("data").size(), "nothing was posted");
     JsonNode still = api.expect(200, "GET", "/trade/v1/asks", other, null).json().path("data").get(0);
     assertEquals("open", still.path("state").asText());

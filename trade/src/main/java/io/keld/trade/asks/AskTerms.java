@@ -13,8 +13,8 @@ import java.util.List;
 public record AskTerms(String model, String useCase, Long pricePerMtok, Integer quality, Long throughputTps, Integer maxConcurrency,
     String region, List<String> complianceTags, Instant windowFrom, Instant windowUntil, Boolean cancelOnDisconnect) {
 
-  /** A billion dollars per million tokens: anything above is a typo, not a price. */
-  static final long MAX_PRICE = 1_000_000_000_000_000L;
+  /** A million dollars per million tokens, the books' own limit: anything above is a typo, not a price. */
+  static final long MAX_PRICE = 1_000_000_000_000L;
 
   public AskTerms {
     if (model == null || model.isBlank()) throw new InvalidField("model", "model is required");

@@ -8,6 +8,7 @@ import io.keld.edge.JsonBodies;
 import io.keld.edge.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal;
+import io.keld.ixp.auth.Role;
 import io.keld.ixp.problem.Problem;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.marketplace.entity.BookClient;
@@ -144,6 +145,9 @@ public final class FeedRoute {
       if (id != null && id.length() > 100) throw ProblemException.invalid("id", "a correlation id is at most 100 characters");
       String type = msg.path("type").asText("");
       String correlation = id;
+      if (p.role() == Role.READ_ONLY && !type.equals("subscribe") && !type.equals("unsubscribe")) {
+        throw ProblemException.of(ProblemType.FORBIDDEN, "a read-only key can subscribe to books but not change asks or capacity");
+      }
       CompletionStage<JsonNode> result = switch (type) {
         case "post_ask" -> asks.post(p.orgId(), JsonBodies.parse(required(msg, "ask").toString(), AskTerms.class)).thenApply(FeedRoute::askResult);
         case "amend_ask" -> asks.amend(p.orgId(), askId(msg), JsonBodies.parse(without(msg, "type", "id", "ask_id").toString(), AskAmendment.class))
