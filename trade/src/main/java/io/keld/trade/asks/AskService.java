@@ -33,6 +33,7 @@ public final class AskService {
   private final List<String> useCases;
   private final Clock clock;
   private final Consumer<ProviderAsk> changed;
+  private final java.util.concurrent.ConcurrentHashMap<String, ProviderAsk> openAsks = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** @param changed told of every ask as it is after a change (the feed sends it to the provider's connections) */
   public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock, Consumer<ProviderAsk> changed) {
@@ -81,8 +82,7 @@ public final class AskService {
             throw refused(rejected);
           });
         }
-        changed.accept(row);
-        return CompletableFuture.completedFuture(row);
+        return CompletableFuture.completedFuture(told(row));
       });
     });
   }
@@ -116,6 +116,8 @@ public final class AskService {
   }
 
   private ProviderAsk told(ProviderAsk a) {
+    if (a.open()) openAsks.put(a.id(), a);
+    else openAsks.remove(a.id());
     changed.accept(a);
     return a;
   }
@@ -141,7 +143,14 @@ public final class AskService {
     return books.view(useCase);
   }
 
+  /**
+   * The provider's ask, or 404. Open asks are kept in memory once read (a provider amending every
+   * second should not cost a query each time); the cache holds the ask as this node last wrote it,
+   * and a withdrawn ask leaves it.
+   */
   private CompletionStage<ProviderAsk> own(String orgId, String askId) {
+    ProviderAsk cached = openAsks.get(askId);
+    if (cached != null && cached.orgId().equals(orgId)) return CompletableFuture.completedFuture(cached);
     return asks.find(orgId, askId).thenApply(found -> found.orElseThrow(() -> ProblemException.notFound("ask " + askId)));
   }
 

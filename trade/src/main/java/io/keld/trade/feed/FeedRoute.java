@@ -121,6 +121,11 @@ public final class FeedRoute {
   /** A text message in full (null for a binary one, which is drained). */
   private CompletionStage<String> text(Message m) {
     if (m.isText()) {
+      // Small messages arrive whole: no stream to run for them (running one per message costs an actor).
+      if (m.asTextMessage().isStrict()) {
+        String strict = m.asTextMessage().getStrictText();
+        return CompletableFuture.completedFuture(strict.length() > MAX_MESSAGE_CHARS ? "\u0000too-long" : strict);
+      }
       return m.asTextMessage().getStreamedText().limitWeighted(MAX_MESSAGE_CHARS + 1, s -> (long) s.length())
           .runFold(new StringBuilder(), StringBuilder::append, materializer)
           .thenApply(StringBuilder::toString)
