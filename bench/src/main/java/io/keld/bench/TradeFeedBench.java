@@ -59,7 +59,6 @@ final class TradeFeedBench {
       extra.put("keld.database.password", password);
       extra.put("keld.http.interface", "127.0.0.1");
       extra.put("pekko.loglevel", "WARNING");
-      extra.put("keld.database.app-pool-size", Integer.getInteger("keld.bench.app-pool", 8));
       extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
       extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");
       Config config = KeldConfig.load("dev", new KeldConfig.Overrides(0, 0, BookPersistentBench.freePort(), dataDir, null, extra));
