@@ -1,24 +1,14 @@
 package io.keld.bench;
 
-import com.typesafe.config.Config;
 import io.keld.marketplace.book.Ask;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.entity.BookClient;
-import io.keld.node.KeldNode;
-import io.keld.node.config.KeldConfig;
-import java.net.ServerSocket;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -34,9 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * would. Two phases: saturation (closed loop, many bids in flight) and a fixed offered rate of
  * 10,000 bids/s (open loop: latency from the bid's scheduled send time to its persisted fill).
  *
- * <p>Database: {@code KELD_BENCH_DB_URL} (default {@code jdbc:postgresql://127.0.0.1:5432/keld_bench},
- * created if missing), user {@code KELD_BENCH_DB_USER} (default postgres), password
- * {@code KELD_BENCH_DB_PASSWORD}; each run works in a fresh schema and drops it afterwards.
+ * <p>Database: a fresh schema on a local PostgreSQL, see {@link BenchNode}.
  */
 final class BookPersistentBench {
 
@@ -46,33 +34,7 @@ final class BookPersistentBench {
   static final int OFFERED_RATE = 10_000;
 
   static BenchReport run(boolean quick) throws Exception {
-    String baseUrl = env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
-    String user = env("KELD_BENCH_DB_USER", "postgres");
-    String password = env("KELD_BENCH_DB_PASSWORD", "");
-    ensureDatabase(baseUrl, user, password);
-    String schema = "bench_" + Long.toHexString(System.nanoTime());
-    execute(baseUrl, user, password, "CREATE SCHEMA " + schema);
-    try {
-      Map<String, Object> extra = new LinkedHashMap<>();
-      extra.put("keld.database.vendor", "postgresql");
-      extra.put("keld.database.url", baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + "&reWriteBatchedInserts=true");
-      extra.put("keld.database.user", user);
-      extra.put("keld.database.password", password);
-      extra.put("keld.http.interface", "127.0.0.1");
-      extra.put("pekko.loglevel", "WARNING");
-      extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
-      extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");
-      Config config = KeldConfig.load("dev", new KeldConfig.Overrides(0, 0, freePort(), null, null, extra));
-      KeldNode node = KeldNode.start(config);
-      try {
-        node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        return measure(node.books(), quick);
-      } finally {
-        node.stop();
-      }
-    } finally {
-      execute(baseUrl, user, password, "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    }
+    return BenchNode.onPostgres(null, node -> measure(node.books(), quick));
   }
 
   private static BenchReport measure(BookClient books, boolean quick) throws Exception {
@@ -213,32 +175,7 @@ final class BookPersistentBench {
     }
   }
 
-  static void ensureDatabase(String url, String user, String password) throws SQLException {
-    try (Connection ignored = DriverManager.getConnection(url, user, password)) {
-      return;
-    } catch (SQLException e) {
-      if (!"3D000".equals(e.getSQLState())) throw e;
-    }
-    String db = url.replaceAll("^.*/([^/?]+)(\\?.*)?$", "$1");
-    execute(url.replaceAll("/[^/?]+(\\?.*)?$", "/postgres$1"), user, password, "CREATE DATABASE " + db);
-  }
 
-  static void execute(String url, String user, String password, String sql) throws SQLException {
-    try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
-      s.execute(sql);
-    }
-  }
-
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
-  static String env(String name, String fallback) {
-    String v = System.getenv(name);
-    return v == null || v.isBlank() ? fallback : v;
-  }
 
   private BookPersistentBench() {}
 }

@@ -2,9 +2,7 @@ package io.keld.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.typesafe.config.Config;
 import io.keld.node.KeldNode;
-import io.keld.node.config.KeldConfig;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,15 +12,12 @@ import java.net.http.WebSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -44,35 +39,7 @@ final class TradeFeedBench {
   static final ObjectMapper JSON = new ObjectMapper();
 
   static BenchReport run(boolean quick) throws Exception {
-    String baseUrl = BookPersistentBench.env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
-    String user = BookPersistentBench.env("KELD_BENCH_DB_USER", "postgres");
-    String password = BookPersistentBench.env("KELD_BENCH_DB_PASSWORD", "");
-    BookPersistentBench.ensureDatabase(baseUrl, user, password);
-    String schema = "bench_" + Long.toHexString(System.nanoTime());
-    BookPersistentBench.execute(baseUrl, user, password, "CREATE SCHEMA " + schema);
-    java.nio.file.Path dataDir = java.nio.file.Files.createTempDirectory("keld-trade-bench");
-    try {
-      Map<String, Object> extra = new LinkedHashMap<>();
-      extra.put("keld.database.vendor", "postgresql");
-      extra.put("keld.database.url", baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + "&reWriteBatchedInserts=true");
-      extra.put("keld.database.user", user);
-      extra.put("keld.database.password", password);
-      extra.put("keld.http.interface", "127.0.0.1");
-      extra.put("pekko.loglevel", "WARNING");
-      extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
-      extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");
-      Config config = KeldConfig.load("dev", new KeldConfig.Overrides(0, 0, BookPersistentBench.freePort(), dataDir, null, extra));
-      KeldNode node = KeldNode.start(config);
-      try {
-        node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        return measure(node, quick);
-      } finally {
-        node.stop();
-        node.system().getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
-      }
-    } finally {
-      BookPersistentBench.execute(baseUrl, user, password, "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    }
+    return BenchNode.onPostgres(java.nio.file.Files.createTempDirectory("keld-trade-bench"), node -> measure(node, quick));
   }
 
   private static BenchReport measure(KeldNode node, boolean quick) throws Exception {

@@ -1,0 +1,87 @@
+package io.keld.bench;
+
+import com.typesafe.config.Config;
+import io.keld.node.KeldNode;
+import io.keld.node.config.KeldConfig;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Keld node for a benchmark, on a local PostgreSQL: {@code KELD_BENCH_DB_URL} (default
+ * {@code jdbc:postgresql://127.0.0.1:5432/keld_bench}, created if missing), {@code KELD_BENCH_DB_USER}
+ * (default postgres), {@code KELD_BENCH_DB_PASSWORD}. Each run works in a fresh schema, dropped afterwards.
+ */
+final class BenchNode {
+
+  @FunctionalInterface
+  interface Work<T> {
+    T run(KeldNode node) throws Exception;
+  }
+
+  private BenchNode() {}
+
+  /** Starts a node in a fresh schema, runs {@code work} once it is ready, stops it and drops the schema. */
+  static <T> T onPostgres(Path dataDir, Work<T> work) throws Exception {
+    String baseUrl = env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
+    String user = env("KELD_BENCH_DB_USER", "postgres");
+    String password = env("KELD_BENCH_DB_PASSWORD", "");
+    ensureDatabase(baseUrl, user, password);
+    String schema = "bench_" + Long.toHexString(System.nanoTime());
+    execute(baseUrl, user, password, "CREATE SCHEMA " + schema);
+    try {
+      Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("keld.database.vendor", "postgresql");
+      extra.put("keld.database.url", baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + "&reWriteBatchedInserts=true");
+      extra.put("keld.database.user", user);
+      extra.put("keld.database.password", password);
+      extra.put("keld.http.interface", "127.0.0.1");
+      extra.put("pekko.loglevel", "WARNING");
+      extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
+      extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");
+      Config config = KeldConfig.load("dev", new KeldConfig.Overrides(0, 0, freePort(), dataDir, null, extra));
+      KeldNode node = KeldNode.start(config);
+      try {
+        node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        return work.run(node);
+      } finally {
+        node.stop();
+        node.system().getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      }
+    } finally {
+      execute(baseUrl, user, password, "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    }
+  }
+
+  private static void ensureDatabase(String url, String user, String password) throws SQLException {
+    try (Connection ignored = DriverManager.getConnection(url, user, password)) {
+      return;
+    } catch (SQLException e) {
+      if (!"3D000".equals(e.getSQLState())) throw e;
+    }
+    String db = url.replaceAll("^.*/([^/?]+)(\\?.*)?$", "$1");
+    execute(url.replaceAll("/[^/?]+(\\?.*)?$", "/postgres$1"), user, password, "CREATE DATABASE " + db);
+  }
+
+  private static void execute(String url, String user, String password, String sql) throws SQLException {
+    try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  private static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static String env(String name, String fallback) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? fallback : v;
+  }}
