@@ -211,7 +211,7 @@ class TradeFeedTest {
       fast.next("welcome", WAIT);
       fast.send("{\"type\":\"subscribe\",\"id\":\"f\",\"use_cases\":[\"extract\"]}");
       fast.next("book_snapshot", WAIT);
-      for (int i = 0; i < 600; i++) slow.send("{\"type\":\"subscribe\",\"id\":\"s" + i + "\",\"use_cases\":[\"extract\"]}");
+      for (int i = 0; i < 1000; i++) slow.send("{\"type\":\"subscribe\",\"id\":\"s" + i + "\",\"use_cases\":[\"extract\"]}");
 
       // The fast provider's deltas keep coming while the slow one is being cut off.
       String askId = api.expect(201, "POST", "/trade/v1/asks", fastKey,

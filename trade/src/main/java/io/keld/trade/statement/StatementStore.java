@@ -38,44 +38,50 @@ public final class StatementStore implements BookListener {
       long revenueMicroUsd, double utilization) {}
 
   private final Sql sql;
+  /** The last write: each batch of events is written after the one before. */
+  private CompletionStage<Void> tail = java.util.concurrent.CompletableFuture.completedFuture(null);
 
   public StatementStore(Sql sql) {
     this.sql = sql;
   }
 
+  /**
+   * Records a book's fills and releases in the order the book persisted them: one database call per
+   * batch of events, each call after the previous one (a release must never overtake its fill).
+   */
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
-    for (BookEvent e : events) {
-      if (e instanceof BookEvent.Filled f) record(useCase, f.fill());
-      else if (e instanceof BookEvent.FillReleased r) released(r);
+    List<BookEvent> relevant = events.stream().filter(e -> e instanceof BookEvent.Filled || e instanceof BookEvent.FillReleased).toList();
+    if (relevant.isEmpty()) return;
+    synchronized (this) {
+      tail = tail.thenCompose(x -> sql.<Void>run(c -> {
+        for (BookEvent e : relevant) {
+          if (e instanceof BookEvent.Filled f) record(c, useCase, f.fill());
+          else released(c, (BookEvent.FillReleased) e);
+        }
+        return null;
+      })).exceptionally(failure -> {
+        log.warn("fills of the {} book not recorded for the provider statement: {}", useCase, failure.getMessage());
+        return null;
+      });
     }
   }
 
-  private void record(String useCase, Fill f) {
-    sql.run(c -> {
-      try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
-          + "tokens_filled, tokens_served, released, failed, filled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ?)")) {
-        Sql.bind(ps, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(), Instant.ofEpochMilli(f.filledAtMillis()));
-        ps.executeUpdate();
-      } catch (SQLException e) {
-        if (!Sql.isUniqueViolation(e)) throw e;
-      }
-      return null;
-    }).whenComplete((x, failure) -> {
-      if (failure != null) log.warn("fill {} not recorded for the provider statement: {}", f.fillId(), failure.getMessage());
-    });
+  private static void record(java.sql.Connection c, String useCase, Fill f) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
+        + "tokens_filled, tokens_served, released, failed, filled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ?)")) {
+      Sql.bind(ps, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(), Instant.ofEpochMilli(f.filledAtMillis()));
+      ps.executeUpdate();
+    } catch (SQLException e) {
+      if (!Sql.isUniqueViolation(e)) throw e; // recorded before: a repeat changes nothing
+    }
   }
 
-  private void released(BookEvent.FillReleased r) {
-    sql.run(c -> {
-      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
-        Sql.bind(ps, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
-        ps.executeUpdate();
-      }
-      return null;
-    }).whenComplete((x, failure) -> {
-      if (failure != null) log.warn("release of fill {} not recorded for the provider statement: {}", r.fillId(), failure.getMessage());
-    });
+  private static void released(java.sql.Connection c, BookEvent.FillReleased r) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
+      Sql.bind(ps, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
+      ps.executeUpdate();
+    }
   }
 
   /** The statement of {@code orgId} for the UTC days {@code from} to {@code to}, inclusive; {@code asks} are its asks, for utilization. */
