@@ -153,7 +153,6 @@ final class EndpointLane {
     });
   }
 
-  @SuppressWarnings("unchecked")
   private static Admission admission(Batch<Work> batch) {
     return (Admission) batch.attachment();
   }

@@ -115,8 +115,22 @@ class TradeFeedTest {
       assertTrue(line.path("utilization").asDouble() > 0 && line.path("utilization").asDouble() <= 1);
       api.expect(422, "GET", "/trade/v1/statement?from=yesterday", key, null);
 
-      feed.send("{\"type\":\"capacity\",\"id\":\"c3\",\"ask_ids\":[\"" + askId + "\"],\"tokens_per_second\":4000,\"max_concurrency\":4}");
+      // Live capacity reaches the book (the ask's throughput) and Flow (the endpoint's pacing limits).
+      String endpointId = api.expect(201, "POST", "/trade/v1/endpoints", key,
+          "{\"name\":\"fleet\",\"base_url\":\"http://127.0.0.1:9/v1\",\"credential\":\"sk-fleet\"}").id();
+      feed.send("{\"type\":\"capacity\",\"id\":\"c3\",\"endpoint_id\":\"" + endpointId + "\",\"ask_ids\":[\"" + askId
+          + "\"],\"tokens_per_second\":4000,\"max_concurrency\":4}");
       assertEquals("ack", feed.next(m -> "c3".equals(m.path("id").asText()), WAIT).path("type").asText());
+      var lane = node.flow().snapshot(endpointId).orElseThrow(() -> new AssertionError("Flow does not know the endpoint"));
+      long until = System.nanoTime() + WAIT.toNanos();
+      while ((lane.limit() != 4 || lane.tokensPerSecond() != 4000) && System.nanoTime() < until) {
+        Thread.sleep(20);
+        lane = node.flow().snapshot(endpointId).orElseThrow();
+      }
+      assertEquals(4, lane.limit(), "Flow paces the endpoint at its stated concurrency");
+      assertEquals(4000, lane.tokensPerSecond());
+      JsonNode level = api.expect(200, "GET", "/trade/v1/books/summarize", key, null).json().path("asks").get(0);
+      assertEquals(4000, level.path("throughput_tps").asLong(), "the book schedules the ask at its live throughput");
       feed.send("{\"type\":\"withdraw_ask\",\"id\":\"c4\",\"ask_id\":\"" + askId + "\"}");
       assertEquals("withdrawn", feed.next(m -> "c4".equals(m.path("id").asText()), WAIT).path("result").path("ask").path("state").asText());
 
