@@ -129,6 +129,7 @@ final class EndpointLane {
   /** Takes out the work of one upload that is not in flight (the upload ended or broke). */
   CompletionStage<Withdrawn<Work>> withdrawRun(Object run) {
     CompletableFuture<Withdrawn<Work>> out = new CompletableFuture<>();
+    // A waiting batch goes whole if its upload is this one; the caller keeps the items a resumed upload took over.
     command(l -> out.complete(l.core.withdraw(b -> admission(b).run() == run, t -> t.payload().run == run, System.nanoTime())),
         () -> out.complete(new Withdrawn<>(List.of(), List.of())));
     return out;
@@ -172,7 +173,12 @@ final class EndpointLane {
     Duration left = Duration.ofNanos(t.deadline() - System.nanoTime());
     Duration timeout = left.compareTo(settings.requestTimeout()) < 0 ? left : settings.requestTimeout();
     ProviderEndpoint target = endpoint;
-    return client.send(target, w.job.modelAt(target.id()), w.item, timeout).thenApply(a -> new Sent(t, a));
+    try {
+      return client.send(target, w.job.modelAt(target.id()), w.item, timeout).thenApply(a -> new Sent(t, a));
+    } catch (RuntimeException e) { // never let one item fail the endpoint's stream
+      return CompletableFuture.completedFuture(new Sent(t, new Attempt.Failed(Attempt.Failure.REJECTED,
+          ItemError.of("invalid_request_error", "the request could not be sent: " + e.getMessage()), null, Duration.ZERO)));
+    }
   }
 
   private void answer(Sent sent) {
@@ -247,8 +253,13 @@ final class EndpointLane {
         Ticket<Work> t = core.poll(now);
         if (t == null) break;
         Work w = t.payload();
-        if (w.result.isDone()) { // cancelled while queued
+        if (w.result.isDone()) { // answered or abandoned while queued
           core.failed(t, false, now);
+          continue;
+        }
+        if (w.job.cancelled()) {
+          core.failed(t, false, now);
+          w.job.failed(w, ItemError.of("cancelled", "the job was cancelled"), null, t.attempts() - 1);
           continue;
         }
         if (now >= t.deadline()) {
@@ -275,7 +286,10 @@ final class EndpointLane {
         w.job.answered(w, a.body(), a.usage(), endpointId, t.attempts());
       } else {
         Attempt.Failed f = (Attempt.Failed) attempt;
-        core.failed(t, f.kind().overload(), now);
+        // A timeout the job's deadline cut short says nothing about the fleet's load.
+        boolean overload = f.kind().overload()
+            && !(f.kind() == Attempt.Failure.TIMEOUT && f.latency().compareTo(settings.requestTimeout().multipliedBy(9).dividedBy(10)) < 0);
+        core.failed(t, overload, now);
         metrics.failed(f.kind());
         w.lastError = f.error();
         w.lastEndpoint = endpointId;
@@ -318,7 +332,10 @@ final class EndpointLane {
     @Override
     public void postStop() {
       Withdrawn<Work> left = core.withdraw(b -> true, t -> true, System.nanoTime());
-      for (Batch<Work> b : left.waiting()) admission(b).admitted().completeExceptionally(stopped());
+      for (Batch<Work> b : left.waiting()) {
+        for (Ticket<Work> t : b.tickets()) t.payload().job.failed(t.payload(), unavailable(), endpoint.id(), t.attempts());
+        admission(b).admitted().completeExceptionally(stopped());
+      }
       for (Ticket<Work> t : left.queued()) t.payload().job.failed(t.payload(), unavailable(), endpoint.id(), t.attempts());
       publish();
       metrics.close();

@@ -149,18 +149,27 @@ public final class FlowJob {
     answered.increment();
     inputTokens.add(usage.inputTokens());
     outputTokens.add(usage.outputTokens());
-    progress.itemAnswered(w.item.customId(), usage, endpointId);
+    tell(() -> progress.itemAnswered(w.item.customId(), usage, endpointId));
   }
 
   void failed(Work w, ItemError error, String endpointId, int attempts) {
     if (!complete(w, new ItemResult(w.item.customId(), null, error, Usage.NONE, endpointId, endpointId == null ? null : modelAt(endpointId), attempts))) return;
     failed.increment();
-    progress.itemFailed(w.item.customId(), error, endpointId);
+    tell(() -> progress.itemFailed(w.item.customId(), error, endpointId));
   }
 
   void attemptFailed(String endpointId, ItemError error) {
     failedAttempts.increment();
-    progress.attemptFailed(endpointId, error);
+    tell(() -> progress.attemptFailed(endpointId, error));
+  }
+
+  /** A listener's failure is its own: it must never break the endpoint's pipeline, which other jobs share. */
+  private void tell(Runnable callback) {
+    try {
+      callback.run();
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(FlowJob.class).warn("job {}: a progress listener failed: {}", id, e.toString());
+    }
   }
 
   // -- uploads ----------------------------------------------------------------------------------
@@ -194,15 +203,23 @@ public final class FlowJob {
     return admitted.thenApply(d -> results);
   }
 
-  /** An upload ended: what it left queued is dropped (nobody waits for it); what is in flight finishes. */
+  /**
+   * An upload ended: what it left queued is dropped (nobody waits for it); what is in flight
+   * finishes. Items a resumed upload took over stay: they go back to the job's endpoint.
+   */
   private void abandon(Object run) {
     lane.withdrawRun(run).thenAccept(w -> {
       ItemError error = ItemError.of("cancelled", "the upload ended before the item was sent");
+      List<Ticket<Work>> kept = new ArrayList<>();
       for (Batch<Work> b : w.waiting()) {
-        for (Ticket<Work> t : b.tickets()) complete(t.payload(), new ItemResult(t.payload().item.customId(), null, error, Usage.NONE, null, null, 0));
+        for (Ticket<Work> t : b.tickets()) {
+          if (t.payload().run == run) complete(t.payload(), new ItemResult(t.payload().item.customId(), null, error, Usage.NONE, null, null, 0));
+          else kept.add(t);
+        }
         ((EndpointLane.Admission) b.attachment()).admitted().complete(Done.getInstance());
       }
       for (Ticket<Work> t : w.queued()) complete(t.payload(), new ItemResult(t.payload().item.customId(), null, error, Usage.NONE, null, null, t.attempts()));
+      if (!kept.isEmpty()) lane.take(kept, 0);
     });
   }
 

@@ -34,6 +34,7 @@ public final class AdaptiveLimit {
   private final long holdNanos;
   private double limit;
   private int ceiling;
+  private boolean stated;
   private long lastDecreaseAt = Long.MIN_VALUE;
   private long holdUntil = Long.MIN_VALUE;
   private double nanosPerToken;
@@ -42,8 +43,9 @@ public final class AdaptiveLimit {
 
   public AdaptiveLimit(int statedConcurrency, long holdNanos) {
     this.holdNanos = holdNanos;
-    this.ceiling = statedConcurrency > 0 ? statedConcurrency : UNSTATED_CEILING;
-    this.limit = statedConcurrency > 0 ? statedConcurrency : UNSTATED_START;
+    this.stated = statedConcurrency > 0;
+    this.ceiling = stated ? statedConcurrency : UNSTATED_CEILING;
+    this.limit = stated ? statedConcurrency : UNSTATED_START;
   }
 
   public int limit() {
@@ -62,10 +64,12 @@ public final class AdaptiveLimit {
   /** The provider stated a new concurrency (0: it no longer states one). */
   public void stated(int concurrency) {
     if (concurrency <= 0) {
+      stated = false;
       ceiling = UNSTATED_CEILING;
       return;
     }
-    if (concurrency > ceiling || ceiling == UNSTATED_CEILING) limit = concurrency;
+    if (concurrency > ceiling || !stated) limit = concurrency;
+    stated = true;
     ceiling = concurrency;
     limit = Math.min(limit, ceiling);
   }

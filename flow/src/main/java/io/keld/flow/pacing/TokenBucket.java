@@ -2,8 +2,9 @@ package io.keld.flow.pacing;
 
 /**
  * A token-per-second limit whose rate changes at run time. A request may take more than is left
- * (the level goes below zero) as long as something is left, so an item larger than the burst still
- * goes; the next waits until the debt is paid. Plain Java, time passed in as nanoseconds.
+ * (the level goes below zero, by at most one burst) as long as something is left, so an item larger
+ * than the burst still goes; the next waits until the debt is paid. Plain Java, time passed in as
+ * nanoseconds.
  */
 final class TokenBucket {
 
@@ -34,7 +35,9 @@ final class TokenBucket {
     if (rate == 0) return true;
     refill(now);
     if (level <= 0) return false;
-    level -= tokens;
+    // At most a burst of debt: an item whose estimate dwarfs the rate (a huge max_tokens) must not
+    // hold the endpoint for hours.
+    level -= Math.min(tokens, burst());
     return true;
   }
 

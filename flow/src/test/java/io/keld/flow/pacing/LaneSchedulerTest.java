@@ -73,6 +73,17 @@ class LaneSchedulerTest {
   }
 
   @Test
+  void anItemWithAHugeEstimateCostsAtMostOneBurstOfDebt() {
+    LaneScheduler<String> s = scheduler(100, 1_000); // 500 tokens of burst
+    List<Ticket<String>> tickets = new ArrayList<>();
+    tickets.add(new Ticket<>("huge", "a", 9_000 * MS, 10_000_000)); // max_tokens of ten million
+    tickets.add(new Ticket<>("next", "a", 9_000 * MS, 10));
+    s.offer(new LaneScheduler.Batch<>("a", 9_000 * MS, tickets, null), 0);
+    assertEquals("huge", s.poll(0).payload());
+    assertTrue(s.wakeAt(0) <= 1_001 * MS, "the next item waits about a second, not hours: " + s.wakeAt(0));
+  }
+
+  @Test
   void aWaveOfOverloadSignalsCutsTheLimitOnceThenItHoldsAndRecovers() {
     LaneScheduler<String> s = scheduler(10, 0);
     s.capacity(new Capacity(10, 0), 0);

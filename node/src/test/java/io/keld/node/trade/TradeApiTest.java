@@ -50,6 +50,9 @@ class TradeApiTest {
             "the data plane can still read it");
         assertOnlyCiphertextStored(db);
         api.expect(404, "GET", "/trade/v1/endpoints/" + endpointId, otherProvider, null);
+        api.expect(409, "POST", "/trade/v1/endpoints", provider, "{\"name\":\"main\",\"base_url\":\"https://other.example/v1\"}");
+        assertTrue(api.expect(201, "POST", "/trade/v1/endpoints", provider, "{\"name\":\"short\",\"base_url\":\"https://x.example/v1\",\"credential\":\"abc\"}")
+            .json().path("credential_hint").isMissingNode(), "a short credential gets no hint");
 
         // The model and its use cases, then an ask on one of them.
         api.expect(200, "PUT", "/trade/v1/models/swift-8b", provider, "{\"use_cases\":[\"summarize\",\"chat\"],\"regions\":[\"eu\"]}");

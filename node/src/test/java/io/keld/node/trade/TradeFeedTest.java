@@ -146,6 +146,10 @@ class TradeFeedTest {
     String other = provider("Other Co", "other-1", "chat");
     String othersAsk = api.expect(201, "POST", "/trade/v1/asks", other,
         "{\"model\":\"other-1\",\"use_case\":\"chat\",\"price_per_mtok\":700000,\"throughput_tps\":100}").id();
+    // A plain request to the feed is refused as a problem, and sets nothing up.
+    ApiClient.Response plain = api.expect(400, "GET", "/trade/v1/feed", key, null);
+    assertTrue(plain.contentType().startsWith("application/problem+json"), plain.contentType());
+    assertEquals(0, node.trade().feed().connections(orgOf(key)));
     try (FeedClient feed = new FeedClient(node, key, true)) {
       feed.next("welcome", WAIT);
       feed.send("{not json");

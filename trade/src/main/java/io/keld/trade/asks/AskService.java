@@ -94,11 +94,9 @@ public final class AskService {
           change.windowFrom() == null ? null : change.windowFrom().toEpochMilli(), change.windowUntil() == null ? null : change.windowUntil().toEpochMilli());
       return books.submit(row.useCase(), op).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
-        ProviderAsk next = new ProviderAsk(row.id(), orgId, row.useCase(), row.model(),
-            change.pricePerMtok() != null ? change.pricePerMtok() : row.pricePerMtok(), change.quality() != null ? change.quality() : row.quality(),
-            change.throughputTps() != null ? change.throughputTps() : row.throughputTps(), row.maxConcurrency(), row.region(),
-            row.cancelOnDisconnect(), ProviderAsk.OPEN, row.createdAt(), now());
-        return asks.update(next).thenApply(this::told);
+        Instant at = now();
+        return asks.amend(askId, change.pricePerMtok(), change.quality(), change.throughputTps(), at)
+            .thenCompose(updated -> reread(orgId, askId));
       });
     });
   }
@@ -109,10 +107,14 @@ public final class AskService {
       if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + askId + " is withdrawn");
       return books.submit(row.useCase(), new BookOp.UpdateCapacity(askId, orgId, throughputTps, maxConcurrency)).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
-        return asks.update(new ProviderAsk(row.id(), orgId, row.useCase(), row.model(), row.pricePerMtok(), row.quality(), throughputTps,
-            maxConcurrency, row.region(), row.cancelOnDisconnect(), ProviderAsk.OPEN, row.createdAt(), now())).thenApply(this::told);
+        return asks.capacity(askId, throughputTps, maxConcurrency, now()).thenCompose(updated -> reread(orgId, askId));
       });
     });
+  }
+
+  /** The ask as stored after a change (and told to the provider's connections). */
+  private CompletionStage<ProviderAsk> reread(String orgId, String askId) {
+    return asks.find(orgId, askId).thenApply(found -> told(found.orElseThrow(() -> ProblemException.notFound("ask " + askId))));
   }
 
   private ProviderAsk told(ProviderAsk a) {
@@ -128,8 +130,7 @@ public final class AskService {
       if (!row.open()) return CompletableFuture.completedFuture(row);
       return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, orgId)).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
-        return asks.update(new ProviderAsk(row.id(), orgId, row.useCase(), row.model(), row.pricePerMtok(), row.quality(), row.throughputTps(),
-            row.maxConcurrency(), row.region(), row.cancelOnDisconnect(), ProviderAsk.WITHDRAWN, row.createdAt(), now())).thenApply(this::told);
+        return asks.withdrawn(askId, now()).thenCompose(x -> reread(orgId, askId));
       });
     });
   }
@@ -145,8 +146,8 @@ public final class AskService {
 
   /**
    * The provider's ask, or 404. Open asks are kept in memory once read (a provider amending every
-   * second should not cost a query each time); the cache holds the ask as this node last wrote it,
-   * and a withdrawn ask leaves it.
+   * second should not cost a query each time): the cache answers who owns an ask and on which book
+   * it is, which never change; the terms written back are only the ones a change names.
    */
   private CompletionStage<ProviderAsk> own(String orgId, String askId) {
     ProviderAsk cached = openAsks.get(askId);

@@ -41,14 +41,42 @@ public final class AskStore {
     });
   }
 
-  public CompletionStage<ProviderAsk> update(ProviderAsk a) {
+  /**
+   * New terms for an open ask: only the columns the change names, and only while the ask is open,
+   * so an amend that finishes after a withdraw cannot reopen it.
+   */
+  public CompletionStage<Boolean> amend(String id, Long pricePerMtok, Integer quality, Long throughputTps, Instant at) {
     return sql.run(c -> {
-      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = ?, quality = ?, throughput_tps = ?, "
-          + "max_concurrency = ?, state = ?, updated_at = ? WHERE id = ?")) {
-        Sql.bind(ps, a.pricePerMtok(), a.quality(), a.throughputTps(), a.maxConcurrency(), a.state(), a.updatedAt(), a.id());
+      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = COALESCE(?, price_per_mtok), "
+          + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), updated_at = ? WHERE id = ? AND state = 'open'")) {
+        ps.setObject(1, pricePerMtok, java.sql.Types.BIGINT);
+        ps.setObject(2, quality, java.sql.Types.INTEGER);
+        ps.setObject(3, throughputTps, java.sql.Types.BIGINT);
+        ps.setTimestamp(4, java.sql.Timestamp.from(at));
+        ps.setString(5, id);
+        return ps.executeUpdate() == 1;
+      }
+    });
+  }
+
+  /** Live capacity of an open ask. */
+  public CompletionStage<Boolean> capacity(String id, long throughputTps, int maxConcurrency, Instant at) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET throughput_tps = ?, max_concurrency = ?, updated_at = ? "
+          + "WHERE id = ? AND state = 'open'")) {
+        Sql.bind(ps, throughputTps, maxConcurrency, at, id);
+        return ps.executeUpdate() == 1;
+      }
+    });
+  }
+
+  public CompletionStage<Void> withdrawn(String id, Instant at) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET state = 'withdrawn', updated_at = ? WHERE id = ? AND state = 'open'")) {
+        Sql.bind(ps, at, id);
         ps.executeUpdate();
       }
-      return a;
+      return null;
     });
   }
 

@@ -17,8 +17,9 @@ public record AskTerms(String model, String useCase, Long pricePerMtok, Integer 
   static final long MAX_PRICE = 1_000_000_000_000L;
 
   public AskTerms {
-    if (model == null || model.isBlank()) throw new InvalidField("model", "model is required");
-    if (useCase == null || useCase.isBlank()) throw new InvalidField("use_case", "use_case is required");
+    if (model == null || model.isBlank() || model.length() > 200) throw new InvalidField("model", "model is 1 to 200 characters");
+    if (useCase == null || useCase.isBlank() || useCase.length() > 64) throw new InvalidField("use_case", "use_case is 1 to 64 characters");
+    if (region != null && (region.isBlank() || region.length() > 64)) throw new InvalidField("region", "region is 1 to 64 characters");
     if (pricePerMtok == null || pricePerMtok <= 0 || pricePerMtok > MAX_PRICE) {
       throw new InvalidField("price_per_mtok", "price_per_mtok is a positive whole number of micro-USD per million tokens");
     }

@@ -40,7 +40,10 @@ public final class BookFeedPublisher implements BookListener {
     t.setDaemon(true);
     return t;
   });
-  private final ConcurrentHashMap<String, AtomicBoolean> pending = new ConcurrentHashMap<>();
+  /** A book changed since its view was last read. */
+  private final ConcurrentHashMap<String, AtomicBoolean> dirty = new ConcurrentHashMap<>();
+  /** A read of the book's view is scheduled or running. */
+  private final ConcurrentHashMap<String, AtomicBoolean> reading = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, BookView> last = new ConcurrentHashMap<>();
 
   public BookFeedPublisher(BookClient books, FeedTopics topics, Duration conflation) {
@@ -54,22 +57,31 @@ public final class BookFeedPublisher implements BookListener {
     for (BookEvent e : events) {
       if (e instanceof BookEvent.Filled f) publishFill(useCase, f.fill());
     }
-    AtomicBoolean flag = pending.computeIfAbsent(useCase, u -> new AtomicBoolean());
-    if (flag.compareAndSet(false, true)) {
-      timer.schedule(() -> refresh(useCase, flag), conflation.toNanos(), TimeUnit.NANOSECONDS);
-    }
+    dirty.computeIfAbsent(useCase, u -> new AtomicBoolean()).set(true);
+    startRefresh(useCase);
   }
 
-  private void refresh(String useCase, AtomicBoolean flag) {
-    flag.set(false); // changes from here on schedule another refresh
+  /** Schedules a read of the book's view unless one is scheduled or running: one at a time per book. */
+  private void startRefresh(String useCase) {
+    AtomicBoolean busy = reading.computeIfAbsent(useCase, u -> new AtomicBoolean());
+    if (busy.compareAndSet(false, true)) timer.schedule(() -> refresh(useCase, busy), conflation.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private void refresh(String useCase, AtomicBoolean busy) {
+    dirty.get(useCase).set(false); // changes from here on ask for another read
     books.view(useCase).whenComplete((view, failure) -> {
-      if (failure != null) {
-        onPersisted(useCase, List.of()); // try again after the next window
-        return;
+      if (failure == null) {
+        BookView before = last.get(useCase);
+        if (before == null || view.atMillis() >= before.atMillis()) {
+          last.put(useCase, view);
+          ObjectNode delta = delta(before, view);
+          if (delta != null) topics.book(useCase).tell(Topic.publish(new FeedEvent("book_delta", useCase, view.atMillis(), delta.toString())));
+        }
+      } else {
+        dirty.get(useCase).set(true); // try again
       }
-      BookView before = last.put(useCase, view);
-      ObjectNode delta = delta(before, view);
-      if (delta != null) topics.book(useCase).tell(Topic.publish(new FeedEvent("book_delta", useCase, view.atMillis(), delta.toString())));
+      busy.set(false);
+      if (dirty.get(useCase).get()) startRefresh(useCase);
     });
   }
 

@@ -1,6 +1,7 @@
 package io.keld.trade.feed;
 
-import static org.apache.pekko.http.javadsl.server.Directives.handleWebSocketMessages;
+import static org.apache.pekko.http.javadsl.server.Directives.complete;
+import static org.apache.pekko.http.javadsl.server.Directives.extractWebSocketUpgrade;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -79,9 +80,12 @@ public final class FeedRoute {
     this.settings = settings;
   }
 
-  /** The feed for an authenticated provider key. */
+  /**
+   * The feed for an authenticated provider key. A request that is not a WebSocket upgrade is
+   * refused before anything is set up, and a connection's session starts only when its stream does.
+   */
   public Route route(Principal p) {
-    return handleWebSocketMessages(connection(p));
+    return extractWebSocketUpgrade(upgrade -> complete(upgrade.handleMessagesWith(Flow.fromMaterializer((mat, attrs) -> connection(p)))));
   }
 
   /** How many feed connections an organization has to this node. */

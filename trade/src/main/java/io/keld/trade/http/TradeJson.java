@@ -48,9 +48,10 @@ final class TradeJson {
   record PutModel(List<String> useCases, List<String> regions) {
     PutModel {
       if (useCases == null || useCases.isEmpty()) throw new InvalidField("use_cases", "use_cases lists at least one use case");
+      useCases = List.copyOf(useCases);
       regions = regions == null ? List.of() : List.copyOf(regions);
       for (String r : regions) {
-        if (r == null || r.isBlank() || r.contains(",")) throw new InvalidField("regions", "a region is a non-empty name without commas");
+        if (r == null || r.isBlank() || r.contains(",") || r.length() > 64) throw new InvalidField("regions", "a region is 1 to 64 characters, without commas");
       }
     }
   }

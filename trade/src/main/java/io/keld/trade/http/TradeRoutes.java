@@ -71,6 +71,7 @@ public final class TradeRoutes {
               path(PathMatchers.segment(), model -> concat(
                   get(() -> onSuccess(providers.model(p.orgId(), model), m -> complete(ok(ModelView.of(m.orElseThrow(() -> ProblemException.notFound("model " + model))))))),
                   put(() -> writes(p, () -> body(PutModel.class, req -> {
+                    if (model.length() > 200) throw ProblemException.invalid("model", "a model name is at most 200 characters");
                     req.useCases().forEach(u -> asks.requireKnownUseCase(u, "use_cases"));
                     return onSuccess(providers.putModel(p.orgId(), model, req.useCases(), req.regions()), m -> complete(ok(ModelView.of(m))));
                   }))),

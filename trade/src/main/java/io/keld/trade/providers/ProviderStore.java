@@ -1,6 +1,8 @@
 package io.keld.trade.providers;
 
+import io.keld.edge.ProblemException;
 import io.keld.edge.sql.Sql;
+import io.keld.ixp.problem.ProblemType;
 import io.keld.ixp.Ids;
 import io.keld.trade.crypto.CredentialCipher;
 import java.sql.PreparedStatement;
@@ -70,12 +72,16 @@ public final class ProviderStore {
     String id = Ids.next("end");
     Instant at = now();
     String sealed = credential == null ? null : cipher.encrypt(credential, id);
-    String hint = credential == null ? null : credential.substring(Math.max(0, credential.length() - 4));
+    // A hint only for a credential long enough that its last four characters give nothing away.
+    String hint = credential == null || credential.length() < 12 ? null : credential.substring(credential.length() - 4);
     return sql.run(c -> {
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_endpoints (id, org_id, name, base_url, credential_cipher, "
           + "credential_hint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
         Sql.bind(ps, id, orgId, name, baseUrl, sealed, hint, at);
         ps.executeUpdate();
+      } catch (SQLException e) {
+        if (Sql.isUniqueViolation(e)) throw ProblemException.of(ProblemType.CONFLICT, "an endpoint named '" + name + "' exists already");
+        throw e;
       }
       return new Endpoint(id, orgId, name, baseUrl, credential != null, hint, at);
     });
@@ -131,13 +137,25 @@ public final class ProviderStore {
   public CompletionStage<ServedModel> putModel(String orgId, String model, List<String> useCases, List<String> regions) {
     ServedModel m = new ServedModel(orgId, model, List.copyOf(useCases), List.copyOf(regions), now());
     return sql.run(c -> {
-      try (PreparedStatement del = c.prepareStatement("DELETE FROM trade_models WHERE org_id = ? AND model = ?")) {
-        Sql.bind(del, orgId, model);
-        del.executeUpdate();
-      }
-      try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_models (org_id, model, use_cases, regions, updated_at) VALUES (?, ?, ?, ?, ?)")) {
-        Sql.bind(ps, orgId, model, String.join(",", m.useCases()), String.join(",", m.regions()), m.updatedAt());
-        ps.executeUpdate();
+      // Replaced in one transaction: nobody sees the model missing in between.
+      c.setAutoCommit(false);
+      try {
+        try (PreparedStatement upd = c.prepareStatement("UPDATE trade_models SET use_cases = ?, regions = ?, updated_at = ? WHERE org_id = ? AND model = ?")) {
+          Sql.bind(upd, String.join(",", m.useCases()), String.join(",", m.regions()), m.updatedAt(), orgId, model);
+          if (upd.executeUpdate() == 0) {
+            try (PreparedStatement ins = c.prepareStatement("INSERT INTO trade_models (org_id, model, use_cases, regions, updated_at) VALUES (?, ?, ?, ?, ?)")) {
+              Sql.bind(ins, orgId, model, String.join(",", m.useCases()), String.join(",", m.regions()), m.updatedAt());
+              ins.executeUpdate();
+            }
+          }
+        }
+        c.commit();
+      } catch (SQLException e) {
+        c.rollback();
+        if (Sql.isUniqueViolation(e)) throw ProblemException.of(ProblemType.CONFLICT, "model '" + model + "' was registered at the same moment; try again");
+        throw e;
+      } finally {
+        c.setAutoCommit(true);
       }
       return m;
     });
