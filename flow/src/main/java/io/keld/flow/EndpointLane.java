@@ -81,14 +81,6 @@ final class EndpointLane {
         .run(materializer);
   }
 
-  String endpointId() {
-    return endpoint.id();
-  }
-
-  ProviderEndpoint endpoint() {
-    return endpoint;
-  }
-
   /** The endpoint's URL or credential changed: requests from now on use the new one. */
   void endpoint(ProviderEndpoint next) {
     endpoint = next;

@@ -5,7 +5,6 @@ import io.keld.flow.client.ProviderEndpoint;
 import io.keld.flow.pacing.Capacity;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Instant;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -74,10 +73,6 @@ public final class Flow implements AutoCloseable {
     if (lane == null) return Optional.empty();
     EndpointLane.Snapshot s = lane.snapshot();
     return Optional.of(new EndpointSnapshot(s.endpointId(), s.waitingItems(), s.queued(), s.inFlight(), s.limit(), s.tokensPerSecond(), s.limitDecreases()));
-  }
-
-  public List<String> endpoints() {
-    return List.copyOf(lanes.keySet());
   }
 
   EndpointLane lane(ProviderEndpoint endpoint) {

@@ -52,10 +52,6 @@ public final class AdaptiveLimit {
     return Math.max(1, (int) Math.floor(limit));
   }
 
-  public int ceiling() {
-    return ceiling;
-  }
-
   /** How many times the limit has been cut. */
   public long decreases() {
     return decreases;

@@ -186,10 +186,6 @@ public final class LaneScheduler<P> {
     return inFlight;
   }
 
-  public boolean idle() {
-    return inFlight == 0 && ready.isEmpty() && delayed.isEmpty() && waiting.isEmpty();
-  }
-
   public Snapshot snapshot() {
     return new Snapshot(waitingItems, ready.size() + delayed.size(), inFlight, limit.limit(), bucket.rate(), limit.decreases());
   }

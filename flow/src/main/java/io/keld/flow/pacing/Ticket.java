@@ -41,10 +41,6 @@ public final class Ticket<P> {
     return deadline;
   }
 
-  public long cost() {
-    return cost;
-  }
-
   /** Requests sent for this ticket so far. */
   public int attempts() {
     return attempts;
@@ -58,10 +54,5 @@ public final class Ticket<P> {
   /** When the ticket was first admitted to a queue (a handover keeps it). */
   public long admittedAt() {
     return admittedAt;
-  }
-
-  /** When the ticket last became ready to send (admitted, or its retry delay over). */
-  public long eligibleAt() {
-    return eligibleAt;
   }
 }
