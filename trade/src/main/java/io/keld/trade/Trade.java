@@ -36,15 +36,13 @@ import org.apache.pekko.http.javadsl.server.Route;
 public final class Trade {
 
   private final ProviderStore providers;
-  private final AskService asks;
   private final TradeRoutes routes;
   private final BookFeedPublisher publisher;
   private final StatementStore statement;
   private final FeedRoute feed;
 
-  private Trade(ProviderStore providers, AskService asks, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement, FeedRoute feed) {
+  private Trade(ProviderStore providers, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement, FeedRoute feed) {
     this.providers = providers;
-    this.asks = asks;
     this.routes = routes;
     this.publisher = publisher;
     this.statement = statement;
@@ -66,7 +64,7 @@ public final class Trade {
     BookFeedPublisher publisher = new BookFeedPublisher(books, topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);
-    return new Trade(providers, asks, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
+    return new Trade(providers, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
   }
 
   /**

@@ -45,10 +45,6 @@ public final class AskService {
     this.changed = changed;
   }
 
-  public List<String> useCases() {
-    return useCases;
-  }
-
   public void requireKnownUseCase(String useCase, String field) {
     if (!useCases.contains(useCase)) {
       throw ProblemException.invalid(field, "unknown use case '" + useCase + "'; the catalog is " + String.join(", ", useCases));

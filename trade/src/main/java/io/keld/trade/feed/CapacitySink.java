@@ -7,8 +7,6 @@ import java.util.Optional;
 @FunctionalInterface
 public interface CapacitySink {
 
-  CapacitySink IGNORE = (endpoint, credential, maxConcurrency, tokensPerSecond) -> {};
-
   /** @param credential the endpoint's credential in clear, for the data plane; never to be logged */
   void endpointCapacity(Endpoint endpoint, Optional<String> credential, int maxConcurrency, long tokensPerSecond);
 }
