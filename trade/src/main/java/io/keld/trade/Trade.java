@@ -93,8 +93,4 @@ public final class Trade {
   public ProviderStore providers() {
     return providers;
   }
-
-  public AskService asks() {
-    return asks;
-  }
 }
