@@ -1,5 +1,17 @@
 package io.keld.atlas;
 
+import io.keld.atlas.jobs.BackupPolicies;
+import io.keld.atlas.jobs.DeadlineJob;
+import io.keld.atlas.jobs.JobBookListener;
+import io.keld.atlas.jobs.JobMetrics;
+import io.keld.atlas.jobs.JobSettings;
+import io.keld.atlas.jobs.JobStreams;
+import io.keld.atlas.jobs.JobUsageStore;
+import io.keld.atlas.jobs.Jobs;
+import io.keld.flow.Flow;
+import io.keld.marketplace.entity.BookClient;
+import io.keld.marketplace.entity.BookListener;
+import java.util.Set;
 import io.keld.atlas.audit.AuditLog;
 import io.keld.atlas.budget.BudgetClient;
 import io.keld.atlas.budget.BudgetEvent;
@@ -34,12 +46,49 @@ public final class Atlas {
   private final KeyStore keys;
   private final AuditLog audit;
   private final BudgetClient budgets;
+  private final ActorSystem<?> system;
+  private final Sql sql;
+  private final Clock clock;
+  private final MeterRegistry registry;
+  private volatile DeadlineJobs jobs;
 
-  private Atlas(TenancyStore tenancy, KeyStore keys, AuditLog audit, BudgetClient budgets) {
+  private Atlas(ActorSystem<?> system, Sql sql, Clock clock, MeterRegistry registry, TenancyStore tenancy, KeyStore keys, AuditLog audit,
+      BudgetClient budgets) {
+    this.system = system;
+    this.sql = sql;
+    this.clock = clock;
+    this.registry = registry;
     this.tenancy = tenancy;
     this.keys = keys;
     this.audit = audit;
     this.budgets = budgets;
+  }
+
+  /**
+   * Deadline jobs on this node: what {@link #startJobs} wires together.
+   *
+   * @param bookListener tells jobs of fills and expiries; add it to the node's book listeners
+   */
+  public record DeadlineJobs(Jobs jobs, JobStreams streams, BookListener bookListener, JobUsageStore usage, JobMetrics metrics) {}
+
+  /**
+   * Registers the deadline-job entities with Cluster Sharding and starts this node's data plane for
+   * them. Call once, before the HTTP routes are built.
+   */
+  public DeadlineJobs startJobs(BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings, Set<String> useCases,
+      Duration askTimeout) {
+    JobUsageStore usage = new JobUsageStore(sql);
+    JobMetrics metrics = new JobMetrics(registry);
+    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, books, budgets, usage, metrics));
+    BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
+    Jobs j = new Jobs(system, tenancy, backups, settings, useCases, clock, askTimeout);
+    jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics);
+    return jobs;
+  }
+
+  /** The deadline jobs, once {@link #startJobs} ran. */
+  public DeadlineJobs jobs() {
+    return jobs;
   }
 
   /**
@@ -55,7 +104,7 @@ public final class Atlas {
     Counter softCapAlerts = Counter.builder("keld.budget.soft.cap.alerts")
         .description("Soft budget caps crossed (one per scope per period)").register(registry);
     TeamBudgets.init(system, clock, (teamId, events) -> onBudgetEvents(teamId, events, tenancy, audit, softCapAlerts));
-    return new Atlas(tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout));
+    return new Atlas(system, sql, clock, registry, tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout));
   }
 
   /** A soft cap crossed is an alert: logged, counted, and written to the organization's audit log. */
@@ -78,7 +127,7 @@ public final class Atlas {
   }
 
   public Route routes() {
-    return new AtlasRoutes(tenancy, keys, budgets, audit).route();
+    return new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups()).route();
   }
 
   public Authenticator authenticator() {

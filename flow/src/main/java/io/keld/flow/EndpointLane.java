@@ -82,6 +82,10 @@ final class EndpointLane {
   }
 
   /** The endpoint's URL or credential changed: requests from now on use the new one. */
+  ProviderEndpoint endpoint() {
+    return endpoint;
+  }
+
   void endpoint(ProviderEndpoint next) {
     endpoint = next;
   }

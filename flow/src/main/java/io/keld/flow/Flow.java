@@ -67,6 +67,12 @@ public final class Flow implements AutoCloseable {
     return new FlowJob(this, jobId, deadline, route, progress);
   }
 
+  /** The endpoint registered under this id, if any. */
+  public Optional<ProviderEndpoint> registered(String endpointId) {
+    EndpointLane lane = lanes.get(endpointId);
+    return lane == null ? Optional.empty() : Optional.of(lane.endpoint());
+  }
+
   /** What an endpoint's pipeline holds now, if Flow knows the endpoint. */
   public Optional<EndpointSnapshot> snapshot(String endpointId) {
     EndpointLane lane = lanes.get(endpointId);

@@ -2,7 +2,11 @@ package io.keld.node;
 
 import com.typesafe.config.Config;
 import io.keld.atlas.Atlas;
+import io.keld.atlas.jobs.JobSettings;
+import io.keld.atlas.jobs.JobStreams;
 import io.keld.atlas.keys.KeyStore;
+import io.keld.trade.providers.Endpoint;
+import java.util.Set;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.flow.Flow;
 import io.keld.flow.client.ProviderEndpoint;
@@ -78,6 +82,7 @@ public final class KeldNode implements AutoCloseable {
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Flow flow;
   private final Trade trade;
+  private Atlas.DeadlineJobs jobs;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
       CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
@@ -98,6 +103,11 @@ public final class KeldNode implements AutoCloseable {
   /** Keld Trade: provider endpoints, models and asks. */
   public Trade trade() {
     return trade;
+  }
+
+  /** Deadline jobs: admission, the job entities, and this node's data plane for them. */
+  public Atlas.DeadlineJobs jobs() {
+    return jobs;
   }
 
   /** Keld Flow: this node's pacing pipelines to provider endpoints. */
@@ -174,6 +184,8 @@ public final class KeldNode implements AutoCloseable {
       Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
       Trade trade = startTrade(system, config, database, blocking, books, atlas, flow);
       bookListeners.add(trade.bookListener());
+      Atlas.DeadlineJobs jobs = startJobs(config, atlas, books, flow, trade);
+      bookListeners.add(jobs.bookListener());
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -210,7 +222,9 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade);
+      KeldNode node = new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade);
+      node.jobs = jobs;
+      return node;
     } catch (Exception e) {
       if (system != null) {
         system.terminate();
@@ -221,6 +235,43 @@ public final class KeldNode implements AutoCloseable {
       if (e instanceof RuntimeException re) throw re;
       throw new IllegalStateException("the node failed to start: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Deadline jobs: the entities, this node's data plane, and how a leg's provider becomes a Flow
+   * route (an endpoint registered under the provider's id, as the demo fleets and the operator's
+   * backup are, else the provider's first Trade endpoint).
+   */
+  private static Atlas.DeadlineJobs startJobs(Config config, Atlas atlas, BookClient books, Flow flow, Trade trade) {
+    Config c = config.getConfig("keld.jobs");
+    JobSettings settings = JobSettings.fromConfig(c);
+    Config backup = c.getConfig("operator-backup");
+    if (settings.operatorBackup().isPresent() && !backup.getString("base-url").isBlank()) {
+      String credential = System.getenv(backup.getString("credential-env"));
+      flow.endpoint(new ProviderEndpoint(backup.getString("provider-id"), backup.getString("base-url"), credential),
+          new Capacity(backup.getInt("max-concurrency"), 0));
+    }
+    JobStreams.RouteResolver routes = (providerId, model) -> {
+      Optional<ProviderEndpoint> direct = flow.registered(providerId);
+      if (direct.isPresent()) return CompletableFuture.completedFuture(new io.keld.flow.Route(direct.get(), model));
+      return trade.providers().endpoints(providerId).thenCompose(endpoints -> {
+        for (Endpoint e : endpoints) {
+          Optional<ProviderEndpoint> known = flow.registered(e.id());
+          if (known.isPresent()) return CompletableFuture.completedFuture(new io.keld.flow.Route(known.get(), model));
+        }
+        if (endpoints.isEmpty()) {
+          return CompletableFuture.failedFuture(new IllegalStateException("provider " + providerId + " has no endpoint registered"));
+        }
+        Endpoint e = endpoints.get(0);
+        return trade.providers().credential(e.id()).thenApply(credential -> {
+          ProviderEndpoint endpoint = new ProviderEndpoint(e.id(), e.baseUrl(), credential.orElse(null));
+          flow.endpoint(endpoint, Capacity.UNKNOWN);
+          return new io.keld.flow.Route(endpoint, model);
+        });
+      });
+    };
+    return atlas.startJobs(books, flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")),
+        c.getDuration("ask-timeout"));
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */

@@ -28,46 +28,46 @@ import io.keld.ixp.auth.Role;
  *   <tr><td>create organizations</td><td>yes</td><td>no</td><td>no</td><td>no</td><td>no</td></tr>
  * </table>
  */
-final class Access {
+public final class Access {
 
   private Access() {}
 
-  static boolean seesOrg(Principal p, String orgId) {
+  public static boolean seesOrg(Principal p, String orgId) {
     return p.isOperator() || p.orgId().equals(orgId);
   }
 
-  static boolean seesTeam(Principal p, Team t) {
+  public static boolean seesTeam(Principal p, Team t) {
     return seesOrg(p, t.orgId()) && (p.teamId() == null || p.teamId().equals(t.id()));
   }
 
-  static boolean seesProject(Principal p, Project pr) {
+  public static boolean seesProject(Principal p, Project pr) {
     return seesOrg(p, pr.orgId())
         && (p.teamId() == null || p.teamId().equals(pr.teamId()))
         && (p.projectId() == null || p.projectId().equals(pr.id()));
   }
 
-  static boolean isUnscoped(Principal p) {
+  public static boolean isUnscoped(Principal p) {
     return p.teamId() == null && p.projectId() == null;
   }
 
   /** Org-wide management: the operator, or an admin of the whole organization. */
-  static boolean managesOrg(Principal p, String orgId) {
+  public static boolean managesOrg(Principal p, String orgId) {
     return p.isOperator() || (p.role() == Role.ADMIN && p.orgId().equals(orgId) && isUnscoped(p));
   }
 
-  static boolean managesTeam(Principal p, Team t) {
+  public static boolean managesTeam(Principal p, Team t) {
     return p.isOperator() || (p.role() == Role.ADMIN && seesTeam(p, t) && p.projectId() == null);
   }
 
-  static boolean managesProject(Principal p, Project pr) {
+  public static boolean managesProject(Principal p, Project pr) {
     return p.isOperator() || (p.role() == Role.ADMIN && seesProject(p, pr));
   }
 
-  static boolean spendsIn(Principal p, Project pr) {
+  public static boolean spendsIn(Principal p, Project pr) {
     return p.isOperator() || ((p.role() == Role.ADMIN || p.role() == Role.MEMBER) && seesProject(p, pr));
   }
 
-  static boolean readsAudit(Principal p, String orgId) {
+  public static boolean readsAudit(Principal p, String orgId) {
     return managesOrg(p, orgId);
   }
 }

@@ -64,6 +64,24 @@ final class AtlasJson {
     }
   }
 
+  /** A project's backup policy: a direct provider at list price, and what it sustains for one job. */
+  record PutBackup(String providerId, String model, Long pricePerMtok, Long throughputTps) {
+    PutBackup {
+      if (providerId == null || providerId.isBlank() || providerId.length() > 64) throw new InvalidField("provider_id", "provider_id is 1 to 64 characters");
+      if (model == null || model.isBlank() || model.length() > 200) throw new InvalidField("model", "model is 1 to 200 characters");
+      if (pricePerMtok == null || pricePerMtok < 0 || pricePerMtok > 1_000_000_000_000L) {
+        throw new InvalidField("price_per_mtok", "price_per_mtok is 0 to 1000000000000 micro-USD per million tokens");
+      }
+      if (throughputTps == null || throughputTps <= 0 || throughputTps > 1_000_000_000L) {
+        throw new InvalidField("throughput_tps", "throughput_tps is 1 to 1000000000 tokens per second");
+      }
+    }
+
+    io.keld.atlas.jobs.Backup backup() {
+      return new io.keld.atlas.jobs.Backup(providerId, model, pricePerMtok, throughputTps, "project");
+    }
+  }
+
   record Reserve(String reservationId, Long amountMicroUsd, Long tokens) {
     Reserve {
       if (amountMicroUsd == null) throw new InvalidField("amount_micro_usd", "amount_micro_usd is required");

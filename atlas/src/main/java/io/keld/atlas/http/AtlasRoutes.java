@@ -8,6 +8,7 @@ import io.keld.atlas.audit.AuditLog;
 import io.keld.atlas.budget.BudgetClient;
 import io.keld.atlas.budget.Outcome;
 import io.keld.atlas.budget.Refusal;
+import io.keld.atlas.jobs.BackupPolicies;
 import io.keld.atlas.budget.ScopeKind;
 import io.keld.atlas.budget.TeamBudgets;
 import io.keld.atlas.http.AtlasJson.*;
@@ -50,12 +51,15 @@ public final class AtlasRoutes {
   private final KeyStore keys;
   private final BudgetClient budgets;
   private final AuditLog audit;
+  private final BackupPolicies backups;
 
-  public AtlasRoutes(TenancyStore tenancy, KeyStore keys, BudgetClient budgets, AuditLog audit) {
+  /** @param backups the projects' backup policies, or null on a node that runs no deadline jobs */
+  public AtlasRoutes(TenancyStore tenancy, KeyStore keys, BudgetClient budgets, AuditLog audit, BackupPolicies backups) {
     this.tenancy = tenancy;
     this.keys = keys;
     this.budgets = budgets;
     this.audit = audit;
+    this.backups = backups;
   }
 
   public Route route() {
@@ -90,6 +94,10 @@ public final class AtlasRoutes {
                 get(() -> onSuccess(visibleProject(p, projectId), prj -> budgetReply(budgets.scope(prj.teamId(), prj.id()), o -> ok(BudgetView.of(o.scopes().get(0)))))),
                 put(() -> audited(p, "budget.set", projectId, t -> setProjectBudget(p, projectId, t))),
                 delete(() -> audited(p, "budget.remove", projectId, t -> removeProjectBudget(p, projectId, t))))),
+            path("backup", () -> concat(
+                get(() -> getBackup(p, projectId)),
+                put(() -> audited(p, "backup.set", projectId, t -> setBackup(p, projectId, t))),
+                delete(() -> audited(p, "backup.remove", projectId, t -> removeBackup(p, projectId, t))))),
             pathPrefix("reservations", () -> concat(
                 pathEnd(() -> post(() -> audited(p, "budget.reserve", projectId, t -> reserve(p, projectId, t)))),
                 pathPrefix(PathMatchers.segment(), rid -> concat(
@@ -264,6 +272,38 @@ public final class AtlasRoutes {
       t.org(prj.orgId());
       if (!Access.managesProject(p, prj)) throw forbidden("removing a project's budget needs an admin key");
       return budgetReply(budgets.removeBudget(prj.teamId(), prj.id()), o -> HttpResponse.create().withStatus(StatusCodes.NO_CONTENT));
+    });
+  }
+
+  // -- backup policy ----------------------------------------------------------------------------
+
+  private BackupPolicies backups() {
+    if (backups == null) throw ProblemException.of(ProblemType.UNAVAILABLE, "this node runs no deadline jobs");
+    return backups;
+  }
+
+  /** The project's own policy, else the operator's default; 404 when the project's jobs have no backup. */
+  private Route getBackup(Principal p, String projectId) {
+    return onSuccess(visibleProject(p, projectId), prj -> onSuccess(backups().forProject(prj.id()), b -> complete(ok(
+        b.orElseThrow(() -> ProblemException.notFound("a backup for project " + projectId + " (none set, and the operator has no default)"))))));
+  }
+
+  private Route setBackup(Principal p, String projectId, AuditTarget t) {
+    return onSuccess(visibleProject(p, projectId), prj -> {
+      t.org(prj.orgId());
+      if (!Access.managesProject(p, prj)) throw forbidden("setting a project's backup needs an admin key");
+      return body(PutBackup.class, req -> onSuccess(backups().set(prj.id(), req.backup()), b -> complete(ok(b))));
+    });
+  }
+
+  private Route removeBackup(Principal p, String projectId, AuditTarget t) {
+    return onSuccess(visibleProject(p, projectId), prj -> {
+      t.org(prj.orgId());
+      if (!Access.managesProject(p, prj)) throw forbidden("removing a project's backup needs an admin key");
+      return onSuccess(backups().remove(prj.id()), removed -> {
+        if (!removed) throw ProblemException.notFound("a backup policy of project " + projectId);
+        return complete(HttpResponse.create().withStatus(StatusCodes.NO_CONTENT));
+      });
     });
   }
 

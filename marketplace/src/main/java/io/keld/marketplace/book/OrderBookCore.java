@@ -34,7 +34,7 @@ import java.util.TreeSet;
  */
 public final class OrderBookCore {
 
-  static final long MAX_PRICE = 1_000_000_000_000L;
+  public static final long MAX_PRICE = 1_000_000_000_000L;
   static final long MAX_TOKENS = 1_000_000_000_000L;
   static final long MAX_THROUGHPUT = 1_000_000_000L;
   static final int MAX_CONCURRENCY = 1_000_000;

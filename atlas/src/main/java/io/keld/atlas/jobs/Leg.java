@@ -1,0 +1,24 @@
+package io.keld.atlas.jobs;
+
+import io.keld.ixp.CborSerializable;
+
+/**
+ * One provider a job's work ran on, at one price. A job has one leg when all goes well; a re-route
+ * or an escalation adds one. Items are charged at the price of the leg whose provider answered them.
+ *
+ * @param kind                {@code fill} (cleared on the book) or {@code backup}
+ * @param bidId               the bid that filled (null for a backup)
+ * @param fillId              the book's fill, released when the leg's work ends (null for a backup)
+ * @param plannedTokens       the tokens the leg was bought for
+ * @param promisedFinishMillis when the book's schedule (or the backup's throughput) said the tokens would be done
+ */
+public record Leg(int no, String kind, String bidId, String fillId, String askId, String providerId, String model,
+    long pricePerMtok, long plannedTokens, long startedAtMillis, long promisedFinishMillis) implements CborSerializable {
+
+  public static final String FILL = "fill";
+  public static final String BACKUP = "backup";
+
+  public boolean backup() {
+    return BACKUP.equals(kind);
+  }
+}
