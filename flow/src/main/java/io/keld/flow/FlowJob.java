@@ -107,6 +107,16 @@ public final class FlowJob {
    * Completes with the number of items moved.
    */
   public CompletionStage<Integer> handover(Route next) {
+    return handover(next, false);
+  }
+
+  /**
+   * Like {@link #handover(Route)}; with {@code resendInFlight}, items in flight at the old endpoint
+   * are also sent to the new one at once, and whichever answer comes first is the item's result (the
+   * other is dropped unseen). For a provider that stalled or fails: its open requests may never answer
+   * in time. Completes with the number of items moved or re-sent.
+   */
+  public CompletionStage<Integer> handover(Route next, boolean resendInFlight) {
     EndpointLane from = lane;
     EndpointLane to = flow.lane(next.endpoint());
     modelByEndpoint.put(next.endpoint().id(), next.model());
@@ -114,9 +124,23 @@ public final class FlowJob {
     lane = to;
     if (from == to) return CompletableFuture.completedFuture(0);
     return from.withdraw(this).thenApply(w -> {
-      for (Batch<Work> b : w.waiting()) to.offer(this, b);
+      java.util.Set<Work> moved = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      for (Batch<Work> b : w.waiting()) {
+        for (Ticket<Work> t : b.tickets()) moved.add(t.payload());
+        to.offer(this, b);
+      }
+      for (Ticket<Work> t : w.queued()) moved.add(t.payload());
       if (!w.queued().isEmpty()) to.take(w.queued(), 0);
-      return w.queued().size() + w.waiting().stream().mapToInt(b -> b.tickets().size()).sum();
+      int count = moved.size();
+      if (resendInFlight) {
+        List<Ticket<Work>> resend = new ArrayList<>();
+        for (Work work : open.values()) {
+          if (!moved.contains(work) && !work.result.isDone()) resend.add(new Ticket<>(work, this, deadlineNanos, work.item.estimatedTokens()));
+        }
+        if (!resend.isEmpty()) to.take(resend, 0);
+        count += resend.size();
+      }
+      return count;
     });
   }
 

@@ -336,7 +336,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     if (known || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
     boolean wanted = fill.bidId().equals(firstBidId());
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED) && !busy) {
-      return persist(s, List.of(new JobEvent.Matched(legOf(fill, 1), now())));
+      return persist(s, List.of(new JobEvent.Matched(legOf(fill, 1, null), now())));
     }
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED)) {
       needsBidCheck = true; // a step is under way; the bid's state is read again when it ends
@@ -419,7 +419,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     long now = now();
     for (BookEvent e : events) {
       if (e instanceof BookEvent.Filled f && f.fill().bidId().equals(firstBidId())) {
-        return List.of(new JobEvent.Matched(legOf(f.fill(), 1), now));
+        return List.of(new JobEvent.Matched(legOf(f.fill(), 1, null), now));
       }
     }
     List<JobEvent> out = new ArrayList<>();
@@ -452,7 +452,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     long now = now();
     return switch (c.status().status()) {
-      case FILLED -> persist(s, List.of(new JobEvent.Matched(legOf(c.status().fill(), 1), now)));
+      case FILLED -> persist(s, List.of(new JobEvent.Matched(legOf(c.status().fill(), 1, null), now)));
       case RESTING -> s.phase() == JobPhase.ADMITTED ? persist(s, List.of(new JobEvent.BidPlaced(firstBidId(), now))) : afterStep(s);
       case NOT_ON_BOOK -> {
         // Expired (or cancelled) while the job could not hear it.
@@ -497,13 +497,13 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     long remaining = Math.max(1, s.spec().estimatedTokens() - s.tokens());
     Leg leg = new Leg(s.legs().size() + 1, Leg.BACKUP, null, null, null, backup.providerId(), backup.model(), backup.pricePerMtok(),
-        remaining, now, now + backup.leadMillis(remaining));
+        remaining, now, now + backup.leadMillis(remaining), reason);
     return List.of(new JobEvent.Escalated(leg, reason, now));
   }
 
-  private Leg legOf(Fill fill, int no) {
+  private Leg legOf(Fill fill, int no, String movedFor) {
     return new Leg(no, Leg.FILL, fill.bidId(), fill.fillId(), fill.askId(), fill.providerId(), fill.model(), fill.pricePerMtok(),
-        fill.tokens(), now(), fill.finishMillis());
+        fill.tokens(), now(), fill.finishMillis(), movedFor);
   }
 
   /** On a tick or a report: move the running work if it would miss its deadline where it is. */
@@ -542,7 +542,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     Leg from = s.currentLeg();
     if (filled != null) {
-      Leg to = legOf(filled, s.legs().size() + 1);
+      Leg to = legOf(filled, s.legs().size() + 1, c.reason());
       return persist(s, List.of(new JobEvent.Rerouted(to, c.reason(), now()))).thenRun(after -> releaseLeg(after, from, true));
     }
     if (expired) {

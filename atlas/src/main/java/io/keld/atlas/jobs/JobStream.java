@@ -207,7 +207,7 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
       waiting.forEach(w -> w.complete(flowJob));
       waiting.clear();
     } else {
-      flowJob.handover(r.route()).whenComplete((moved, failure) -> {
+      flowJob.handover(r.route(), r.leg().resendInFlight()).whenComplete((moved, failure) -> {
         if (failure == null) log.info("Job {}: {} queued items moved to {}", jobId, moved, r.route().endpoint().id());
       });
     }

@@ -26,7 +26,7 @@ class JobStateTest {
   }
 
   static Leg fill(int no, String provider, long price, long at) {
-    return new Leg(no, Leg.FILL, "job_0000000000000001.b" + no, "fill_" + no, "ask_" + no, provider, "m", price, 10_000, at, at + 10_000);
+    return new Leg(no, Leg.FILL, "job_0000000000000001.b" + no, "fill_" + no, "ask_" + no, provider, "m", price, 10_000, at, at + 10_000, no == 1 ? null : "stalled");
   }
 
   static JobEvent.Progressed progress(String reporter, long seq, int leg, long answered, long in, long out, long failedAttempts, int open,
@@ -112,7 +112,7 @@ class JobStateTest {
   @Test
   void workOnTheBackupNeverMoves() {
     JobState s = running(10_000, T0 + 20_000);
-    s.apply(new JobEvent.Escalated(new Leg(2, Leg.BACKUP, null, null, null, "prv_backup", "m", 1_900_000, 10_000, T0 + 100, T0 + 5_000),
+    s.apply(new JobEvent.Escalated(new Leg(2, Leg.BACKUP, null, null, null, "prv_backup", "m", 1_900_000, 10_000, T0 + 100, T0 + 5_000, "stalled"),
         "stalled", T0 + 100));
     assertEquals(JobPhase.ESCALATED, s.phase());
     s.apply(progress("r1", 1, 2, 0, 0, 0, 10, 4, false, T0 + 200));
