@@ -721,6 +721,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   private void onRecovered(JobState s) {
     if (s.isEmpty()) return;
+    s.awake(now());
     metrics.live(jobId, s.phase());
     pushedLegNo = s.currentLeg() == null ? 0 : s.currentLeg().no();
     pushedPhase = s.phase();

@@ -85,6 +85,17 @@ public final class JobState implements CborSerializable {
   long settledCostMicroUsd;
   long settledTokens;
   List<TimelineEntry> timeline = new ArrayList<>();
+  /** When this incarnation of the entity started (not persisted): nothing can have been waiting on it before. */
+  @com.fasterxml.jackson.annotation.JsonIgnore
+  transient long awakeSinceMillis;
+
+  /**
+   * The entity came back (a crash, a shard moving): the data plane it had is gone, so the stall and
+   * rate windows start again from here instead of counting the time it was down.
+   */
+  public void awake(long atMillis) {
+    awakeSinceMillis = atMillis;
+  }
 
   /** True until the job's first event. */
   public boolean isEmpty() {
@@ -343,10 +354,10 @@ public final class JobState implements CborSerializable {
     LegCounts c = counts(leg.no());
     if (c.failuresInARow >= s.failuresToReroute()) return "provider_errors";
     if (itemsOpen == 0) return null; // nothing is waiting on the provider: the client is not sending
-    long waitingSince = Math.max(leg.startedAtMillis(), Math.max(c.lastAnswerAtMillis, openSinceMillis));
+    long waitingSince = Math.max(Math.max(leg.startedAtMillis(), awakeSinceMillis), Math.max(c.lastAnswerAtMillis, openSinceMillis));
     if (now - waitingSince >= s.stallAfter().toMillis()) return "stalled";
     long remaining = spec.estimatedTokens() - tokens();
-    long activeSince = Math.max(leg.startedAtMillis(), startedAtMillis);
+    long activeSince = Math.max(Math.max(leg.startedAtMillis(), startedAtMillis), awakeSinceMillis);
     long elapsed = now - activeSince;
     if (remaining > 0 && elapsed >= s.projectionWarmup().toMillis() && c.tokens() > 0) {
       // Observed rate on this leg: c.tokens() over elapsed; the rest takes remaining / rate.
