@@ -249,7 +249,7 @@ final class EndpointLane {
         Ticket<Work> t = core.poll(now);
         if (t == null) break;
         Work w = t.payload();
-        if (w.result.isDone()) { // answered or abandoned while queued
+        if (w.settled()) { // answered or abandoned while queued
           core.failed(t, false, now);
           continue;
         }
@@ -297,7 +297,7 @@ final class EndpointLane {
 
     private void retryOrFail(Ticket<Work> t, Attempt.Failed f, long now) {
       Work w = t.payload();
-      if (!f.kind().retryable() || t.attempts() >= settings.maxAttempts() || w.job.cancelled() || w.result.isDone()) {
+      if (!f.kind().retryable() || t.attempts() >= settings.maxAttempts() || w.job.cancelled() || w.settled()) {
         w.job.failed(w, f.error(), endpoint.id(), t.attempts());
         return;
       }

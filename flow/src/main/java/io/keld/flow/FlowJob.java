@@ -135,7 +135,7 @@ public final class FlowJob {
       if (resendInFlight) {
         List<Ticket<Work>> resend = new ArrayList<>();
         for (Work work : open.values()) {
-          if (!moved.contains(work) && !work.result.isDone()) resend.add(new Ticket<>(work, this, deadlineNanos, work.item.estimatedTokens()));
+          if (!moved.contains(work) && !work.settled()) resend.add(new Ticket<>(work, this, deadlineNanos, work.item.estimatedTokens()));
         }
         if (!resend.isEmpty()) to.take(resend, 0);
         count += resend.size();
@@ -168,18 +168,23 @@ public final class FlowJob {
     return modelByEndpoint.get(endpointId);
   }
 
+  // The job hears of an item (counts, the progress callback) before its result is released, so
+  // whoever sees an upload end has already been told of every item in it.
+
   void answered(Work w, JsonNode body, Usage usage, String endpointId, int attempts) {
-    if (!complete(w, new ItemResult(w.item.customId(), body, null, usage, endpointId, modelAt(endpointId), attempts))) return;
+    if (!w.claim()) return;
     answered.increment();
     inputTokens.add(usage.inputTokens());
     outputTokens.add(usage.outputTokens());
     tell(() -> progress.itemAnswered(w.item.customId(), usage, endpointId));
+    release(w, new ItemResult(w.item.customId(), body, null, usage, endpointId, modelAt(endpointId), attempts));
   }
 
   void failed(Work w, ItemError error, String endpointId, int attempts) {
-    if (!complete(w, new ItemResult(w.item.customId(), null, error, Usage.NONE, endpointId, endpointId == null ? null : modelAt(endpointId), attempts))) return;
+    if (!w.claim()) return;
     failed.increment();
     tell(() -> progress.itemFailed(w.item.customId(), error, endpointId));
+    release(w, new ItemResult(w.item.customId(), null, error, Usage.NONE, endpointId, endpointId == null ? null : modelAt(endpointId), attempts));
   }
 
   void attemptFailed(String endpointId, ItemError error) {
@@ -248,8 +253,14 @@ public final class FlowJob {
   }
 
   private boolean complete(Work w, ItemResult result) {
+    if (!w.claim()) return false;
+    release(w, result);
+    return true;
+  }
+
+  private void release(Work w, ItemResult result) {
     open.remove(w.item.customId(), w);
-    return w.result.complete(result);
+    w.result.complete(result);
   }
 
   private static ItemResult error(Item item, String type, String message) {

@@ -12,6 +12,17 @@ final class Work {
   final CompletableFuture<ItemResult> result = new CompletableFuture<>();
   volatile ItemError lastError;
   volatile String lastEndpoint;
+  private final java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** True for the one caller that gets to give this item its result (an answer can race a resend or a cancel). */
+  boolean claim() {
+    return claimed.compareAndSet(false, true);
+  }
+
+  /** The item has (or is being given) its result: nothing more to send for it. */
+  boolean settled() {
+    return claimed.get();
+  }
 
   Work(Item item, FlowJob job, Object run) {
     this.item = item;

@@ -174,6 +174,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private boolean busy;
   private boolean needsBidCheck;
   private String pendingMoveBidId;
+  private BookFilled heldFill;
   private long moveCooldownUntil;
   private int pushedLegNo = -1;
   private JobPhase pushedPhase;
@@ -318,7 +319,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     List<JobEvent> events = new ArrayList<>();
     if (s.phase() == JobPhase.MATCHED && !s.started()) events.add(new JobEvent.Started(now));
     events.add(new JobEvent.Progressed(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now));
-    if (c.uploadFinished() && c.itemsOpen() == 0) events.add(new JobEvent.Completed(now));
+    if ((c.uploadFinished() || s.uploadFinished()) && c.itemsOpen() == 0) events.add(new JobEvent.Completed(now));
     return persist(s, events).thenRun(after -> {
       c.replyTo().tell(route(after, c.seq()));
       maybeMove(after);
@@ -339,7 +340,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       return persist(s, List.of(new JobEvent.Matched(legOf(fill, 1, null), now())));
     }
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED)) {
-      needsBidCheck = true; // a step is under way; the bid's state is read again when it ends
+      heldFill = c; // a step is under way: taken up (or given back) when it ends
       return Effect().none();
     }
     // A fill the job no longer wants (it escalated, ended, or was cut off mid-move): give the capacity back.
@@ -361,6 +362,13 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   /** Starts the next step the state calls for, if none is under way. */
   private void advance(JobState s) {
     if (s.isEmpty() || busy) return;
+    if (heldFill != null) {
+      BookFilled held = heldFill;
+      heldFill = null;
+      // Told again now that no step runs: it becomes the match, or is released if the job moved on.
+      ctx.getSelf().tell(held);
+      return;
+    }
     JobPhase phase = s.phase();
     if (phase == JobPhase.ADMITTED) {
       if (!s.reserved()) reserve(s);
@@ -551,19 +559,35 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       log.warn("Job {}: {} on {}, and no other ask or backup can take the work; it stays", jobId, c.reason(), from.providerId());
     } else if (c.failure() != null) {
       log.warn("Job {}: could not re-route ({}): {}", jobId, c.reason(), c.failure().toString());
+      // The book may have filled the bid all the same: give that fill back.
+      String useCase = s.spec().useCase();
+      books.bidStatus(useCase, c.bidId()).thenAccept(st -> {
+        if (st.fill() != null) release(useCase, st.fill());
+      });
     }
     moveCooldownUntil = now() + settings.stallAfter().toMillis();
     return Effect().none();
   }
 
   private void releaseLeg(JobState s, Leg leg, boolean failed) {
-    if (leg == null || leg.fillId() == null) return;
-    books.submit(s.spec().useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed));
+    if (leg == null || leg.fillId() == null) return; // settlement releases every leg's fill again, in case this one is lost
+    releaseWithRetries(s.spec().useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed), 3);
   }
 
-  /** Gives a fill the job does not use back to the book (nothing was served on it). */
+  /** Gives a fill the job does not use back to the book (nothing was served on it), trying again if the book does not answer. */
   private void release(String useCase, Fill fill) {
-    books.submit(useCase, new BookOp.ReleaseFill(fill.fillId(), 0, true));
+    releaseWithRetries(useCase, new BookOp.ReleaseFill(fill.fillId(), 0, true), 5);
+  }
+
+  private void releaseWithRetries(String useCase, BookOp.ReleaseFill op, int triesLeft) {
+    books.submit(useCase, op).whenComplete((r, failure) -> {
+      if (failure != null && triesLeft > 1) {
+        CompletableFuture.delayedExecutor(settings.retryDelay().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+            .execute(() -> releaseWithRetries(useCase, op, triesLeft - 1));
+      } else if (failure != null) {
+        log.error("Job {}: could not release fill {} in the {} book: {}", jobId, op.fillId(), useCase, failure.toString());
+      }
+    });
   }
 
   /**
@@ -584,6 +608,12 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       releases.add(books.submit(spec.useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed))
           .toCompletableFuture());
     }
+    // The first bid may hold a fill the job never took up (it filled while the job was ending): release it.
+    Set<String> legFills = new HashSet<>();
+    s.legs().forEach(l -> legFills.add(l.fillId()));
+    releases.add(books.bidStatus(spec.useCase(), firstBidId()).thenCompose(st -> st.fill() != null && !legFills.contains(st.fill().fillId())
+        ? books.submit(spec.useCase(), new BookOp.ReleaseFill(st.fill().fillId(), 0, true))
+        : CompletableFuture.<BookResult>completedFuture(null)).toCompletableFuture());
     List<JobUsageStore.UsageRecord> records = JobUsageStore.recordsOf(s);
     boolean reserved = s.reserved();
     CompletionStage<TeamBudgets.Reply> done = CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new))
@@ -611,7 +641,11 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       case ESCALATION_DUE:
         return onEscalationDue(s);
       case DEADLINE_DUE:
-        if (s.phase().terminal() || now() < s.deadlineMillis()) return Effect().none();
+        if (s.phase().terminal()) return Effect().none();
+        if (now() < s.deadlineMillis()) {
+          armTimers(s); // the timer ran early against the wall clock: wait the rest
+          return Effect().none();
+        }
         return persist(s, List.of(new JobEvent.DeadlineMissed(now())));
       case TICK:
         if (s.phase() == JobPhase.RUNNING) maybeMove(s);

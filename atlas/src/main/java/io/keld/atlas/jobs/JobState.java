@@ -336,6 +336,11 @@ public final class JobState implements CborSerializable {
     return timeline.stream().filter(t -> t.event().equals("escalated") || t.event().equals("rerouted")).toList();
   }
 
+  /** An upload has ended with all its items answered (the job completes once nothing else is open). */
+  public boolean uploadFinished() {
+    return uploadFinished;
+  }
+
   /** The job is done when an upload ended with all its items answered and nothing else is open. */
   public boolean workDone() {
     return uploadFinished && itemsOpen == 0;

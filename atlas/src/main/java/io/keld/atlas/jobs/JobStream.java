@@ -107,6 +107,7 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
   private long seq;
   private int lastReportedOpen = -1;
   private long idleSince = System.nanoTime();
+  private long attachedAt = System.currentTimeMillis();
 
   private JobStream(ActorContext<Command> ctx, TimerScheduler<Command> timers, String jobId, EntityRef<DeadlineJob.Command> job, Flow flow,
       JobStreams.RouteResolver routes, JobSettings settings, Runnable askToStop) {
@@ -154,11 +155,11 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
   }
 
   private Behavior<Command> onOpen(Open open) {
+    activeUploads++; // counted even when refused: its UploadEnded comes all the same
     if (phase != null && phase.terminal()) {
       open.ready().completeExceptionally(new JobEndedException(jobId, phase));
       return this;
     }
-    activeUploads++;
     idleSince = 0;
     if (flowJob != null) open.ready().complete(flowJob);
     else waiting.add(open.ready());
@@ -216,6 +217,11 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
 
   private Behavior<Command> onTick() {
     long now = System.currentTimeMillis();
+    if ((flowJob == null && !waiting.isEmpty()) && now - attachedAt >= 1000) {
+      // Still waiting for a route: attach again, in case the entity restarted and forgot us.
+      job.tell(new DeadlineJob.Attach(reporter, routeAdapter));
+      attachedAt = now;
+    }
     if (outstanding != null) {
       // Not acknowledged yet (the entity may be recovering or moving): send the same report again.
       if (now - outstandingSentAt >= Math.max(1000, settings.reportInterval().toMillis() * 4)) {
@@ -244,7 +250,8 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
    * this actor uploads, so an upload is never given to an actor that is stopping.
    */
   private Behavior<Command> maybeStop() {
-    boolean quiet = activeUploads == 0 && waiting.isEmpty() && outstanding == null && pending.isEmpty() && !uploadFinished;
+    boolean quiet = activeUploads == 0 && waiting.isEmpty() && outstanding == null && pending.isEmpty() && !uploadFinished
+        && (flowJob == null || flowJob.progress().itemsOpen() == 0);
     if (!quiet) return this;
     if (retired) return Behaviors.stopped();
     boolean idleLong = idleSince != 0 && System.nanoTime() - idleSince > Duration.ofSeconds(30).toNanos();

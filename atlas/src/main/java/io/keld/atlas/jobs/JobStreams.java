@@ -57,10 +57,29 @@ public final class JobStreams {
     CompletableFuture<FlowJob> ready = new CompletableFuture<>();
     CompletableFuture<ActorRef<JobStream.Command>> stream = new CompletableFuture<>();
     manager.tell(new OpenUpload(jobId, ready, stream));
+    // An upload ended normally only if every item was read and every item got its result: a client
+    // that went away (the response cancelled) or an upload that broke leaves the job running.
+    java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong answered = new java.util.concurrent.atomic.AtomicLong();
+    CompletableFuture<Boolean> allRead = new CompletableFuture<>();
+    Source<Item, ?> counted = items.map(i -> {
+      read.incrementAndGet();
+      return i;
+    }).watchTermination((mat, done) -> {
+      done.whenComplete((d, failure) -> allRead.complete(failure == null));
+      return mat;
+    });
     return Source.completionStage(ready.exceptionallyCompose(JobStreams::translate))
-        .flatMapConcat(flowJob -> flowJob.dispatch(items))
+        .flatMapConcat(flowJob -> flowJob.dispatch(counted))
+        .map(r -> {
+          answered.incrementAndGet();
+          return r;
+        })
         .watchTermination((mat, done) -> {
-          done.whenComplete((d, failure) -> stream.thenAccept(s -> s.tell(new JobStream.UploadEnded(failure == null))));
+          done.whenComplete((d, failure) -> {
+            boolean normally = failure == null && allRead.getNow(false) && answered.get() == read.get();
+            stream.thenAccept(s -> s.tell(new JobStream.UploadEnded(normally)));
+          });
           return NotUsed.notUsed();
         });
   }
@@ -95,6 +114,8 @@ public final class JobStreams {
                   settings, () -> self.tell(new StopRequest(open.jobId(), created[0]))), "job-" + open.jobId() + "-" + (++counter[0]));
               s = created[0];
               streams.put(open.jobId(), s);
+              // A stream that stopped for any reason (a failure too) must not keep taking uploads.
+              ctx.watchWith(s, new StopRequest(open.jobId(), s));
             }
             // Open before the stream is handed out, so an upload is counted before it can end.
             s.tell(new JobStream.Open(open.ready()));
@@ -103,7 +124,7 @@ public final class JobStreams {
           })
           .onMessage(StopRequest.class, stop -> {
             streams.remove(stop.jobId(), stop.stream());
-            stop.stream().tell(JobStream.Retire.INSTANCE);
+            stop.stream().tell(JobStream.Retire.INSTANCE); // a dead letter if it already stopped
             return Behaviors.same();
           })
           .build();

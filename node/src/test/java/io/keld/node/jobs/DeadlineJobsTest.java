@@ -75,6 +75,14 @@ class DeadlineJobsTest {
     assertEquals(CHEAP, admitted.match().pricePerMtok());
     assertEquals(Money.costMicroUsd(1_500, CEILING), admitted.reservedMicroUsd());
 
+    // A follower sees every change, ending with the settled view.
+    java.util.Queue<JobView> followed = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    world.node.jobs().jobs().follow(admitted.jobId(), world.node.system().systemActorOf(
+        org.apache.pekko.actor.typed.javadsl.Behaviors.<JobView>receiveMessage(v -> {
+          followed.add(v);
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }), "follower", org.apache.pekko.actor.typed.Props.empty()));
+
     Map<String, ItemResult> results = world.run(admitted.jobId(), JobWorld.items("a", 30, 40));
     assertEquals(30, results.size());
     assertTrue(results.values().stream().allMatch(ItemResult::ok));
@@ -86,6 +94,10 @@ class DeadlineJobsTest {
     assertEquals(Money.costMicroUsd(tokens(results), CHEAP), done.costMicroUsd(), "actual tokens at the ask's price");
     world.assertSettledOnce(done);
     assertEquals("nightly-eval", world.usage(done.jobId()).get(0).jobCategory());
+    List<String> states = followed.stream().map(JobView::state).distinct().toList();
+    assertTrue(states.contains("running") && states.get(states.size() - 1).equals("completed"), "followed: " + states);
+    JobView last = followed.stream().reduce((a, b) -> b).orElseThrow();
+    assertTrue(last.settled(), "the last view a follower gets is the settled one");
 
     // The budget holds the actual cost, nothing stays reserved.
     for (String scope : List.of(world.project.id(), world.team.id())) {
