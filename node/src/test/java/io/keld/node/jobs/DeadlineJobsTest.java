@@ -188,11 +188,7 @@ class DeadlineJobsTest {
     assertEquals(admitted.match().fillId(), recovered.match().fillId(), "the same fill, not a second one");
     Map<String, ItemResult> results = world.run(admitted.jobId(), JobWorld.items("c", 20, 40));
     assertEquals(20, results.size());
-    JobView done = world.awaitSettled(admitted.jobId(), Duration.ofSeconds(20));
-    assertEquals("completed", done.state());
-    world.assertSettledOnce(done);
-    assertEquals(done.costMicroUsd(), world.scope(world.project.id()).spentMicroUsd());
-    assertEquals(0, world.scope(world.project.id()).reservedMicroUsd());
+    world.assertCompletedAndBalanced(admitted.jobId());
   }
 
   @Test
@@ -225,11 +221,7 @@ class DeadlineJobsTest {
     got.putAll(resumed);
     assertEquals(40, got.size(), "every item has its result");
 
-    JobView done = world.awaitSettled(admitted.jobId(), Duration.ofSeconds(20));
-    assertEquals("completed", done.state());
-    world.assertSettledOnce(done);
-    assertEquals(done.costMicroUsd(), world.scope(world.project.id()).spentMicroUsd());
-    assertEquals(0, world.scope(world.project.id()).reservedMicroUsd());
+    world.assertCompletedAndBalanced(admitted.jobId());
   }
 
   @Test

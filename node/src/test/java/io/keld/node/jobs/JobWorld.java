@@ -211,6 +211,16 @@ final class JobWorld implements AutoCloseable {
     assertEquals(tokens, usage.stream().mapToLong(u -> u.inputTokens() + u.outputTokens()).sum());
   }
 
+  /** The job completes and settles once, and its project's budget holds exactly its cost with nothing reserved. */
+  JobView assertCompletedAndBalanced(String jobId) throws Exception {
+    JobView done = awaitSettled(jobId, Duration.ofSeconds(20));
+    assertEquals("completed", done.state());
+    assertSettledOnce(done);
+    assertEquals(done.costMicroUsd(), scope(project.id()).spentMicroUsd());
+    assertEquals(0, scope(project.id()).reservedMicroUsd());
+    return done;
+  }
+
   @Override
   public void close() {
     try {
