@@ -56,8 +56,4 @@ public final class JobMetrics {
   void matched(Duration afterSubmission) {
     timeToMatch.record(afterSubmission);
   }
-
-  public long deadlineMisses() {
-    return (long) deadlineMisses.count();
-  }
 }

@@ -51,10 +51,6 @@ public record JobView(
 
   public record TimelineView(Instant at, String state, String event, String reason) implements CborSerializable {}
 
-  public boolean terminal() {
-    return JobPhase.valueOf(state.toUpperCase(java.util.Locale.ROOT)).terminal();
-  }
-
   static JobView of(JobState s) {
     JobSpec spec = s.spec();
     List<LegView> legs = s.legs().stream().map(l -> {
