@@ -82,11 +82,11 @@ public final class KeldNode implements AutoCloseable {
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Flow flow;
   private final Trade trade;
-  private Atlas.DeadlineJobs jobs;
+  private final Atlas.DeadlineJobs jobs;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
       CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
-      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow, Trade trade) {
+      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow, Trade trade, Atlas.DeadlineJobs jobs) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
@@ -98,6 +98,7 @@ public final class KeldNode implements AutoCloseable {
     this.bootstrapKey = bootstrapKey;
     this.flow = flow;
     this.trade = trade;
+    this.jobs = jobs;
   }
 
   /** Keld Trade: provider endpoints, models and asks. */
@@ -222,9 +223,7 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      KeldNode node = new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade);
-      node.jobs = jobs;
-      return node;
+      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade, jobs);
     } catch (Exception e) {
       if (system != null) {
         system.terminate();

@@ -247,13 +247,13 @@ public final class Jobs {
     return hex(sha256(canonical));
   }
 
-  public static String hex(byte[] bytes) {
+  private static String hex(byte[] bytes) {
     StringBuilder s = new StringBuilder();
     for (byte b : bytes) s.append(String.format("%02x", b));
     return s.toString();
   }
 
-  public static byte[] sha256(String text) {
+  private static byte[] sha256(String text) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
     } catch (NoSuchAlgorithmException e) {
