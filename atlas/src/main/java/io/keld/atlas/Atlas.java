@@ -1,5 +1,7 @@
 package io.keld.atlas;
 
+import io.keld.atlas.ixp.JobIndex;
+import io.keld.atlas.openai.EdgeDefaults;
 import io.keld.atlas.jobs.BackupPolicies;
 import io.keld.atlas.jobs.DeadlineJob;
 import io.keld.atlas.jobs.JobBookListener;
@@ -50,6 +52,7 @@ public final class Atlas {
   private final Sql sql;
   private final Clock clock;
   private final MeterRegistry registry;
+  private final EdgeDefaults edgeDefaults;
   private volatile DeadlineJobs jobs;
 
   private Atlas(ActorSystem<?> system, Sql sql, Clock clock, MeterRegistry registry, TenancyStore tenancy, KeyStore keys, AuditLog audit,
@@ -62,6 +65,7 @@ public final class Atlas {
     this.keys = keys;
     this.audit = audit;
     this.budgets = budgets;
+    this.edgeDefaults = new EdgeDefaults(sql, clock);
   }
 
   /**
@@ -69,7 +73,7 @@ public final class Atlas {
    *
    * @param bookListener tells jobs of fills and expiries; add it to the node's book listeners
    */
-  public record DeadlineJobs(Jobs jobs, JobStreams streams, BookListener bookListener, JobUsageStore usage, JobMetrics metrics) {}
+  public record DeadlineJobs(Jobs jobs, JobStreams streams, BookListener bookListener, JobUsageStore usage, JobMetrics metrics, JobIndex index) {}
 
   /**
    * Registers the deadline-job entities with Cluster Sharding and starts this node's data plane for
@@ -79,10 +83,11 @@ public final class Atlas {
       Duration askTimeout) {
     JobUsageStore usage = new JobUsageStore(sql);
     JobMetrics metrics = new JobMetrics(registry);
-    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, books, budgets, usage, metrics));
+    JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
+    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, books, budgets, usage, metrics, index));
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, tenancy, backups, settings, useCases, clock, askTimeout);
-    jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics);
+    jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);
     return jobs;
   }
 
@@ -127,7 +132,8 @@ public final class Atlas {
   }
 
   public Route routes() {
-    return new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups()).route();
+    return new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups(), edgeDefaults,
+        jobs == null ? Set.of() : jobs.jobs().useCases()).route();
   }
 
   public Authenticator authenticator() {
@@ -149,6 +155,11 @@ public final class Atlas {
 
   public AuditLog audit() {
     return audit;
+  }
+
+  /** Projects' defaults for the OpenAI-compatible edge. */
+  public EdgeDefaults edgeDefaults() {
+    return edgeDefaults;
   }
 
   public BudgetClient budgets() {

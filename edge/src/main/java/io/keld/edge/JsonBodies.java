@@ -61,6 +61,18 @@ public final class JsonBodies {
         }));
   }
 
+  /** As {@link #body}, also handing over the body's text as it came (to fingerprint a request, say). */
+  public static <T> Route bodyWithText(Class<T> type, java.util.function.BiFunction<T, String, Route> inner) {
+    return withSizeLimit(MAX_BODY_BYTES, () ->
+        extractRequestEntity(entity -> {
+          if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
+            throw ProblemException.of(ProblemType.UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json, got " + entity.getContentType().mediaType());
+          }
+          return entity(Unmarshaller.entityToString(), text -> inner.apply(parse(text, type), text));
+        }));
+  }
+
   /** Reads {@code text} as {@code type}, or throws the {@link ProblemException} a request body would get. */
   public static <T> T parse(String text, Class<T> type) {
     if (text.isBlank()) throw ProblemException.of(ProblemType.BAD_REQUEST, "the request needs a JSON body");

@@ -34,7 +34,7 @@ public final class KeyAuthentication {
     });
   }
 
-  static Optional<String> presentedKey(Optional<HttpHeader> authorization, Optional<HttpHeader> apiKey) {
+  public static Optional<String> presentedKey(Optional<HttpHeader> authorization, Optional<HttpHeader> apiKey) {
     if (authorization.isPresent()) {
       String value = authorization.get().value().trim();
       if (value.regionMatches(true, 0, "Bearer ", 0, 7)) {

@@ -23,7 +23,13 @@ import io.keld.marketplace.entity.BookListeners;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
+import io.keld.atlas.ixp.IxpRoutes;
+import io.keld.atlas.openai.OpenAiRoutes;
+import io.keld.ixp.jobs.WireMoney;
+import io.keld.marketplace.entity.LocalBooks;
 import io.keld.node.http.KeldHttpServer;
+import java.math.BigDecimal;
+import org.apache.pekko.http.javadsl.server.Route;
 import io.keld.node.http.MetricsRoutes;
 import io.keld.node.metrics.KeldMetrics;
 import io.keld.node.persistence.KeldDatabase;
@@ -185,8 +191,11 @@ public final class KeldNode implements AutoCloseable {
       Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
       Trade trade = startTrade(system, config, database, blocking, books, atlas, flow);
       bookListeners.add(trade.bookListener());
-      Atlas.DeadlineJobs jobs = startJobs(config, atlas, books, flow, trade);
+      JobStreams.RouteResolver providerRoutes = providerRoutes(flow, trade);
+      Atlas.DeadlineJobs jobs = startJobs(config, atlas, books, flow, providerRoutes);
       bookListeners.add(jobs.bookListener());
+      Route ixp = ixpRoutes(system, config, atlas, jobs, books);
+      Route openAi = openAiRoutes(system, config, database, blocking, atlas, jobs, books, providerRoutes);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -205,7 +214,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes(), trade.routes()))
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes(), trade.routes(), ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
 
@@ -241,7 +250,7 @@ public final class KeldNode implements AutoCloseable {
    * route (an endpoint registered under the provider's id, as the demo fleets and the operator's
    * backup are, else the provider's first Trade endpoint).
    */
-  private static Atlas.DeadlineJobs startJobs(Config config, Atlas atlas, BookClient books, Flow flow, Trade trade) {
+  private static Atlas.DeadlineJobs startJobs(Config config, Atlas atlas, BookClient books, Flow flow, JobStreams.RouteResolver routes) {
     Config c = config.getConfig("keld.jobs");
     JobSettings settings = JobSettings.fromConfig(c);
     Config backup = c.getConfig("operator-backup");
@@ -250,7 +259,16 @@ public final class KeldNode implements AutoCloseable {
       flow.endpoint(new ProviderEndpoint(backup.getString("provider-id"), backup.getString("base-url"), credential),
           new Capacity(backup.getInt("max-concurrency"), 0));
     }
-    JobStreams.RouteResolver routes = (providerId, model) -> {
+    return atlas.startJobs(books, flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")),
+        c.getDuration("ask-timeout"));
+  }
+
+  /**
+   * How a provider's model becomes an endpoint to call: an endpoint registered with Flow under the
+   * provider's id (the demo fleets, the operator's backup), else the provider's first Trade endpoint.
+   */
+  private static JobStreams.RouteResolver providerRoutes(Flow flow, Trade trade) {
+    return (providerId, model) -> {
       Optional<ProviderEndpoint> direct = flow.registered(providerId);
       if (direct.isPresent()) return CompletableFuture.completedFuture(new io.keld.flow.Route(direct.get(), model));
       return trade.providers().endpoints(providerId).thenCompose(endpoints -> {
@@ -269,8 +287,28 @@ public final class KeldNode implements AutoCloseable {
         });
       });
     };
-    return atlas.startJobs(books, flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")),
-        c.getDuration("ask-timeout"));
+  }
+
+  /** {@code /ixp/v1}: the job protocol's control and data planes. */
+  private static Route ixpRoutes(ActorSystem<?> system, Config config, Atlas atlas, Atlas.DeadlineJobs jobs, BookClient books) {
+    Config c = config.getConfig("keld.ixp");
+    IxpRoutes.Settings settings = new IxpRoutes.Settings(c.getInt("max-line-bytes"), c.getInt("max-items"), c.getDuration("heartbeat"),
+        c.getInt("quote-options"));
+    return new IxpRoutes(system, atlas.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
+  }
+
+  /** {@code /v1}: the OpenAI-compatible edge and its real-time path. */
+  private static Route openAiRoutes(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, Atlas atlas,
+      Atlas.DeadlineJobs jobs, BookClient books, JobStreams.RouteResolver routes) {
+    Config c = config.getConfig("keld.edge");
+    OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
+        WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
+        c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
+        c.getDuration("lease-max-age"), c.getInt("max-connections-per-provider"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+    LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
+        c.getDuration("book-replica-refresh"), Clock.systemUTC());
+    return new OpenAiRoutes(system, atlas.authenticator(), atlas.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
+        atlas.budgets(), atlas.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */

@@ -82,6 +82,39 @@ final class AtlasJson {
     }
   }
 
+  /** A project's defaults for the OpenAI edge: what a request without X-Keld-* headers gets. */
+  record EdgeDefaultsView(String useCase, String deadline, java.math.BigDecimal ceilingUsdPerMtok) {
+    static EdgeDefaultsView of(io.keld.atlas.openai.EdgeDefaults.Defaults d) {
+      return new EdgeDefaultsView(d.useCase(), d.deadline() == null ? null : d.deadline().toString(),
+          d.ceilingPerMtok() == null ? null : io.keld.ixp.jobs.WireMoney.usd(d.ceilingPerMtok()));
+    }
+
+    io.keld.atlas.openai.EdgeDefaults.Defaults defaults(java.util.Set<String> useCases) {
+      if (useCase != null && !useCases.contains(useCase)) {
+        throw new InvalidField("use_case", "unknown use case '" + useCase + "'; known: " + String.join(", ", new java.util.TreeSet<>(useCases)));
+      }
+      java.time.Duration d = null;
+      if (deadline != null) {
+        try {
+          d = java.time.Duration.parse(deadline);
+        } catch (java.time.format.DateTimeParseException e) {
+          throw new InvalidField("deadline", "deadline is an ISO-8601 duration such as PT60S or PT10M");
+        }
+        if (d.isNegative() || d.isZero() || d.toDays() > 7) throw new InvalidField("deadline", "deadline is above 0 and at most 7 days");
+      }
+      Long ceiling = null;
+      if (ceilingUsdPerMtok != null) {
+        try {
+          if (ceilingUsdPerMtok.signum() <= 0) throw new ArithmeticException();
+          ceiling = io.keld.ixp.jobs.WireMoney.microUsd(ceilingUsdPerMtok);
+        } catch (ArithmeticException e) {
+          throw new InvalidField("ceiling_usd_per_mtok", "ceiling_usd_per_mtok is above 0, with at most 6 decimals");
+        }
+      }
+      return new io.keld.atlas.openai.EdgeDefaults.Defaults(useCase, d, ceiling);
+    }
+  }
+
   record Reserve(String reservationId, Long amountMicroUsd, Long tokens) {
     Reserve {
       if (amountMicroUsd == null) throw new InvalidField("amount_micro_usd", "amount_micro_usd is required");

@@ -52,9 +52,17 @@ public final class AtlasRoutes {
   private final BudgetClient budgets;
   private final AuditLog audit;
   private final BackupPolicies backups;
+  private final io.keld.atlas.openai.EdgeDefaults edgeDefaults;
+  private final java.util.Set<String> useCases;
 
-  /** @param backups the projects' backup policies, or null on a node that runs no deadline jobs */
-  public AtlasRoutes(TenancyStore tenancy, KeyStore keys, BudgetClient budgets, AuditLog audit, BackupPolicies backups) {
+  /**
+   * @param backups  the projects' backup policies, or null on a node that runs no deadline jobs
+   * @param useCases the books' use cases (what a project's edge defaults may name)
+   */
+  public AtlasRoutes(TenancyStore tenancy, KeyStore keys, BudgetClient budgets, AuditLog audit, BackupPolicies backups,
+      io.keld.atlas.openai.EdgeDefaults edgeDefaults, java.util.Set<String> useCases) {
+    this.edgeDefaults = edgeDefaults;
+    this.useCases = useCases;
     this.tenancy = tenancy;
     this.keys = keys;
     this.budgets = budgets;
@@ -94,6 +102,11 @@ public final class AtlasRoutes {
                 get(() -> onSuccess(visibleProject(p, projectId), prj -> budgetReply(budgets.scope(prj.teamId(), prj.id()), o -> ok(BudgetView.of(o.scopes().get(0)))))),
                 put(() -> audited(p, "budget.set", projectId, t -> setProjectBudget(p, projectId, t))),
                 delete(() -> audited(p, "budget.remove", projectId, t -> removeProjectBudget(p, projectId, t))))),
+            path("edge-defaults", () -> concat(
+                get(() -> onSuccess(visibleProject(p, projectId), prj -> onSuccess(edgeDefaults.read(prj.id()), d -> complete(ok(
+                    EdgeDefaultsView.of(d.orElseThrow(() -> ProblemException.notFound("edge defaults of project " + projectId)))))))),
+                put(() -> audited(p, "edge_defaults.set", projectId, t -> setEdgeDefaults(p, projectId, t))),
+                delete(() -> audited(p, "edge_defaults.remove", projectId, t -> removeEdgeDefaults(p, projectId, t))))),
             path("backup", () -> concat(
                 get(() -> getBackup(p, projectId)),
                 put(() -> audited(p, "backup.set", projectId, t -> setBackup(p, projectId, t))),
@@ -307,6 +320,26 @@ public final class AtlasRoutes {
     });
   }
 
+  private Route setEdgeDefaults(Principal p, String projectId, AuditTarget t) {
+    return onSuccess(visibleProject(p, projectId), prj -> {
+      t.org(prj.orgId());
+      if (!Access.managesProject(p, prj)) throw forbidden("setting a project's edge defaults needs an admin key");
+      return body(EdgeDefaultsView.class, req -> onSuccess(edgeDefaults.set(prj.id(), req.defaults(useCases)),
+          d -> complete(ok(EdgeDefaultsView.of(d)))));
+    });
+  }
+
+  private Route removeEdgeDefaults(Principal p, String projectId, AuditTarget t) {
+    return onSuccess(visibleProject(p, projectId), prj -> {
+      t.org(prj.orgId());
+      if (!Access.managesProject(p, prj)) throw forbidden("removing a project's edge defaults needs an admin key");
+      return onSuccess(edgeDefaults.remove(prj.id()), removed -> {
+        if (!removed) throw ProblemException.notFound("edge defaults of project " + projectId);
+        return complete(HttpResponse.create().withStatus(StatusCodes.NO_CONTENT));
+      });
+    });
+  }
+
   private Route reserve(Principal p, String projectId, AuditTarget t) {
     return onSuccess(visibleProject(p, projectId), prj -> {
       t.org(prj.orgId());
@@ -376,7 +409,7 @@ public final class AtlasRoutes {
   }
 
   /** The 402 a refused reservation gets: it names the scope, the cap, and what is spent and reserved. */
-  static Problem refusalProblem(Refusal r) {
+  public static Problem refusalProblem(Refusal r) {
     boolean cost = r.limit() == Refusal.Limit.COST;
     String unit = cost ? "micro-USD" : "tokens";
     String detail = String.format(

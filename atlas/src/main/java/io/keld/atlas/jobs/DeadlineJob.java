@@ -138,7 +138,8 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   // -- wiring -----------------------------------------------------------------------------------
 
   /** What the entity needs of its node. */
-  public record Deps(Clock clock, JobSettings settings, BookClient books, BudgetClient budgets, JobUsageStore usage, JobMetrics metrics) {}
+  public record Deps(Clock clock, JobSettings settings, BookClient books, BudgetClient budgets, JobUsageStore usage, JobMetrics metrics,
+      JobObserver observer) {}
 
   /**
    * Registers the entity type with Cluster Sharding. Jobs are remembered entities: after a crash or
@@ -165,6 +166,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private final BudgetClient budgets;
   private final JobUsageStore usage;
   private final JobMetrics metrics;
+  private final JobObserver observer;
 
   // In memory only: who waits for what on this incarnation. After a restart the data planes
   // re-attach through their reports, and submitters retry with their idempotency key.
@@ -192,6 +194,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     this.budgets = deps.budgets();
     this.usage = deps.usage();
     this.metrics = deps.metrics();
+    this.observer = deps.observer();
   }
 
   @Override
@@ -699,6 +702,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       pendingSubmits.clear();
     }
     JobView view = JobView.of(s);
+    observer.changed(view, lastSequenceNumber(ctx));
     followers.forEach(f -> f.tell(view));
     if (s.phase().terminal() && s.settled()) followers.clear();
     pushRoute(s);

@@ -83,18 +83,8 @@ public final class Jobs {
     } catch (ProblemException e) {
       return CompletableFuture.failedFuture(e);
     }
-    String projectId = request.projectId() != null ? request.projectId() : principal.projectId();
-    if (projectId == null) {
-      return CompletableFuture.failedFuture(ProblemException.invalid("project_id",
-          "name the project the job's spend belongs to, or use a key scoped to one project"));
-    }
-    String hash = requestHash != null ? requestHash : fingerprint(request, projectId);
-    return tenancy.project(projectId).thenCompose(found -> {
-      Project project = found.filter(p -> Access.seesProject(principal, p))
-          .orElseThrow(() -> ProblemException.notFound("project " + projectId));
-      if (!Access.spendsIn(principal, project)) {
-        throw ProblemException.of(ProblemType.FORBIDDEN, "submitting jobs needs a member or admin key of the project");
-      }
+    return spendableProject(principal, request.projectId()).thenCompose(project -> {
+      String hash = requestHash != null ? requestHash : fingerprint(request, project.id());
       CompletionStage<Optional<Backup>> backup = request.backup() != null
           ? CompletableFuture.completedFuture(Optional.of(new Backup(request.backup().providerId(), request.backup().model(),
               request.backup().pricePerMtok(), request.backup().throughputTps(), "request")))
@@ -145,8 +135,38 @@ public final class Jobs {
    * the bid may rest until the deadline less the safety margin.
    */
   long escalationPoint(JobSpec spec, Backup backup) {
-    if (backup == null) return spec.deadlineMillis() - settings.deadlineMargin().toMillis();
-    return spec.deadlineMillis() - backup.leadMillis(spec.estimatedTokens()) - settings.backupMargin().toMillis();
+    return escalationPoint(spec.deadlineMillis(), spec.estimatedTokens(), backup);
+  }
+
+  /** The escalation point of a job with this deadline and these tokens (for quotes, before any job exists). */
+  public long escalationPoint(long deadlineMillis, long estimatedTokens, Backup backup) {
+    if (backup == null) return deadlineMillis - settings.deadlineMargin().toMillis();
+    return deadlineMillis - backup.leadMillis(estimatedTokens) - settings.backupMargin().toMillis();
+  }
+
+  /** The use cases jobs may name. */
+  public Set<String> useCases() {
+    return useCases;
+  }
+
+  /**
+   * The project a request's spend belongs to, as the key sees it: 404 if the key cannot see it,
+   * 403 if it may not spend in it.
+   */
+  public CompletionStage<Project> spendableProject(Principal principal, String requested) {
+    String projectId = requested != null ? requested : principal.projectId();
+    if (projectId == null) {
+      return CompletableFuture.failedFuture(ProblemException.invalid("project_id",
+          "name the project the job's spend belongs to, or use a key scoped to one project"));
+    }
+    return tenancy.project(projectId).thenApply(found -> {
+      Project project = found.filter(p -> Access.seesProject(principal, p))
+          .orElseThrow(() -> ProblemException.notFound("project " + projectId));
+      if (!Access.spendsIn(principal, project)) {
+        throw ProblemException.of(ProblemType.FORBIDDEN, "submitting jobs needs a member or admin key of the project");
+      }
+      return project;
+    });
   }
 
   private static JobSpec spec(String jobId, Principal p, Project project, JobRequest r, long now, String idempotencyKey, String hash) {
@@ -157,7 +177,7 @@ public final class Jobs {
   }
 
   /** Checks a request; the first problem found is thrown as 422 naming its field. */
-  void validate(JobRequest r, String idempotencyKey, long now) {
+  public void validate(JobRequest r, String idempotencyKey, long now) {
     if (r.useCase() == null || r.useCase().isBlank()) throw ProblemException.invalid("use_case", "a job needs a use case");
     if (!useCases.contains(r.useCase())) {
       throw ProblemException.invalid("use_case", "unknown use case '" + r.useCase() + "'; known: " + String.join(", ", new TreeSet<>(useCases)));
@@ -172,7 +192,8 @@ public final class Jobs {
       throw ProblemException.invalid("deadline", "the deadline must be within " + human(settings.maxLead()) + " from now");
     }
     if (r.ceilingPerMtok() <= 0 || r.ceilingPerMtok() > OrderBookCore.MAX_PRICE) {
-      throw ProblemException.invalid("ceiling", "the ceiling must be above 0 and at most " + OrderBookCore.MAX_PRICE + " micro-USD per million tokens");
+      throw ProblemException.invalid("ceiling_usd_per_mtok", "the ceiling must be above 0 and at most $" + OrderBookCore.MAX_PRICE / 1_000_000
+          + " per million tokens");
     }
     if (r.estimatedTokens() <= 0 || r.estimatedTokens() > BudgetLedger.MAX_TOKENS) {
       throw ProblemException.invalid("estimated_tokens", "estimated tokens must be above 0 and at most " + BudgetLedger.MAX_TOKENS);
@@ -205,7 +226,7 @@ public final class Jobs {
     if (r.backup() != null) {
       Backup b = r.backup();
       if (b.pricePerMtok() > r.ceilingPerMtok()) {
-        throw ProblemException.invalid("backup.price_per_mtok", "the backup's price must not be above the job's ceiling");
+        throw ProblemException.invalid("backup.price_usd_per_mtok", "the backup's price must not be above the job's ceiling");
       }
     }
     if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > 255)) {

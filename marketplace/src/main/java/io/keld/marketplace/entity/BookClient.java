@@ -47,6 +47,11 @@ public final class BookClient {
     return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout);
   }
 
+  /** The whole book, for a node-local replica. */
+  public CompletionStage<io.keld.marketplace.book.BookSnapshot> snapshot(String useCase) {
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout);
+  }
+
   public CompletionStage<OrderBook.BidStatus> bidStatus(String useCase, String bidId) {
     return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout);
   }

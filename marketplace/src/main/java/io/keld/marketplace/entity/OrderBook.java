@@ -67,6 +67,9 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
 
   public record GetView(ActorRef<BookView> replyTo) implements Command {}
 
+  /** The whole book as it stands, for a node-local read replica ({@link LocalBooks}). */
+  public record GetSnapshot(ActorRef<BookSnapshot> replyTo) implements Command {}
+
   /** Where a bid stands, for a job that recovers and must learn what it missed. */
   public record GetBidStatus(String bidId, ActorRef<BidStatus> replyTo) implements Command {}
 
@@ -168,6 +171,7 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
         .onCommand(Execute.class, this::onExecute)
         .onCommand(GetQuote.class, (state, q) -> Effect().reply(q.replyTo(), state.core.quote(q.bid(), clock.millis(), Math.max(1, q.maxOptions()))))
         .onCommand(GetView.class, (state, v) -> Effect().reply(v.replyTo(), state.core.view(clock.millis())))
+        .onCommand(GetSnapshot.class, (state, v) -> Effect().reply(v.replyTo(), state.core.snapshot()))
         .onCommand(GetBidStatus.class, this::onBidStatus)
         .onCommand(ExpireTick.class, this::onExpireTick)
         .build();

@@ -3,6 +3,7 @@ package io.keld.node.cli;
 import com.typesafe.config.Config;
 import io.keld.node.KeldNode;
 import io.keld.node.demo.DemoFleets;
+import io.keld.node.demo.DemoTenancy;
 import io.keld.node.config.KeldConfig;
 import io.keld.node.persistence.KeldDatabase;
 import java.nio.file.Path;
@@ -75,8 +76,9 @@ public final class StartCommand implements Callable<Integer> {
       try {
         node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
         System.out.println(DemoFleets.start(node).describe());
+        System.out.println(demoWelcome(DemoTenancy.create(node.atlas()), http));
       } catch (Exception e) {
-        System.err.println("keld: the demo fleets did not start: " + e.getMessage());
+        System.err.println("keld: the demo did not start: " + e.getMessage());
       }
     }
     node.ready()
@@ -87,6 +89,33 @@ public final class StartCommand implements Callable<Integer> {
     boolean asked = node.shutdownReason().map(r -> r == KeldNode.STOP_REQUESTED).orElse(false);
     System.out.println(asked ? "Keld node stopped." : "Keld node stopped: " + node.shutdownReason().map(Object::toString).orElse("unknown reason"));
     return asked ? 0 : 1;
+  }
+
+  /** What a first run teaches: the demo enterprise's key, a job over IXP with curl, and the OpenAI SDK pointed at Keld. */
+  static String demoWelcome(DemoTenancy.Created demo, String http) {
+    return String.join("\n",
+        "",
+        "Demo enterprise \"" + DemoTenancy.ORG_NAME + "\": organization " + demo.orgId() + ", team " + demo.teamId() + ", project " + demo.projectId()
+            + " with a budget of $" + DemoTenancy.MONTHLY_HARD_CAP_MICRO_USD / 1_000_000 + " a month.",
+        "Its key (scoped to the project; shown once, a new one every start):",
+        "",
+        "  export KELD_API_KEY=" + demo.apiKey(),
+        "",
+        "A deadline job over IXP: submit it, send its items, read the results as they come:",
+        "",
+        "  JOB=$(curl -s " + http + "/ixp/v1/jobs -H \"Authorization: Bearer $KELD_API_KEY\" -H 'Content-Type: application/json' \\",
+        "    -d '{\"use_case\":\"summarize\",\"deadline\":\"PT10M\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":2000}' | jq -r .id)",
+        "  printf '%s\\n' '{\"custom_id\":\"a\",\"body\":{\"messages\":[{\"role\":\"user\",\"content\":\"Summarize: Keld is a market.\"}]}}' \\",
+        "    | curl -sN " + http + "/ixp/v1/jobs/$JOB/items -H \"Authorization: Bearer $KELD_API_KEY\" -H 'Content-Type: application/x-ndjson' --data-binary @-",
+        "  curl -s " + http + "/ixp/v1/jobs/$JOB -H \"Authorization: Bearer $KELD_API_KEY\"",
+        "",
+        "The OpenAI SDK (Python; any OpenAI client works the same way), pointed at Keld:",
+        "",
+        "  from openai import OpenAI",
+        "  client = OpenAI(base_url=\"" + http + "/v1\", api_key=\"" + demo.apiKey() + "\")",
+        "  r = client.chat.completions.create(model=\"keld/chat\", messages=[{\"role\": \"user\", \"content\": \"Hello\"}])",
+        "  print(r.choices[0].message.content)",
+        "");
   }
 
   /**

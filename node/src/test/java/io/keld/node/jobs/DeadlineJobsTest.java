@@ -261,7 +261,7 @@ class DeadlineJobsTest {
         "use_case", request("poetry", 1_000, Duration.ofSeconds(30), world.project.id()),
         "deadline", request("summarize", 1_000, Duration.ofSeconds(-5), world.project.id()),
         "estimated_tokens", request("summarize", 0, Duration.ofSeconds(30), world.project.id()),
-        "ceiling", JobRequest.of("summarize", 0, 1_000, Instant.now().plusSeconds(30), world.project.id()));
+        "ceiling_usd_per_mtok", JobRequest.of("summarize", 0, 1_000, Instant.now().plusSeconds(30), world.project.id()));
     bad.forEach((field, request) -> {
       CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
           () -> world.node.jobs().jobs().submit(world.principal, request, null, null).toCompletableFuture().join());

@@ -1,0 +1,39 @@
+package io.keld.ixp.jobs;
+
+import java.time.DateTimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+
+/** A deadline as the protocol takes it: an RFC 3339 time ("2026-11-21T18:00:00Z") or an ISO-8601 duration from now ("PT10M"). */
+public final class Deadlines {
+
+  private Deadlines() {}
+
+  /**
+   * @throws IllegalArgumentException with a message a person can act on
+   */
+  public static Instant parse(String text, Instant now) {
+    if (text == null || text.isBlank()) throw new IllegalArgumentException("a deadline is needed: an RFC 3339 time or an ISO-8601 duration such as PT10M");
+    String t = text.trim();
+    if (t.startsWith("P") || t.startsWith("p")) {
+      try {
+        Duration d = Duration.parse(t);
+        if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("the deadline's duration must be positive, got '" + t + "'");
+        return now.plus(d);
+      } catch (DateTimeException | ArithmeticException e) {
+        throw new IllegalArgumentException("'" + clip(t) + "' is not an ISO-8601 duration (e.g. PT90S, PT10M, P1D)");
+      }
+    }
+    try {
+      return OffsetDateTime.parse(t, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+    } catch (DateTimeException e) {
+      throw new IllegalArgumentException("'" + clip(t) + "' is neither an RFC 3339 time with an offset (e.g. 2026-11-21T18:00:00Z) nor an ISO-8601 duration (e.g. PT10M)");
+    }
+  }
+
+  private static String clip(String s) {
+    return s.length() > 64 ? s.substring(0, 64) + "…" : s;
+  }
+}
