@@ -3,11 +3,8 @@ package io.keld.node.edge;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.keld.node.KeldNode;
-import io.keld.node.demo.DemoFleets;
 import io.keld.node.demo.DemoTenancy;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.node.testing.DemoWorld;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -26,7 +23,6 @@ import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.opentest4j.TestAbortedException;
 
 /**
  * The OpenAI-compatible edge, driven by the official OpenAI Node.js SDK (npm package {@code openai}):
@@ -36,7 +32,7 @@ import org.opentest4j.TestAbortedException;
  *
  * <p>Needs {@code node} (18 or later) and {@code npm} on the PATH: without them the test skips with a
  * note, except under {@code CI=true}, where it fails. It runs on PostgreSQL when one answers (see
- * {@link TestDatabase}), else, outside CI, on H2.
+ * {@link io.keld.node.testing.TestDatabase}), else, outside CI, on H2.
  */
 class OpenAiSdkTest {
 
@@ -48,43 +44,18 @@ class OpenAiSdkTest {
   private static final String NPM = WINDOWS ? "npm.cmd" : "npm";
 
   private static Path sdkTestDir;
-  private static TestDatabase db;
-  private static KeldNode node;
-  private static DemoFleets fleets;
-  private static DemoTenancy.Created tenancy;
+  private static DemoWorld world;
 
   @BeforeAll
   static void startNodeWithTheDemo() throws Exception {
     requireNodeAndNpm();
     sdkTestDir = locateSdkTests();
-    db = database();
-    node = TestNodes.startReady(TestNodes.config(db, null));
-    fleets = DemoFleets.start(node);
-    tenancy = DemoTenancy.create(node.atlas());
+    world = DemoWorld.start();
   }
 
   @AfterAll
   static void stopEverything() throws Exception {
-    try {
-      if (fleets != null) {
-        for (DemoFleets.Running r : fleets.running()) {
-          try {
-            r.fleet().close();
-          } catch (RuntimeException e) {
-            System.out.println("closing demo fleet " + r.fleet().name() + " failed: " + e);
-          }
-        }
-      }
-    } finally {
-      try {
-        if (node != null) {
-          node.stop();
-          node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
-      } finally {
-        if (db != null) db.close();
-      }
-    }
+    if (world != null) world.close();
   }
 
   @Test
@@ -95,7 +66,8 @@ class OpenAiSdkTest {
     assertEquals(0, install.exitCode(), "npm " + (hasLockfile ? "ci" : "install") + " in " + sdkTestDir + " failed:\n" + install.tail());
     assertTrue(Files.isDirectory(sdkTestDir.resolve("node_modules/openai")), "npm installed the openai package:\n" + install.tail());
 
-    String base = "http://127.0.0.1:" + node.httpAddress().getPort();
+    String base = world.baseUrl;
+    DemoTenancy.Created tenancy = world.tenancy;
     Map<String, String> env = Map.of(
         "KELD_BASE_URL", base + "/v1",
         "KELD_ATLAS_URL", base + "/atlas/v1",
@@ -161,16 +133,6 @@ class OpenAiSdkTest {
     assertTrue(Files.isRegularFile(dir.resolve("package.json")) && Files.isRegularFile(dir.resolve("sdk.test.mjs")),
         "the OpenAI SDK tests are at " + dir + " (package.json and sdk.test.mjs)");
     return dir;
-  }
-
-  /** PostgreSQL when one answers; outside CI, H2 when none does (under CI=true, no PostgreSQL fails). */
-  private static TestDatabase database() throws IOException {
-    try {
-      return TestDatabase.postgres();
-    } catch (TestAbortedException noPostgres) {
-      System.out.println("OpenAI SDK test: on H2, since " + noPostgres.getMessage());
-      return TestDatabase.h2(Files.createTempDirectory("keld-openai-sdk"));
-    }
   }
 
   // -- subprocesses -----------------------------------------------------------------------------
