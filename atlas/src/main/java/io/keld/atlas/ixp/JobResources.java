@@ -18,7 +18,7 @@ public final class JobResources {
         v.projectId(), v.jobCategory(), v.spendClass(), v.tags(), backup(v.backup()), v.match() == null ? null : leg(v.match()), legs,
         new JobResource.Progress(v.progress().itemsAnswered(), v.progress().itemsFailed(), v.progress().itemsOpen(),
             v.progress().inputTokens(), v.progress().outputTokens()),
-        v.costMicroUsd(), v.reservedMicroUsd(), v.settled(), v.escalations(), v.reroutes(),
+        v.costMicroUsd(), v.settled() ? 0 : v.reservedMicroUsd(), v.settled(), v.escalations(), v.reroutes(),
         v.timeline().stream().map(t -> new JobResource.TimelineEntry(t.at(), t.state(), t.event(), t.reason())).toList(),
         links(v.jobId()));
   }
