@@ -7,7 +7,7 @@ import java.util.List;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed");
+  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead");
 
   public static void main(String[] args) throws Exception {
     List<String> a = Arrays.asList(args);
@@ -23,6 +23,7 @@ public final class BenchMain {
       case "book-persistent" -> BookPersistentBench.run(quick);
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick);
+      case "edge-overhead" -> EdgeOverheadBench.run(quick);
       default -> throw new IllegalStateException(name);
     };
     report.publish(md == null ? null : Path.of(md));

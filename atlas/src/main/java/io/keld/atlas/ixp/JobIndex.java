@@ -155,7 +155,7 @@ public final class JobIndex implements JobObserver {
     List<JobUsageStore.UsageRecord> usageBatch = new ArrayList<>();
     for (JobUsageStore.UsageRecord u; (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
     CompletionStage<Integer> written = sql.run(c -> write(c, batch));
-    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.write(usageBatch).thenApply(u -> n));
+    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.writeNew(usageBatch).thenApply(u -> n));
     return written.whenComplete((n, failure) -> {
       if (failure != null) {
         // Put the batch back unless something newer arrived meanwhile, and try again next time.
@@ -169,7 +169,14 @@ public final class JobIndex implements JobObserver {
   /** Newer versions replace older ones; a row that is not there yet is inserted. */
   private static int write(Connection c, List<Row> rows) throws SQLException {
     if (rows.isEmpty()) return 0;
-    int written = 0;
+    // Real-time jobs are written once, under fresh ids: one batched insert in one transaction.
+    List<Row> fresh = rows.stream().filter(Row::realtime).toList();
+    int written = insertFresh(c, fresh);
+    if (written < 0) {
+      written = 0; // the batch failed (a row was there already): every row takes the careful path below
+    } else {
+      rows = rows.stream().filter(r -> !r.realtime()).toList();
+    }
     List<Row> missing = new ArrayList<>();
     try (PreparedStatement update = c.prepareStatement("UPDATE ixp_jobs SET state = ?, version = ?, resource_json = ? "
         + "WHERE job_id = ? AND version < ?");
@@ -199,6 +206,29 @@ public final class JobIndex implements JobObserver {
       }
     }
     return written;
+  }
+
+  /** The number of rows inserted, or -1 when the batch could not be (it was rolled back). */
+  private static int insertFresh(Connection c, List<Row> rows) throws SQLException {
+    if (rows.isEmpty()) return 0;
+    c.setAutoCommit(false);
+    try (PreparedStatement insert = c.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
+        + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
+      for (Row r : rows) {
+        Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+            r.version(), json(r.resource()));
+        insert.addBatch();
+      }
+      insert.executeBatch();
+      c.commit();
+      return rows.size();
+    } catch (SQLException e) {
+      c.rollback();
+      if (!Sql.isUniqueViolation(e) && !(e instanceof java.sql.BatchUpdateException)) throw e;
+      return -1;
+    } finally {
+      c.setAutoCommit(true);
+    }
   }
 
   private static Row row(ResultSet rs) throws SQLException {

@@ -57,12 +57,8 @@ public final class JobUsageStore {
     return sql.run(c -> {
       int written = 0;
       for (UsageRecord r : records) {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO job_usage (job_id, leg_no, org_id, team_id, project_id, use_case, "
-            + "provider_id, model, leg_kind, job_category, spend_class, tags, job_state, requests, failed_requests, input_tokens, "
-            + "output_tokens, price_per_mtok, cost_micro_usd, started_at, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
-          Sql.bind(ps, r.jobId(), r.legNo(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.providerId(), r.model(), r.legKind(),
-              r.jobCategory(), r.spendClass(), r.tagsJson(), r.jobState(), r.requests(), r.failedRequests(), r.inputTokens(),
-              r.outputTokens(), r.pricePerMtok(), r.costMicroUsd(), r.startedAt(), r.endedAt());
+        try (PreparedStatement ps = c.prepareStatement(INSERT)) {
+          bind(ps, r);
           written += ps.executeUpdate();
         } catch (java.sql.SQLException e) {
           if (!Sql.isUniqueViolation(e)) throw e;
@@ -70,6 +66,40 @@ public final class JobUsageStore {
       }
       return written;
     });
+  }
+
+  /**
+   * Writes records that are new (the real-time path's, under fresh job ids) in one batched
+   * transaction; if any was there already, falls back to {@link #write}.
+   */
+  public CompletionStage<Integer> writeNew(List<UsageRecord> records) {
+    return sql.run(c -> {
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement(INSERT)) {
+        for (UsageRecord r : records) {
+          bind(ps, r);
+          ps.addBatch();
+        }
+        ps.executeBatch();
+        c.commit();
+        return records.size();
+      } catch (java.sql.SQLException e) {
+        c.rollback();
+        return -1;
+      } finally {
+        c.setAutoCommit(true);
+      }
+    }).thenCompose(n -> n >= 0 ? java.util.concurrent.CompletableFuture.completedFuture(n) : write(records));
+  }
+
+  private static final String INSERT = "INSERT INTO job_usage (job_id, leg_no, org_id, team_id, project_id, use_case, "
+      + "provider_id, model, leg_kind, job_category, spend_class, tags, job_state, requests, failed_requests, input_tokens, "
+      + "output_tokens, price_per_mtok, cost_micro_usd, started_at, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+  private static void bind(PreparedStatement ps, UsageRecord r) throws java.sql.SQLException {
+    Sql.bind(ps, r.jobId(), r.legNo(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.providerId(), r.model(), r.legKind(),
+        r.jobCategory(), r.spendClass(), r.tagsJson(), r.jobState(), r.requests(), r.failedRequests(), r.inputTokens(),
+        r.outputTokens(), r.pricePerMtok(), r.costMicroUsd(), r.startedAt(), r.endedAt());
   }
 
   /** A job's records, in leg order. */
