@@ -211,23 +211,22 @@ public final class JobIndex implements JobObserver {
   /** The number of rows inserted, or -1 when the batch could not be (it was rolled back). */
   private static int insertFresh(Connection c, List<Row> rows) throws SQLException {
     if (rows.isEmpty()) return 0;
-    c.setAutoCommit(false);
-    try (PreparedStatement insert = c.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
-        + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
-      for (Row r : rows) {
-        Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
-            r.version(), json(r.resource()));
-        insert.addBatch();
-      }
-      insert.executeBatch();
-      c.commit();
-      return rows.size();
+    try {
+      return Sql.inTransaction(c, tx -> {
+        try (PreparedStatement insert = tx.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
+            + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
+          for (Row r : rows) {
+            Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+                r.version(), json(r.resource()));
+            insert.addBatch();
+          }
+          insert.executeBatch();
+          return rows.size();
+        }
+      });
     } catch (SQLException e) {
-      c.rollback();
       if (!Sql.isUniqueViolation(e) && !(e instanceof java.sql.BatchUpdateException)) throw e;
       return -1;
-    } finally {
-      c.setAutoCommit(true);
     }
   }
 

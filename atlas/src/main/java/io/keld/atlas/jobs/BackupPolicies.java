@@ -46,23 +46,14 @@ public final class BackupPolicies {
   }
 
   public CompletionStage<Backup> set(String projectId, Backup backup) {
-    return sql.run(c -> {
+    return sql.transaction(c -> {
       try (PreparedStatement del = c.prepareStatement("DELETE FROM project_backups WHERE project_id = ?");
           PreparedStatement ins = c.prepareStatement("INSERT INTO project_backups (project_id, provider_id, model, price_per_mtok, "
               + "throughput_tps, updated_at) VALUES (?,?,?,?,?,?)")) {
-        c.setAutoCommit(false);
-        try {
-          del.setString(1, projectId);
-          del.executeUpdate();
-          Sql.bind(ins, projectId, backup.providerId(), backup.model(), backup.pricePerMtok(), backup.throughputTps(), clock.instant());
-          ins.executeUpdate();
-          c.commit();
-        } catch (java.sql.SQLException e) {
-          c.rollback();
-          throw e;
-        } finally {
-          c.setAutoCommit(true);
-        }
+        del.setString(1, projectId);
+        del.executeUpdate();
+        Sql.bind(ins, projectId, backup.providerId(), backup.model(), backup.pricePerMtok(), backup.throughputTps(), clock.instant());
+        ins.executeUpdate();
         return new Backup(backup.providerId(), backup.model(), backup.pricePerMtok(), backup.throughputTps(), "project");
       }
     });

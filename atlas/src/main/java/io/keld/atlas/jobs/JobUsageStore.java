@@ -74,20 +74,19 @@ public final class JobUsageStore {
    */
   public CompletionStage<Integer> writeNew(List<UsageRecord> records) {
     return sql.run(c -> {
-      c.setAutoCommit(false);
-      try (PreparedStatement ps = c.prepareStatement(INSERT)) {
-        for (UsageRecord r : records) {
-          bind(ps, r);
-          ps.addBatch();
-        }
-        ps.executeBatch();
-        c.commit();
-        return records.size();
+      try {
+        return Sql.inTransaction(c, tx -> {
+          try (PreparedStatement ps = tx.prepareStatement(INSERT)) {
+            for (UsageRecord r : records) {
+              bind(ps, r);
+              ps.addBatch();
+            }
+            ps.executeBatch();
+            return records.size();
+          }
+        });
       } catch (java.sql.SQLException e) {
-        c.rollback();
         return -1;
-      } finally {
-        c.setAutoCommit(true);
       }
     }).thenCompose(n -> n >= 0 ? java.util.concurrent.CompletableFuture.completedFuture(n) : write(records));
   }

@@ -67,23 +67,14 @@ public final class EdgeDefaults {
   }
 
   public CompletionStage<Defaults> set(String projectId, Defaults d) {
-    return sql.run(c -> {
+    return sql.transaction(c -> {
       try (PreparedStatement del = c.prepareStatement("DELETE FROM project_edge_defaults WHERE project_id = ?");
           PreparedStatement ins = c.prepareStatement(
               "INSERT INTO project_edge_defaults (project_id, use_case, deadline, ceiling_per_mtok, updated_at) VALUES (?,?,?,?,?)")) {
-        c.setAutoCommit(false);
-        try {
-          del.setString(1, projectId);
-          del.executeUpdate();
-          Sql.bind(ins, projectId, d.useCase(), d.deadline() == null ? null : d.deadline().toString(), d.ceilingPerMtok(), clock.instant());
-          ins.executeUpdate();
-          c.commit();
-        } catch (java.sql.SQLException e) {
-          c.rollback();
-          throw e;
-        } finally {
-          c.setAutoCommit(true);
-        }
+        del.setString(1, projectId);
+        del.executeUpdate();
+        Sql.bind(ins, projectId, d.useCase(), d.deadline() == null ? null : d.deadline().toString(), d.ceilingPerMtok(), clock.instant());
+        ins.executeUpdate();
       }
       cache.remove(projectId);
       return d;

@@ -36,6 +36,26 @@ public final class Sql {
     return CompletableFuture.supplyAsync(() -> now(work), blocking);
   }
 
+  /** Runs {@code work} on one connection as one transaction, off the caller's thread. */
+  public <T> CompletionStage<T> transaction(Work<T> work) {
+    return run(c -> inTransaction(c, work));
+  }
+
+  /** Runs {@code work} on {@code c} as one transaction: committed if it returns, rolled back if it throws. */
+  public static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
+    c.setAutoCommit(false);
+    try {
+      T result = work.apply(c);
+      c.commit();
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      c.rollback();
+      throw e;
+    } finally {
+      c.setAutoCommit(true);
+    }
+  }
+
   /** Runs {@code work} on the calling thread (start-up, CLI). */
   public <T> T now(Work<T> work) {
     try (Connection c = dataSource.getConnection()) {
