@@ -41,6 +41,12 @@ public final class JsonBodies {
           // A string where a number belongs, 1.5 for a whole number, 5 for a name: wrong types, refused.
           .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
           .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
+          // ... and a number or a boolean where a string belongs; and anything after the one JSON value.
+          .withCoercionConfig(com.fasterxml.jackson.databind.type.LogicalType.Textual, c -> c
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail))
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .serializationInclusion(JsonInclude.Include.NON_NULL)
           .build();
 
@@ -49,9 +55,28 @@ public final class JsonBodies {
 
   private JsonBodies() {}
 
+  /**
+   * A body that declares a length over {@code limit} is read to its end and dropped, then answered
+   * with {@code tooLarge}: answering while the client still sends would reset the connection
+   * before it reads the answer.
+   */
+  public static Route refuseOversized(long limit, java.util.function.Supplier<HttpResponse> tooLarge, java.util.function.Supplier<Route> inner) {
+    return extractRequestEntity(entity -> {
+      java.util.OptionalLong length = entity.getContentLengthOption();
+      if (length.isPresent() && length.getAsLong() > limit) {
+        return extractMaterializer(mat -> onComplete(entity.discardBytes(mat).completionStage(), done -> complete(tooLarge.get())));
+      }
+      return withSizeLimit(limit, inner);
+    });
+  }
+
+  private static HttpResponse tooLarge() {
+    return ProblemResponses.response(Problem.of(ProblemType.PAYLOAD_TOO_LARGE, "the body is larger than " + MAX_BODY_BYTES + " bytes"));
+  }
+
   /** Reads the body as {@code type} and hands it to {@code inner}; answers problem+json when it cannot. */
   public static <T> Route body(Class<T> type, Function<T, Route> inner) {
-    return withSizeLimit(MAX_BODY_BYTES, () ->
+    return refuseOversized(MAX_BODY_BYTES, JsonBodies::tooLarge, () ->
         extractRequestEntity(entity -> {
           if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
             throw ProblemException.of(ProblemType.UNSUPPORTED_MEDIA_TYPE,
@@ -63,7 +88,7 @@ public final class JsonBodies {
 
   /** As {@link #body}, also handing over the body's text as it came (to fingerprint a request, say). */
   public static <T> Route bodyWithText(Class<T> type, java.util.function.BiFunction<T, String, Route> inner) {
-    return withSizeLimit(MAX_BODY_BYTES, () ->
+    return refuseOversized(MAX_BODY_BYTES, JsonBodies::tooLarge, () ->
         extractRequestEntity(entity -> {
           if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
             throw ProblemException.of(ProblemType.UNSUPPORTED_MEDIA_TYPE,
@@ -81,9 +106,15 @@ public final class JsonBodies {
       if (value == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "the body must be a JSON object");
       return value;
     } catch (UnrecognizedPropertyException e) {
+      String field = path(e);
       throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
           "unknown member '" + e.getPropertyName() + "'; known members: " + e.getKnownPropertyIds().stream()
-              .map(Object::toString).sorted().collect(Collectors.joining(", "))).withField(e.getPropertyName()));
+              .map(Object::toString).sorted().collect(Collectors.joining(", "))).withField(field.isEmpty() ? e.getPropertyName() : field));
+    } catch (com.fasterxml.jackson.core.exc.InputCoercionException e) {
+      // A number too large for its field: the parser knows where it stood.
+      String field = e.getProcessor() == null ? "" : path(e.getProcessor().getParsingContext());
+      throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
+          (field.isEmpty() ? "a number" : "'" + field + "'") + " is out of range").withField(field.isEmpty() ? null : field));
     } catch (JsonMappingException e) {
       String field = path(e);
       if (e.getCause() instanceof ProblemException p) throw p;
@@ -93,6 +124,9 @@ public final class JsonBodies {
       if (e.getCause() instanceof IllegalArgumentException iae) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, iae.getMessage()).withField(field.isEmpty() ? null : field));
       }
+      if (e.getCause() instanceof com.fasterxml.jackson.core.exc.InputCoercionException && !field.isEmpty()) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, "'" + field + "' is out of range").withField(field));
+      }
       if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException && !field.isEmpty()) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
             "'" + field + "' has the wrong type or is missing").withField(field));
@@ -101,6 +135,16 @@ public final class JsonBodies {
     } catch (JsonProcessingException e) {
       throw ProblemException.of(ProblemType.BAD_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
     }
+  }
+
+  /** The dotted path of the member a parser stands on ("backup.price_usd_per_mtok"). */
+  private static String path(com.fasterxml.jackson.core.JsonStreamContext ctx) {
+    java.util.Deque<String> names = new java.util.ArrayDeque<>();
+    for (var c = ctx; c != null; c = c.getParent()) {
+      if (c.inObject() && c.getCurrentName() != null) names.addFirst(c.getCurrentName());
+      else if (c.inArray()) names.addFirst("[" + Math.max(0, c.getCurrentIndex()) + "]");
+    }
+    return String.join(".", names);
   }
 
   private static String path(JsonMappingException e) {

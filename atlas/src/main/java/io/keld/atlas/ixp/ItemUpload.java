@@ -23,6 +23,10 @@ import org.apache.pekko.stream.javadsl.FramingTruncation;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.javadsl.SourceQueueWithComplete;
 import org.apache.pekko.util.ByteString;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.Graph;
+import org.apache.pekko.stream.SourceShape;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One upload of the data plane: ndjson lines of {@code {custom_id, body}} in, one ndjson result line
@@ -63,44 +67,84 @@ final class ItemUpload {
     Pair<SourceQueueWithComplete<ResultLine>, Source<ResultLine, NotUsed>> side =
         Source.<ResultLine>queue(256, OverflowStrategy.backpressure()).preMaterialize(materializer);
     SourceQueueWithComplete<ResultLine> errors = side.first();
-    Set<String> seen = new HashSet<>();
-    long[] lineNo = {0};
-    long[] items = {0};
+    Upload upload = new Upload();
 
-    Source<Item, ?> parsed = body
+    Source<Item, ?> items = body
         .via(Framing.delimiter(NEWLINE, maxLineBytes, FramingTruncation.ALLOW))
+        .recoverWithRetries(1, new PFBuilder<Throwable, Graph<SourceShape<ByteString>, NotUsed>>()
+            .match(org.apache.pekko.stream.scaladsl.Framing.FramingException.class, e -> {
+              upload.abort("line_too_long", "a line is longer than " + maxLineBytes + " bytes, or the upload broke off inside one",
+                  upload.lineNo + 1);
+              return Source.empty();
+            })
+            .build())
+        .takeWhile(bytes -> !upload.aborted)
         .mapAsync(1, bytes -> {
-          long n = ++lineNo[0];
+          long n = ++upload.lineNo;
           if (isBlank(bytes)) return CompletableFuture.completedFuture(Optional.<Item>empty());
-          if (++items[0] > maxItems) {
-            return errors.offer(uploadError("too_many_items", "an upload holds at most " + maxItems + " items; send the rest in another upload", n))
-                .<Optional<Item>>thenApply(x -> { throw new Aborted(); });
+          if (++upload.items > maxItems) {
+            upload.abort("too_many_items", "an upload holds at most " + maxItems + " items; send the rest in another upload", n);
+            return CompletableFuture.completedFuture(Optional.<Item>empty());
           }
-          Parsed p = parse(bytes, n, seen);
+          Parsed p = parse(bytes, n, upload.seen);
           if (p.error() != null) return errors.offer(p.error()).thenApply(x -> Optional.<Item>empty());
+          upload.sent.incrementAndGet();
           return CompletableFuture.completedFuture(Optional.of(p.item()));
         })
         .filter(Optional::isPresent)
         .map(Optional::get)
-        .mapError(new org.apache.pekko.japi.pf.PFBuilder<Throwable, Throwable>()
-            .match(org.apache.pekko.stream.scaladsl.Framing.FramingException.class, e -> {
-              errors.offer(uploadError("line_too_long", "a line is longer than " + maxLineBytes + " bytes, or the upload broke off inside one",
-                  lineNo[0] + 1));
-              return new Aborted();
-            })
-            .build())
+        // An aborted upload ends in a failure, so the job is not completed by it and a resumed upload
+        // can follow; but only after the items already sent have their results.
+        .concatLazy(Source.lazySource(() -> upload.aborted
+            ? Source.completionStage(upload.drained).flatMapConcat(x -> Source.<Item>failed(new Aborted()))
+            : Source.<Item>empty()))
         .watchTermination((mat, done) -> {
           done.whenComplete((d, failure) -> errors.complete());
           return mat;
         });
 
-    Source<ResultLine, NotUsed> results = streams.run(jobId, parsed)
-        .map(ItemUpload::resultLine)
-        .recoverWithRetries(1, new org.apache.pekko.japi.pf.PFBuilder<Throwable, org.apache.pekko.stream.Graph<org.apache.pekko.stream.SourceShape<ResultLine>, NotUsed>>()
-            .match(Aborted.class, e -> Source.empty())
+    Source<ResultLine, NotUsed> results = streams.run(jobId, items)
+        .map(r -> {
+          upload.answered();
+          return resultLine(r);
+        })
+        .recoverWithRetries(1, new PFBuilder<Throwable, Graph<SourceShape<ResultLine>, NotUsed>>()
+            .match(Throwable.class, ItemUpload::abortedUpload, e -> Source.empty())
             .match(JobStreams.JobEnded.class, e -> Source.single(uploadError("job_ended", e.getMessage(), null)))
             .build());
-    return results.merge(side.second()).map(ItemUpload::line);
+    // The upload's own problem, if it had one, is the last line.
+    return results.merge(side.second())
+        .concatLazy(Source.lazySource(() -> upload.problem == null ? Source.<ResultLine>empty() : Source.single(upload.problem)))
+        .map(ItemUpload::line);
+  }
+
+  /** What one upload has read, sent and had answered; touched by its stream's stages only. */
+  private static final class Upload {
+    final Set<String> seen = new HashSet<>();
+    final AtomicLong sent = new AtomicLong();
+    final AtomicLong answeredCount = new AtomicLong();
+    final CompletableFuture<Void> drained = new CompletableFuture<>();
+    volatile boolean aborted;
+    volatile ResultLine problem;
+    long lineNo;
+    long items;
+
+    void abort(String code, String message, long line) {
+      if (aborted) return;
+      aborted = true;
+      problem = uploadError(code, message, line);
+      if (answeredCount.get() >= sent.get()) drained.complete(null);
+    }
+
+    void answered() {
+      if (answeredCount.incrementAndGet() >= sent.get() && aborted) drained.complete(null);
+    }
+  }
+
+  /** The upload's own abort, however the stages on the way wrapped it. */
+  private static boolean abortedUpload(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof Aborted) return true;
+    return false;
   }
 
   private record Parsed(Item item, ResultLine error) {}
@@ -164,7 +208,7 @@ final class ItemUpload {
   }
 
   private static ResultLine uploadError(String code, String message, Long line) {
-    return new ResultLine(null, null, new ResultLine.Error("upload_error", code, message, line));
+    return new ResultLine(null, null, new ResultLine.Error("invalid_request_error", code, message, line));
   }
 
   private static ByteString line(ResultLine r) {

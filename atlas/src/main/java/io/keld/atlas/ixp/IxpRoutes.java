@@ -189,6 +189,7 @@ public final class IxpRoutes {
 
   private Route cancel(Principal p, String jobId) {
     return onSuccess(visibleJob(p, jobId), job -> {
+      spender(p, "cancelling a job");
       if (job.realtime() || JobResource.terminal(job.state())) {
         throw ProblemException.of(ProblemType.CONFLICT, "job " + jobId + " has ended (" + job.state() + "); there is nothing to cancel");
       }
@@ -265,6 +266,7 @@ public final class IxpRoutes {
             "items are sent as application/x-ndjson: one {\"custom_id\", \"body\"} object per line; got " + media);
       }
       return onSuccess(visibleJob(p, jobId), job -> {
+        spender(p, "sending a job's items");
         if (job.realtime() || JobResource.terminal(job.state())) {
           entity.discardBytes(Materializer.matFromSystem(system));
           throw ProblemException.of(ProblemType.CONFLICT, "job " + jobId + " has ended (" + job.state() + "); it takes no more items");
@@ -277,8 +279,16 @@ public final class IxpRoutes {
 
   // -- helpers ----------------------------------------------------------------------------------
 
+  /** What spends (items, cancel) needs a member or admin key; a read-only key reads. */
+  private static void spender(Principal p, String what) {
+    if (p.role() != io.keld.ixp.auth.Role.ADMIN && p.role() != io.keld.ixp.auth.Role.MEMBER) {
+      throw ProblemException.of(ProblemType.FORBIDDEN, what + " needs a member or admin key; this key is " + p.role().wire());
+    }
+  }
+
   /** The job as this key may see it: its organization's, and within its project or team if the key is scoped; else 404. */
   private CompletionStage<JobResource> visibleJob(Principal p, String jobId) {
+    if (!Jobs.plausibleId(jobId)) return CompletableFuture.failedFuture(ProblemException.notFound("job " + clip(jobId)));
     return index.get(jobId).thenCompose(row -> {
       if (row.isPresent() && row.get().realtime()) return CompletableFuture.completedFuture(Optional.of(row.get().resource()));
       return jobs.get(jobId).thenApply(v -> v.map(JobResources::of).or(() -> row.map(JobIndex.Row::resource)));
@@ -290,11 +300,16 @@ public final class IxpRoutes {
 
   private static Instant time(String field, String text) {
     if (text == null) return null;
+    Instant at;
     try {
-      return java.time.OffsetDateTime.parse(text).toInstant();
+      at = java.time.OffsetDateTime.parse(text).toInstant();
     } catch (DateTimeParseException e) {
       throw ProblemException.invalid(field, field + " is an RFC 3339 time such as 2026-11-21T18:00:00Z");
     }
+    if (at.isBefore(Instant.EPOCH) || at.isAfter(Instant.ofEpochMilli(JobIndex.LATEST_MILLIS))) {
+      throw ProblemException.invalid(field, field + " must be between 1970 and 9999");
+    }
+    return at;
   }
 
   private static ServerSentEvent event(String type, JobResource job) {

@@ -250,6 +250,9 @@ public final class JobIndex implements JobObserver {
     }
   }
 
+  /** 9999-12-31T23:59:59.999Z: no job is submitted later, and databases store no later time. */
+  static final long LATEST_MILLIS = 253_402_300_799_999L;
+
   /** Where a page ends: opaque to clients. */
   record Cursor(Instant submittedAt, String jobId) {
     String encode() {
@@ -261,7 +264,9 @@ public final class JobIndex implements JobObserver {
       try {
         String s = new String(Base64.getUrlDecoder().decode(text), StandardCharsets.UTF_8);
         int colon = s.indexOf(':');
-        Instant at = Instant.ofEpochMilli(Long.parseLong(s.substring(0, colon)));
+        long millis = Long.parseLong(s.substring(0, colon));
+        if (millis < 0 || millis > LATEST_MILLIS) throw new IllegalArgumentException("bad time");
+        Instant at = Instant.ofEpochMilli(millis);
         String id = s.substring(colon + 1);
         if (!id.matches("job_[0-9a-z]{16}")) throw new IllegalArgumentException("bad id");
         return new Cursor(at, id);

@@ -51,7 +51,8 @@ final class Submissions {
     try {
       return WireMoney.microUsd(usd);
     } catch (ArithmeticException e) {
-      throw ProblemException.invalid(field, "a price has at most 6 decimals (micro-USD) and at most 1,000,000 USD per million tokens; got " + usd.toPlainString());
+      // The value is not echoed: "1e100000000" would be a hundred million digits.
+      throw ProblemException.invalid(field, "a price has at most 6 decimals (micro-USD) and is at most 1,000,000 USD per million tokens");
     }
   }
 

@@ -125,7 +125,7 @@ public final class Jobs {
   }
 
   /** Job ids are {@code job_} and 16 base32 characters; anything else names no job (and starts no entity). */
-  static boolean plausibleId(String jobId) {
+  public static boolean plausibleId(String jobId) {
     return jobId != null && jobId.matches("job_[0-9a-z]{16}");
   }
 
@@ -205,10 +205,10 @@ public final class Jobs {
       throw ProblemException.invalid("min_quality", "minimum quality is 0 to 100");
     }
     checkSet("models", r.models());
-    checkSet("regions", r.regions());
-    checkSet("required_tags", r.requiredTags());
-    checkSet("providers_allowed", r.providersAllowed());
-    checkSet("providers_denied", r.providersDenied());
+    checkSet("constraints.regions", r.regions());
+    checkSet("constraints.required_tags", r.requiredTags());
+    checkSet("constraints.providers_allowed", r.providersAllowed());
+    checkSet("constraints.providers_denied", r.providersDenied());
     if (r.spendClass() != null && !SPEND_CLASSES.contains(r.spendClass())) {
       throw ProblemException.invalid("spend_class", "spend class is capex or opex");
     }

@@ -80,6 +80,9 @@ public final class OpenAiRoutes {
       Duration keyCacheFor) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** A body is one JSON value: anything after it is refused. */
+  private static final com.fasterxml.jackson.databind.ObjectReader STRICT = JSON.reader()
+      .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final Map<Operation, String> DEFAULT_USE_CASE = Map.of(Operation.CHAT_COMPLETIONS, "chat", Operation.EMBEDDINGS, "embed");
 
   private final Authenticator keys;
@@ -146,8 +149,11 @@ public final class OpenAiRoutes {
   // -- inference --------------------------------------------------------------------------------
 
   private Route call(Principal p, Operation operation) {
-    return withSizeLimit(settings.maxBodyBytes(), () -> extractRequest(request -> entity(Unmarshaller.entityToString(), text -> {
-      Instant now = clock.instant();
+    return io.keld.edge.JsonBodies.refuseOversized(settings.maxBodyBytes(), () -> new OpenAiError(400, "invalid_request_error", "request_too_large",
+        null, "The request body is larger than " + settings.maxBodyBytes() + " bytes.", false).response(),
+        () -> extractRequest(request -> entity(Unmarshaller.entityToString(), text -> {
+      // Milliseconds, as every job's times are: list cursors order by them.
+      Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
       ObjectNode body = parseBody(text, operation);
       return onSuccess(resolve(p, request, operation, body, now), call -> {
         Duration lead = Duration.between(now, call.deadline());
@@ -166,7 +172,7 @@ public final class OpenAiRoutes {
   private static ObjectNode parseBody(String text, Operation operation) {
     JsonNode node;
     try {
-      node = JSON.readTree(text);
+      node = STRICT.readTree(text);
     } catch (Exception e) {
       throw OpenAiError.invalid(null, "We could not parse the JSON body of your request. Send a JSON object.");
     }

@@ -173,6 +173,14 @@ class IxpEndToEndTest {
     assertTrue(seen.contains("job:running") || seen.contains("job:matched"), seen.toString());
     assertTrue(seen.contains("end:completed"), seen.toString());
 
+    // Cancel: a job with no items yet, then again (409).
+    String idle = submit("{\"use_case\":\"chat\",\"deadline\":\"PT2M\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":100}", null, 201)
+        .path("id").asText();
+    JsonNode cancelled = call("POST", "/ixp/v1/jobs/" + idle + "/cancel", null, null, null);
+    assertEquals("cancelled", cancelled.path("state").asText(), cancelled.toString());
+    assertEquals(409, call("POST", "/ixp/v1/jobs/" + idle + "/cancel", null, null, null).path("status").asInt());
+    assertEquals(409, status(itemsRequest(idle, items(0, 1))), "an ended job takes no items");
+
     // Listing: newest first, filtered, paged with a cursor.
     Thread.sleep(300); // the job index is written in batches
     JsonNode page = call("GET", "/ixp/v1/jobs?use_case=chat&limit=1", null, null, null);
@@ -182,14 +190,6 @@ class IxpEndToEndTest {
     assertNotNull(cursor, "more than one chat job, so a next page: " + page);
     JsonNode next = call("GET", "/ixp/v1/jobs?use_case=chat&limit=1&cursor=" + cursor, null, null, null);
     assertNotEquals(page.path("data").path(0).path("id").asText(), next.path("data").path(0).path("id").asText());
-
-    // Cancel: a job with no items yet, then again (409).
-    String idle = submit("{\"use_case\":\"chat\",\"deadline\":\"PT2M\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":100}", null, 201)
-        .path("id").asText();
-    JsonNode cancelled = call("POST", "/ixp/v1/jobs/" + idle + "/cancel", null, null, null);
-    assertEquals("cancelled", cancelled.path("state").asText(), cancelled.toString());
-    assertEquals(409, call("POST", "/ixp/v1/jobs/" + idle + "/cancel", null, null, null).path("status").asInt());
-    assertEquals(409, status(itemsRequest(idle, items(0, 1))), "an ended job takes no items");
   }
 
   @Test
@@ -232,10 +232,11 @@ class IxpEndToEndTest {
   void aCanaryInPromptsReachesNoTableAndNoLogLine() throws Exception {
     String id = submit("{\"use_case\":\"summarize\",\"deadline\":\"PT2M\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":5000}", null, 201)
         .path("id").asText();
-    List<JsonNode> results = upload(id, items(200, 5));
-    assertEquals(5, results.size());
-    // A failing provider and a bad line must not leak it either.
-    upload(id, List.of("{\"custom_id\":\"" + CANARY + "-x\",\"body\":{\"messages\":\"" + CANARY + "\"}}"));
+    // A bad line must not leak it either.
+    List<String> lines = new ArrayList<>(items(200, 5));
+    lines.add("{\"custom_id\":\"" + CANARY + "-x\",\"body\":{\"messages\":\"" + CANARY + "\"}}");
+    List<JsonNode> results = upload(id, lines);
+    assertEquals(6, results.size());
     HttpResponse<String> chat = http.send(HttpRequest.newBuilder(URI.create(world.baseUrl + "/v1/chat/completions"))
         .header("Authorization", "Bearer " + world.tenancy.apiKey()).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"sim-small\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\""
