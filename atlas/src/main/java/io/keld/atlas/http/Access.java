@@ -64,7 +64,12 @@ public final class Access {
   }
 
   public static boolean spendsIn(Principal p, Project pr) {
-    return p.isOperator() || ((p.role() == Role.ADMIN || p.role() == Role.MEMBER) && seesProject(p, pr));
+    return spends(p) && (p.isOperator() || seesProject(p, pr));
+  }
+
+  /** The key's role may spend (submit, send items, cancel): operator, admin or member; read-only keys read. */
+  public static boolean spends(Principal p) {
+    return p.isOperator() || p.role() == Role.ADMIN || p.role() == Role.MEMBER;
   }
 
   public static boolean readsAudit(Principal p, String orgId) {

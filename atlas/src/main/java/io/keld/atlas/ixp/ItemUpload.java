@@ -1,5 +1,6 @@
 package io.keld.atlas.ixp;
 
+import static io.keld.ixp.Texts.clip;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -227,7 +228,4 @@ final class ItemUpload {
     return true;
   }
 
-  private static String clip(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "…" : s;
-  }
 }

@@ -1,5 +1,6 @@
 package io.keld.atlas.ixp;
 
+import static io.keld.ixp.Texts.clip;
 import static io.keld.edge.JsonBodies.response;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
@@ -28,13 +29,10 @@ import io.keld.ixp.problem.ProblemType;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.Quote;
 import io.keld.marketplace.entity.BookClient;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -120,7 +118,7 @@ public final class IxpRoutes {
     return optionalHeaderValueByName("Idempotency-Key", idempotencyKey -> JsonBodies.bodyWithText(JobSubmission.class, (submission, text) -> {
       JobRequest request = Submissions.toRequest(submission, clock.instant());
       String key = idempotencyKey.orElse(null);
-      return onSuccess(jobs.submit(p, request, key, key == null ? null : sha256(text)), reply -> {
+      return onSuccess(jobs.submit(p, request, key, key == null ? null : Jobs.digest(text)), reply -> {
         if (reply instanceof DeadlineJob.Accepted a) {
           JobResource job = JobResources.of(a.view());
           HttpResponse r = ok(job).withStatus(a.created() ? StatusCodes.CREATED : StatusCodes.OK);
@@ -281,7 +279,7 @@ public final class IxpRoutes {
 
   /** What spends (items, cancel) needs a member or admin key; a read-only key reads. */
   private static void spender(Principal p, String what) {
-    if (p.role() != io.keld.ixp.auth.Role.ADMIN && p.role() != io.keld.ixp.auth.Role.MEMBER) {
+    if (!io.keld.atlas.http.Access.spends(p)) {
       throw ProblemException.of(ProblemType.FORBIDDEN, what + " needs a member or admin key; this key is " + p.role().wire());
     }
   }
@@ -324,15 +322,5 @@ public final class IxpRoutes {
     return response(StatusCodes.OK, body);
   }
 
-  private static String sha256(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
-  private static String clip(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "…" : s;
-  }
 }

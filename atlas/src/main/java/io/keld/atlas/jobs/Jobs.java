@@ -265,13 +265,12 @@ public final class Jobs {
         String.valueOf(new TreeSet<>(r.providersDenied() == null ? Set.of() : r.providersDenied())), projectId,
         String.valueOf(r.jobCategory()), String.valueOf(r.spendClass()), String.valueOf(new TreeMap<>(r.tags() == null ? Map.of() : r.tags())),
         String.valueOf(r.backup())));
-    return hex(sha256(canonical));
+    return digest(canonical);
   }
 
-  private static String hex(byte[] bytes) {
-    StringBuilder s = new StringBuilder();
-    for (byte b : bytes) s.append(String.format("%02x", b));
-    return s.toString();
+  /** The hex SHA-256 of a request's text: what an idempotency key is checked against. */
+  public static String digest(String text) {
+    return java.util.HexFormat.of().formatHex(sha256(text));
   }
 
   private static byte[] sha256(String text) {

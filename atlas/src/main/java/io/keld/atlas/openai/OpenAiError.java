@@ -1,5 +1,6 @@
 package io.keld.atlas.openai;
 
+import static io.keld.ixp.Texts.clip;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.edge.ProblemException;
@@ -138,7 +139,4 @@ public final class OpenAiError extends RuntimeException {
     return code;
   }
 
-  static String clip(String s) {
-    return s == null ? "" : s.length() > 64 ? s.substring(0, 64) + "…" : s;
-  }
 }

@@ -1,5 +1,6 @@
 package io.keld.atlas.openai;
 
+import static io.keld.ixp.Texts.clip;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -218,7 +219,7 @@ public final class OpenAiRoutes {
     }
     return project(projectId).thenCompose(found -> {
       Project project = found.filter(x -> Access.seesProject(p, x)).orElseThrow(() ->
-          new OpenAiError(404, "invalid_request_error", "project_not_found", "X-Keld-Project", "Project '" + OpenAiError.clip(projectId) + "' was not found.", false));
+          new OpenAiError(404, "invalid_request_error", "project_not_found", "X-Keld-Project", "Project '" + clip(projectId) + "' was not found.", false));
       if (!Access.spendsIn(p, project)) {
         throw new OpenAiError(403, "permission_error", "read_only_key", null, "This key may not spend in project " + project.id() + ": use a member or admin key.", false);
       }
@@ -234,7 +235,7 @@ public final class OpenAiRoutes {
           models = Set.of(model);
           useCase = request.getHeader("X-Keld-Use-Case").map(h -> h.value().trim()).orElse(null);
           if (useCase != null && !jobs.useCases().contains(useCase)) {
-            throw OpenAiError.invalid("X-Keld-Use-Case", "Unknown use case '" + OpenAiError.clip(useCase) + "'; known: " + String.join(", ", new TreeSet<>(jobs.useCases())));
+            throw OpenAiError.invalid("X-Keld-Use-Case", "Unknown use case '" + clip(useCase) + "'; known: " + String.join(", ", new TreeSet<>(jobs.useCases())));
           }
           if (useCase == null) useCase = bookFor(model, operation, d.useCase());
         }

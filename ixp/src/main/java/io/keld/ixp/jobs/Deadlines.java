@@ -1,5 +1,6 @@
 package io.keld.ixp.jobs;
 
+import static io.keld.ixp.Texts.clip;
 import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,7 +46,4 @@ public final class Deadlines {
     }
   }
 
-  private static String clip(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "…" : s;
-  }
 }

@@ -1,0 +1,15 @@
+package io.keld.ixp;
+
+/** Client-supplied text as it may appear in an error message: never more than a short excerpt. */
+public final class Texts {
+
+  private static final int EXCERPT = 64;
+
+  private Texts() {}
+
+  /** The first 64 characters, with an ellipsis when there were more; "" for null. */
+  public static String clip(String s) {
+    if (s == null) return "";
+    return s.length() > EXCERPT ? s.substring(0, EXCERPT) + "…" : s;
+  }
+}
