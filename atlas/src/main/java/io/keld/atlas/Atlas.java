@@ -1,6 +1,11 @@
 package io.keld.atlas;
 
 import io.keld.atlas.ixp.JobIndex;
+import io.keld.atlas.spend.SpendIngest;
+import io.keld.atlas.spend.ledger.Ledger;
+import io.keld.atlas.spend.mapping.MappingRules;
+import io.keld.atlas.spend.otlp.OtlpRoutes;
+import io.keld.atlas.spend.prices.PriceBook;
 import io.keld.atlas.openai.EdgeDefaults;
 import io.keld.atlas.jobs.BackupPolicies;
 import io.keld.atlas.jobs.DeadlineJob;
@@ -53,6 +58,7 @@ public final class Atlas {
   private final Clock clock;
   private final MeterRegistry registry;
   private final EdgeDefaults edgeDefaults;
+  private final SpendIngest spend;
   private volatile DeadlineJobs jobs;
 
   private Atlas(ActorSystem<?> system, Sql sql, Clock clock, MeterRegistry registry, TenancyStore tenancy, KeyStore keys, AuditLog audit,
@@ -66,6 +72,7 @@ public final class Atlas {
     this.audit = audit;
     this.budgets = budgets;
     this.edgeDefaults = new EdgeDefaults(sql, clock);
+    this.spend = new SpendIngest(new Ledger(sql, clock), new PriceBook(sql, clock), new MappingRules(sql, clock));
   }
 
   /**
@@ -81,7 +88,7 @@ public final class Atlas {
    */
   public DeadlineJobs startJobs(BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings, Set<String> useCases,
       Duration askTimeout) {
-    JobUsageStore usage = new JobUsageStore(sql);
+    JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
     JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
     DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, books, budgets, usage, metrics, index));
@@ -134,6 +141,33 @@ public final class Atlas {
   public Route routes() {
     return new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups(), edgeDefaults,
         jobs == null ? Set.of() : jobs.jobs().useCases()).route();
+  }
+
+  /**
+   * Seeds the price book from a CSV (entries not there yet are added; edits are kept) and loads it,
+   * then reloads it every {@code refresh}, so edits made on other nodes arrive.
+   */
+  public void startPriceBook(String seedCsv, Duration refresh) {
+    int added = spend.prices().seedAndLoad(seedCsv, "seed");
+    if (added > 0) log.info("Price book: {} seed entries added", added);
+    system.scheduler().scheduleWithFixedDelay(refresh, refresh, () -> {
+      try {
+        spend.prices().reload();
+      } catch (RuntimeException e) {
+        log.warn("Price book reload failed; keeping the prices loaded before: {}", e.getMessage());
+      }
+    }, system.executionContext());
+  }
+
+  /** The spend map's ingest: telemetry, usage files and settled jobs all enter the ledger through it. */
+  public SpendIngest spend() {
+    return spend;
+  }
+
+  /** OTLP/HTTP trace ingest ({@code POST /v1/traces}), for the node's OpenTelemetry port. */
+  public org.apache.pekko.http.javadsl.server.Route otlpRoute(long maxBodyBytes) {
+    return new OtlpRoutes(new io.keld.atlas.keys.CachingAuthenticator(keys, Duration.ofSeconds(5)), spend, maxBodyBytes,
+        org.apache.pekko.stream.Materializer.matFromSystem(system)).route();
   }
 
   public Authenticator authenticator() {

@@ -42,6 +42,7 @@ final class BenchNode {
       extra.put("keld.database.user", user);
       extra.put("keld.database.password", password);
       extra.put("keld.http.interface", "127.0.0.1");
+      extra.put("keld.otlp.port", freePort());
       extra.put("pekko.loglevel", "WARNING");
       extra.put("pekko-persistence-jdbc.shared-databases.slick.profile", "slick.jdbc.PostgresProfile$");
       extra.put("pekko-persistence-jdbc.shared-databases.slick.db.driver", "org.postgresql.Driver");

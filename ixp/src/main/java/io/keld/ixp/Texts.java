@@ -10,6 +10,12 @@ public final class Texts {
   /** The first 64 characters, with an ellipsis when there were more; "" for null. */
   public static String clip(String s) {
     if (s == null) return "";
-    return s.length() > EXCERPT ? s.substring(0, EXCERPT) + "…" : s;
+    return clip(s, EXCERPT);
+  }
+
+  /** The first {@code max} characters, with an ellipsis when there were more; "" for null. */
+  public static String clip(String s, int max) {
+    if (s == null) return "";
+    return s.length() > max ? s.substring(0, max) + "…" : s;
   }
 }

@@ -81,6 +81,8 @@ public final class KeldNode implements AutoCloseable {
   private final KeldDatabase database;
   private final KeldMetrics metrics;
   private final ServerBinding httpBinding;
+  /** The OpenTelemetry (OTLP/HTTP) port's binding; null when keld.otlp.enabled is off. */
+  private ServerBinding otlpBinding;
   private final CompletableFuture<Done> memberUp;
   private final BookClient books;
   private final BookListeners bookListeners;
@@ -189,6 +191,7 @@ public final class KeldNode implements AutoCloseable {
       Atlas atlas = Atlas.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"));
       Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
+      atlas.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, atlas, flow);
       bookListeners.add(trade.bookListener());
       JobStreams.RouteResolver providerRoutes = providerRoutes(flow, trade);
@@ -217,6 +220,13 @@ public final class KeldNode implements AutoCloseable {
                   List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes(), trade.routes(), ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
+      ServerBinding otlpBinding = null;
+      if (config.getBoolean("keld.otlp.enabled")) {
+        otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
+                List.of(atlas.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"))))
+            .toCompletableFuture()
+            .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
+      }
 
       shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-stop-flow", () -> {
         flow.close();
@@ -232,7 +242,9 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      return new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade, jobs);
+      KeldNode node = new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade, jobs);
+      node.otlpBinding = otlpBinding;
+      return node;
     } catch (Exception e) {
       if (system != null) {
         system.terminate();
@@ -355,6 +367,29 @@ public final class KeldNode implements AutoCloseable {
 
   public InetSocketAddress httpAddress() {
     return httpBinding.localAddress();
+  }
+
+  /** Where OTLP/HTTP telemetry is received ({@code POST /v1/traces}); empty when it is switched off. */
+  public Optional<InetSocketAddress> otlpAddress() {
+    return Optional.ofNullable(otlpBinding).map(ServerBinding::localAddress);
+  }
+
+  /**
+   * The price book's seed: {@code keld.atlas.price-book-seed}, a file on disk if one is there, else a
+   * resource of the jar (the one under config/ ships as {@code keld-config/price-book.csv}).
+   */
+  private static String priceBookSeed(Config config) {
+    String where = config.getString("keld.atlas.price-book-seed");
+    try {
+      java.nio.file.Path file = Path.of(where);
+      if (java.nio.file.Files.isRegularFile(file)) return java.nio.file.Files.readString(file);
+      try (java.io.InputStream in = KeldNode.class.getClassLoader().getResourceAsStream(where)) {
+        if (in == null) throw new IllegalStateException("the price book seed " + where + " is neither a file nor a resource");
+        return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("the price book seed " + where + " could not be read: " + e.getMessage(), e);
+    }
   }
 
   public Address clusterAddress() {

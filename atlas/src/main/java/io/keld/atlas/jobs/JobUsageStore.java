@@ -2,6 +2,8 @@ package io.keld.atlas.jobs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.atlas.spend.ledger.Ledger;
+import io.keld.atlas.spend.prices.PriceBook;
 import io.keld.edge.sql.Sql;
 import java.sql.PreparedStatement;
 import java.time.Instant;
@@ -23,9 +25,14 @@ public final class JobUsageStore {
       long failedRequests, long inputTokens, long outputTokens, long pricePerMtok, long costMicroUsd, Instant startedAt, Instant endedAt) {}
 
   private final Sql sql;
+  /** Where each row also becomes a usage record of the spend ledger, in the same transaction. */
+  private final Ledger ledger;
+  private final PriceBook prices;
 
-  public JobUsageStore(Sql sql) {
+  public JobUsageStore(Sql sql, Ledger ledger, PriceBook prices) {
     this.sql = sql;
+    this.ledger = ledger;
+    this.prices = prices;
   }
 
   /** The records of a finished job, one per leg that has any usage or was bought. */
@@ -52,43 +59,108 @@ public final class JobUsageStore {
     return out;
   }
 
-  /** Writes the records; rows already there (an earlier attempt) are left as they are. */
+  /**
+   * Writes the records and their ledger entries in one transaction; rows already there (an earlier
+   * attempt) are left as they are, so a settlement written twice counts once.
+   */
   public CompletionStage<Integer> write(List<UsageRecord> records) {
-    return sql.run(c -> {
-      int written = 0;
-      for (UsageRecord r : records) {
-        try (PreparedStatement ps = c.prepareStatement(INSERT)) {
-          bind(ps, r);
-          written += ps.executeUpdate();
-        } catch (java.sql.SQLException e) {
-          if (!Sql.isUniqueViolation(e)) throw e;
-        }
-      }
-      return written;
-    });
+    return sql.run(c -> ledgerRetries(c, records));
   }
 
-  /**
-   * Writes records that are new (the real-time path's, under fresh job ids) in one batched
-   * transaction; if any was there already, falls back to {@link #write}.
-   */
+  /** The real-time path's records (fresh job ids), gathered into one transaction per batch. */
   public CompletionStage<Integer> writeNew(List<UsageRecord> records) {
-    return sql.run(c -> {
+    return write(records);
+  }
+
+  private int ledgerRetries(java.sql.Connection c, List<UsageRecord> records) throws java.sql.SQLException {
+    for (int attempt = 1; ; attempt++) {
       try {
         return Sql.inTransaction(c, tx -> {
+          List<UsageRecord> fresh = withoutExisting(tx, records);
+          if (fresh.isEmpty()) return 0;
           try (PreparedStatement ps = tx.prepareStatement(INSERT)) {
-            for (UsageRecord r : records) {
+            for (UsageRecord r : fresh) {
               bind(ps, r);
               ps.addBatch();
             }
             ps.executeBatch();
-            return records.size();
           }
+          List<io.keld.atlas.spend.ledger.UsageRecord> entries = new ArrayList<>(fresh.size());
+          for (UsageRecord r : fresh) entries.add(ledgerRecord(r));
+          ledger.appendInTransaction(tx, entries);
+          return fresh.size();
         });
       } catch (java.sql.SQLException e) {
-        return -1;
+        // Two writers of the same job's rows: the loser retries and finds them written.
+        if (attempt >= 3 || !Sql.isUniqueViolation(e)) throw e;
       }
-    }).thenCompose(n -> n >= 0 ? java.util.concurrent.CompletableFuture.completedFuture(n) : write(records));
+    }
+  }
+
+  private static List<UsageRecord> withoutExisting(java.sql.Connection tx, List<UsageRecord> records) throws java.sql.SQLException {
+    List<UsageRecord> fresh = new ArrayList<>();
+    try (PreparedStatement ps = tx.prepareStatement("SELECT 1 FROM job_usage WHERE job_id = ? AND leg_no = ?")) {
+      for (UsageRecord r : records) {
+        ps.setString(1, r.jobId());
+        ps.setInt(2, r.legNo());
+        try (var rs = ps.executeQuery()) {
+          if (!rs.next()) fresh.add(r);
+        }
+      }
+    }
+    return fresh;
+  }
+
+  /**
+   * A settled leg as a ledger record: exact tokens, and the exact cost at the price paid (cost source
+   * {@code provider}: what the provider is paid through Keld). Deadline jobs are deadline work by
+   * definition; real-time edge calls are taken as interactive.
+   */
+  private io.keld.atlas.spend.ledger.UsageRecord ledgerRecord(UsageRecord u) {
+    var r = new io.keld.atlas.spend.ledger.UsageRecord();
+    r.orgId = u.orgId();
+    r.source = io.keld.atlas.spend.ledger.UsageRecord.Sources.KELD;
+    r.sourceEventId = u.jobId() + "/" + u.legNo();
+    r.teamId = u.teamId();
+    r.projectId = u.projectId();
+    r.periodStart = u.startedAt();
+    r.periodEnd = u.endedAt();
+    r.granularity = "job";
+    r.requestCount = u.requests();
+    r.provider = u.providerId();
+    r.modelServed = u.model();
+    r.useCase = u.useCase();
+    r.operation = "embed".equals(u.useCase()) ? "embeddings" : "chat";
+    r.inputTokens = u.inputTokens();
+    r.outputTokens = u.outputTokens();
+    r.costMicroUsd = u.costMicroUsd();
+    r.costSource = io.keld.atlas.spend.ledger.UsageRecord.CostSources.PROVIDER;
+    r.priceRef = "keld/" + u.jobId() + "/leg-" + u.legNo() + "@" + u.pricePerMtok() + "-micro-usd-per-mtok";
+    r.jobCategory = u.jobCategory() != null ? u.jobCategory() : io.keld.atlas.spend.mapping.MappingRules.inferCategory(r.operation);
+    r.jobCategorySource = u.jobCategory() != null ? "declared" : "inferred";
+    r.spendClass = u.spendClass() != null ? u.spendClass() : "opex";
+    boolean realtime = "realtime".equals(u.legKind());
+    r.latencyClass = realtime ? io.keld.atlas.spend.ledger.LatencyTolerance.INTERACTIVE : io.keld.atlas.spend.ledger.LatencyTolerance.DEADLINE;
+    r.latencyConfidence = realtime ? 0.5 : 1.0;
+    r.durationMs = java.time.Duration.between(u.startedAt(), u.endedAt()).toMillis();
+    r.status = u.requests() == 0 && u.failedRequests() > 0 ? "error" : "ok";
+    r.serviceName = "keld";
+    try {
+      r.tags = new java.util.TreeMap<>(JSON.readValue(u.tagsJson(), new com.fasterxml.jackson.core.type.TypeReference<java.util.Map<String, String>>() {}));
+    } catch (JsonProcessingException e) {
+      r.tags = new java.util.TreeMap<>();
+    }
+    r.tags.put("keld.job_id", u.jobId());
+    // The list cost: what the same tokens cost at the book's price for this model, where it has one.
+    Long cost = r.costMicroUsd;
+    String ref = r.priceRef;
+    r.costMicroUsd = null;
+    prices.price(r);
+    r.costMicroUsd = cost;
+    r.costSource = io.keld.atlas.spend.ledger.UsageRecord.CostSources.PROVIDER;
+    r.priceRef = ref;
+    if (r.listCostMicroUsd == null) r.listCostMicroUsd = cost;
+    return r;
   }
 
   private static final String INSERT = "INSERT INTO job_usage (job_id, leg_no, org_id, team_id, project_id, use_case, "

@@ -15,6 +15,7 @@ import io.keld.atlas.jobs.JobRequest;
 import io.keld.atlas.jobs.JobStreams;
 import io.keld.atlas.jobs.JobView;
 import io.keld.atlas.jobs.Jobs;
+import io.keld.atlas.keys.CachingAuthenticator;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.edge.KeyAuthentication;

@@ -35,6 +35,10 @@ public final class StartCommand implements Callable<Integer> {
   @Option(names = "--management-port", paramLabel = "PORT", description = "Port of Pekko Management HTTP (default 8558).")
   Integer managementPort;
 
+  @Option(names = "--otlp-port", paramLabel = "PORT",
+      description = "Port of the OTLP/HTTP telemetry ingest, POST /v1/traces (default 4318; 0 switches it off).")
+  Integer otlpPort;
+
   @Option(names = "--seed", split = ",", paramLabel = "HOST:PORT",
       description = "Seed nodes to join, comma-separated (default: the profile's, or form a cluster of one).")
   List<String> seeds;
@@ -47,12 +51,17 @@ public final class StartCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  private Map<String, Object> otlpSettings() {
+    if (otlpPort == null) return Map.of();
+    return otlpPort == 0 ? Map.of("keld.otlp.enabled", false) : Map.of("keld.otlp.port", otlpPort);
+  }
+
   @Override
   public Integer call() throws Exception {
     long started = System.nanoTime();
     Config config;
     try {
-      config = KeldConfig.load(profile, new KeldConfig.Overrides(httpPort, remotePort, managementPort, dataDir, seedAddresses(), Map.of()));
+      config = KeldConfig.load(profile, new KeldConfig.Overrides(httpPort, remotePort, managementPort, dataDir, seedAddresses(), otlpSettings()));
     } catch (KeldConfig.InvalidConfigException | IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), "invalid configuration: " + e.getMessage());
     }

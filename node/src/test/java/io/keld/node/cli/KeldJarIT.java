@@ -39,7 +39,7 @@ class KeldJarIT {
   @Test
   void startServesHealthAndMetricsAndExitsZeroOnSigterm() throws Exception {
     int httpPort = TestNodes.freePort();
-    Process keld = java("start", "--http-port", "" + httpPort, "--remote-port", "" + TestNodes.freePort(),
+    Process keld = java("start", "--http-port", "" + httpPort, "--remote-port", "" + TestNodes.freePort(), "--otlp-port", "" + TestNodes.freePort(),
         "--management-port", "" + TestNodes.freePort(), "--data-dir", dataDir.toString());
     List<String> output = drain(keld);
     try {

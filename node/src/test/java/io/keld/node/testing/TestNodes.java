@@ -20,6 +20,7 @@ public final class TestNodes {
   public static Config config(TestDatabase db, List<String> seedNodes) {
     Map<String, Object> extra = new LinkedHashMap<>(db.nodeSettings());
     extra.put("keld.http.interface", "127.0.0.1");
+    extra.put("keld.otlp.port", freePort());
     // Several ActorSystems in one JVM register their cluster MBeans under distinct names.
     extra.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
     extra.put("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off");

@@ -1,4 +1,4 @@
-package io.keld.atlas.openai;
+package io.keld.atlas.keys;
 
 import io.keld.ixp.auth.Authenticator;
 import io.keld.ixp.auth.Principal;
@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * request. A revoked key keeps working on this node for at most {@code ttl}. Unknown keys are not
  * remembered (a flood of wrong keys cannot fill the cache).
  */
-final class CachingAuthenticator implements Authenticator {
+public final class CachingAuthenticator implements Authenticator {
 
   private record Entry(Principal principal, long atNanos) {}
 
@@ -24,7 +24,7 @@ final class CachingAuthenticator implements Authenticator {
   private final long ttlNanos;
   private final Map<String, Entry> cache = new ConcurrentHashMap<>();
 
-  CachingAuthenticator(Authenticator inner, Duration ttl) {
+  public CachingAuthenticator(Authenticator inner, Duration ttl) {
     this.inner = inner;
     this.ttlNanos = ttl.toNanos();
   }

@@ -1,0 +1,214 @@
+package io.keld.atlas.spend.otlp;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+import io.opentelemetry.proto.common.v1.AnyValue;
+import io.opentelemetry.proto.common.v1.KeyValue;
+import io.opentelemetry.proto.trace.v1.ResourceSpans;
+import io.opentelemetry.proto.trace.v1.ScopeSpans;
+import io.opentelemetry.proto.trace.v1.Span;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads an OTLP/HTTP trace export ({@code ExportTraceServiceRequest}) in either encoding into
+ * {@link OtlpSpan}s, dropping content attributes as it goes.
+ *
+ * <p>OTLP/JSON is proto3's JSON mapping with OTLP's own differences: trace and span ids are hex (not
+ * base64), enums are numbers, and 64-bit integers may be strings or numbers. Keys are lowerCamelCase;
+ * the proto field names are accepted too.
+ */
+public final class OtlpDecoder {
+
+  /** The export does not parse; the message says where. */
+  public static final class BadExport extends RuntimeException {
+    public BadExport(String message) {
+      super(message);
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+  private static final HexFormat HEX = HexFormat.of();
+
+  private OtlpDecoder() {}
+
+  public static List<OtlpSpan> protobuf(byte[] body) {
+    ExportTraceServiceRequest request;
+    try {
+      request = ExportTraceServiceRequest.parseFrom(body);
+    } catch (InvalidProtocolBufferException e) {
+      throw new BadExport("the body is not an OTLP ExportTraceServiceRequest in protobuf: " + e.getMessage());
+    }
+    List<OtlpSpan> out = new ArrayList<>();
+    for (ResourceSpans rs : request.getResourceSpansList()) {
+      Map<String, String> resource = attributes(rs.getResource().getAttributesList());
+      for (ScopeSpans ss : rs.getScopeSpansList()) {
+        for (Span s : ss.getSpansList()) {
+          out.add(new OtlpSpan(hex(s.getTraceId()), hex(s.getSpanId()), hex(s.getParentSpanId()), s.getName(), s.getKindValue(),
+              s.getStartTimeUnixNano(), s.getEndTimeUnixNano(), s.getStatus().getCodeValue(), attributes(s.getAttributesList()), resource));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static Map<String, String> attributes(List<KeyValue> kvs) {
+    Map<String, String> out = new HashMap<>();
+    for (KeyValue kv : kvs) {
+      if (ContentAttributes.isContent(kv.getKey())) continue;
+      String v = text(kv.getValue());
+      if (v != null) out.put(kv.getKey(), v);
+    }
+    return out;
+  }
+
+  private static String text(AnyValue v) {
+    switch (v.getValueCase()) {
+      case STRING_VALUE:
+        return v.getStringValue();
+      case INT_VALUE:
+        return Long.toString(v.getIntValue());
+      case DOUBLE_VALUE:
+        return Double.toString(v.getDoubleValue());
+      case BOOL_VALUE:
+        return Boolean.toString(v.getBoolValue());
+      case ARRAY_VALUE: {
+        // Arrays of scalars (finish reasons, stop sequences) as comma-separated text; nested values are not read.
+        List<String> parts = new ArrayList<>();
+        for (AnyValue item : v.getArrayValue().getValuesList()) {
+          String t = item.getValueCase() == AnyValue.ValueCase.ARRAY_VALUE || item.getValueCase() == AnyValue.ValueCase.KVLIST_VALUE
+              ? null : text(item);
+          if (t != null) parts.add(t);
+        }
+        return String.join(",", parts);
+      }
+      default:
+        return null;
+    }
+  }
+
+  private static String hex(ByteString b) {
+    return b.isEmpty() ? "" : HEX.formatHex(b.toByteArray());
+  }
+
+  public static List<OtlpSpan> json(byte[] body) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(body);
+    } catch (IOException e) {
+      throw new BadExport("the body is not JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
+    }
+    if (root == null || !root.isObject()) throw new BadExport("an OTLP/JSON export is an object with resourceSpans");
+    List<OtlpSpan> out = new ArrayList<>();
+    JsonNode resourceSpans = field(root, "resourceSpans", "resource_spans");
+    if (resourceSpans == null) return out;
+    requireArray(resourceSpans, "resourceSpans");
+    int ri = 0;
+    for (JsonNode rs : resourceSpans) {
+      String at = "resourceSpans[" + ri++ + "]";
+      JsonNode res = field(rs, "resource", "resource");
+      Map<String, String> resource = jsonAttributes(res == null ? null : field(res, "attributes", "attributes"), at + ".resource");
+      JsonNode scopes = field(rs, "scopeSpans", "scope_spans");
+      if (scopes == null) continue;
+      requireArray(scopes, at + ".scopeSpans");
+      int si = 0;
+      for (JsonNode ss : scopes) {
+        String sat = at + ".scopeSpans[" + si++ + "]";
+        JsonNode spans = field(ss, "spans", "spans");
+        if (spans == null) continue;
+        requireArray(spans, sat + ".spans");
+        int i = 0;
+        for (JsonNode s : spans) {
+          String spat = sat + ".spans[" + i++ + "]";
+          JsonNode status = field(s, "status", "status");
+          out.add(new OtlpSpan(id(s, "traceId", "trace_id", 32, spat), id(s, "spanId", "span_id", 16, spat),
+              id(s, "parentSpanId", "parent_span_id", 16, spat), str(field(s, "name", "name")), (int) number(field(s, "kind", "kind"), spat + ".kind"),
+              number(field(s, "startTimeUnixNano", "start_time_unix_nano"), spat + ".startTimeUnixNano"),
+              number(field(s, "endTimeUnixNano", "end_time_unix_nano"), spat + ".endTimeUnixNano"),
+              status == null ? 0 : (int) number(field(status, "code", "code"), spat + ".status.code"),
+              jsonAttributes(field(s, "attributes", "attributes"), spat), resource));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static Map<String, String> jsonAttributes(JsonNode attrs, String at) {
+    Map<String, String> out = new HashMap<>();
+    if (attrs == null || attrs.isNull()) return out;
+    requireArray(attrs, at + ".attributes");
+    for (JsonNode kv : attrs) {
+      String key = str(kv.get("key"));
+      if (key == null || ContentAttributes.isContent(key)) continue;
+      String v = jsonValue(kv.get("value"));
+      if (v != null) out.put(key, v);
+    }
+    return out;
+  }
+
+  private static String jsonValue(JsonNode v) {
+    if (v == null || !v.isObject()) return null;
+    JsonNode n;
+    if ((n = field(v, "stringValue", "string_value")) != null) return n.asText();
+    if ((n = field(v, "intValue", "int_value")) != null) return n.isNumber() ? Long.toString(n.asLong()) : n.asText();
+    if ((n = field(v, "doubleValue", "double_value")) != null) return Double.toString(n.asDouble());
+    if ((n = field(v, "boolValue", "bool_value")) != null) return Boolean.toString(n.asBoolean());
+    if ((n = field(v, "arrayValue", "array_value")) != null) {
+      JsonNode values = n.get("values");
+      if (values == null || !values.isArray()) return "";
+      List<String> parts = new ArrayList<>();
+      for (JsonNode item : values) {
+        String t = jsonValue(item);
+        if (t != null && !item.has("arrayValue") && !item.has("kvlistValue")) parts.add(t);
+      }
+      return String.join(",", parts);
+    }
+    return null;
+  }
+
+  private static JsonNode field(JsonNode o, String camel, String snake) {
+    if (o == null || !o.isObject()) return null;
+    JsonNode n = o.get(camel);
+    if (n == null) n = o.get(snake);
+    return n == null || n.isNull() ? null : n;
+  }
+
+  private static void requireArray(JsonNode n, String at) {
+    if (!n.isArray()) throw new BadExport(at + " must be an array");
+  }
+
+  private static String str(JsonNode n) {
+    return n == null || n.isNull() ? null : n.asText();
+  }
+
+  /** A number, or a 64-bit integer sent as a string (OTLP/JSON allows both). */
+  private static long number(JsonNode n, String at) {
+    if (n == null) return 0;
+    if (n.isIntegralNumber()) return n.asLong();
+    if (n.isTextual()) {
+      try {
+        return Long.parseUnsignedLong(n.asText());
+      } catch (NumberFormatException e) {
+        throw new BadExport(at + " must be an integer");
+      }
+    }
+    throw new BadExport(at + " must be an integer");
+  }
+
+  private static String id(JsonNode span, String camel, String snake, int hexLength, String at) {
+    String v = str(field(span, camel, snake));
+    if (v == null || v.isEmpty()) return "";
+    if (v.length() != hexLength || !v.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+      throw new BadExport(at + "." + camel + " must be " + hexLength + " hex digits");
+    }
+    return v.toLowerCase(java.util.Locale.ROOT);
+  }
+}
