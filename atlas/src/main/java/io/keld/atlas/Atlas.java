@@ -2,6 +2,11 @@ package io.keld.atlas;
 
 import io.keld.atlas.ixp.JobIndex;
 import io.keld.atlas.spend.SpendIngest;
+import io.keld.atlas.spend.SpendRoutes;
+import io.keld.atlas.spend.reports.FocusExport;
+import io.keld.atlas.spend.reports.Recommendations;
+import io.keld.atlas.spend.reports.SpendReports;
+import io.keld.marketplace.book.Bid;
 import io.keld.atlas.spend.ledger.Ledger;
 import io.keld.atlas.spend.mapping.MappingRules;
 import io.keld.atlas.spend.otlp.OtlpRoutes;
@@ -59,10 +64,13 @@ public final class Atlas {
   private final MeterRegistry registry;
   private final EdgeDefaults edgeDefaults;
   private final SpendIngest spend;
+  private final Executor blocking;
+  private volatile BookClient books;
   private volatile DeadlineJobs jobs;
 
-  private Atlas(ActorSystem<?> system, Sql sql, Clock clock, MeterRegistry registry, TenancyStore tenancy, KeyStore keys, AuditLog audit,
-      BudgetClient budgets) {
+  private Atlas(ActorSystem<?> system, Sql sql, Executor blocking, Clock clock, MeterRegistry registry, TenancyStore tenancy, KeyStore keys,
+      AuditLog audit, BudgetClient budgets) {
+    this.blocking = blocking;
     this.system = system;
     this.sql = sql;
     this.clock = clock;
@@ -88,6 +96,7 @@ public final class Atlas {
    */
   public DeadlineJobs startJobs(BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings, Set<String> useCases,
       Duration askTimeout) {
+    this.books = books;
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
     JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
@@ -116,7 +125,7 @@ public final class Atlas {
     Counter softCapAlerts = Counter.builder("keld.budget.soft.cap.alerts")
         .description("Soft budget caps crossed (one per scope per period)").register(registry);
     TeamBudgets.init(system, clock, (teamId, events) -> onBudgetEvents(teamId, events, tenancy, audit, softCapAlerts));
-    return new Atlas(system, sql, clock, registry, tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout));
+    return new Atlas(system, sql, blocking, clock, registry, tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout));
   }
 
   /** A soft cap crossed is an alert: logged, counted, and written to the organization's audit log. */
@@ -139,8 +148,23 @@ public final class Atlas {
   }
 
   public Route routes() {
-    return new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups(), edgeDefaults,
+    Route governance = new AtlasRoutes(tenancy, keys, budgets, audit, jobs == null ? null : jobs.jobs().backups(), edgeDefaults,
         jobs == null ? Set.of() : jobs.jobs().useCases()).route();
+    return org.apache.pekko.http.javadsl.server.Directives.concat(governance, spendRoutes());
+  }
+
+  /** The spend map's reports, export, recommendations, imports, mapping rules and price book. */
+  private Route spendRoutes() {
+    Set<String> useCases = jobs == null ? Set.of() : jobs.jobs().useCases();
+    Recommendations.Quoter quoter = (useCase, ceiling, tokens, deadline) -> {
+      if (books == null) return java.util.concurrent.CompletableFuture.completedFuture(Optional.empty());
+      long due = deadline.toEpochMilli();
+      Bid bid = new Bid("recommendation", useCase, Set.of(), 0, ceiling, tokens, due, due, Set.of(), Set.of(), Set.of(), Set.of());
+      return books.quote(useCase, bid, 1).thenApply(q -> q.options().stream().findFirst());
+    };
+    FocusExport focus = new FocusExport(sql);
+    return new SpendRoutes(keys, spend, new SpendReports(sql), new Recommendations(sql, quoter, useCases, clock), focus::csv, budgets,
+        audit, clock, blocking).route();
   }
 
   /**

@@ -57,10 +57,11 @@ CREATE INDEX usage_records_org_period ON usage_records (org_id, period_start);
 
 -- Spend and tokens per hour and per combination of the six dimensions, kept in step with the ledger
 -- (the same transaction adds a record and its share here), so reports read thousands of rows, not
--- millions. Unknown dimension values are '' so the key has no NULLs.
+-- millions. Unknown dimension values are '' so the key has no NULLs. (bucket_hour, not hour: HOUR and
+-- DAY are reserved words in H2.)
 CREATE TABLE usage_rollup_hourly (
   org_id               VARCHAR(64)   NOT NULL,
-  hour                 TIMESTAMP WITH TIME ZONE NOT NULL,
+  bucket_hour          TIMESTAMP WITH TIME ZONE NOT NULL,
   team_id              VARCHAR(64)   NOT NULL,
   project_id           VARCHAR(64)   NOT NULL,
   provider             VARCHAR(64)   NOT NULL,
@@ -76,7 +77,30 @@ CREATE TABLE usage_rollup_hourly (
   reasoning_tokens     BIGINT        NOT NULL,
   cost_micro_usd       BIGINT        NOT NULL,
   list_cost_micro_usd  BIGINT        NOT NULL,
-  PRIMARY KEY (org_id, hour, team_id, project_id, provider, model, job_category, spend_class)
+  PRIMARY KEY (org_id, bucket_hour, team_id, project_id, provider, model, job_category, spend_class)
+);
+
+-- The same per UTC day: a report over whole days reads this (30 days of a busy organization are tens
+-- of thousands of rows here, hundreds of thousands in the hourly table).
+CREATE TABLE usage_rollup_daily (
+  org_id               VARCHAR(64)   NOT NULL,
+  bucket_day           TIMESTAMP WITH TIME ZONE NOT NULL,
+  team_id              VARCHAR(64)   NOT NULL,
+  project_id           VARCHAR(64)   NOT NULL,
+  provider             VARCHAR(64)   NOT NULL,
+  model                VARCHAR(200)  NOT NULL,
+  job_category         VARCHAR(64)   NOT NULL,
+  spend_class          VARCHAR(8)    NOT NULL,
+  records              BIGINT        NOT NULL,
+  request_count        BIGINT        NOT NULL,
+  input_tokens         BIGINT        NOT NULL,
+  cached_input_tokens  BIGINT        NOT NULL,
+  cache_write_tokens   BIGINT        NOT NULL,
+  output_tokens        BIGINT        NOT NULL,
+  reasoning_tokens     BIGINT        NOT NULL,
+  cost_micro_usd       BIGINT        NOT NULL,
+  list_cost_micro_usd  BIGINT        NOT NULL,
+  PRIMARY KEY (org_id, bucket_day, team_id, project_id, provider, model, job_category, spend_class)
 );
 
 -- Effective-dated prices (micro-USD per million tokens) per provider, model and token type. A new

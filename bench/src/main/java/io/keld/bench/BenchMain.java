@@ -7,7 +7,7 @@ import java.util.List;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead");
+  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest");
 
   public static void main(String[] args) throws Exception {
     List<String> a = Arrays.asList(args);
@@ -24,6 +24,7 @@ public final class BenchMain {
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick);
       case "edge-overhead" -> EdgeOverheadBench.run(quick);
+      case "atlas-ingest" -> AtlasIngestBench.run(quick);
       default -> throw new IllegalStateException(name);
     };
     report.publish(md == null ? null : Path.of(md));

@@ -53,6 +53,10 @@ public final class ProblemResponses {
               if (e instanceof ProblemException p) {
                 return org.apache.pekko.http.javadsl.server.Directives.complete(response(p.problem()));
               }
+              if (e instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException size) {
+                return org.apache.pekko.http.javadsl.server.Directives.complete(response(Problem.of(ProblemType.PAYLOAD_TOO_LARGE,
+                    "the body is larger than " + size.limit() + " bytes")));
+              }
               if (e instanceof java.util.concurrent.TimeoutException) {
                 // An entity (a budget, a book) did not answer in time: the request may be retried.
                 return org.apache.pekko.http.javadsl.server.Directives.complete(response(

@@ -41,7 +41,7 @@ public final class LatencyTolerance {
   private static final double INPUT_HEAVY = 0.20;
   private static final double PERIODIC = 0.30;
   /** Not streamed, no end user, no conversation, no server span: each absence is mild evidence of tolerance. */
-  private static final double ABSENCE = 0.10;
+  private static final double ABSENCE = 0.06;
 
   private LatencyTolerance() {}
 

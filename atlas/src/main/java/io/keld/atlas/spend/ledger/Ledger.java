@@ -190,9 +190,18 @@ public final class Ledger {
 
   private static void rollUp(Connection tx, List<UsageRecord> fresh) throws SQLException {
     if (fresh.isEmpty()) return;
+    boolean postgres = tx.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
+    rollUp(tx, fresh, "usage_rollup_hourly", "bucket_hour", ChronoUnit.HOURS, postgres);
+    rollUp(tx, fresh, "usage_rollup_daily", "bucket_day", ChronoUnit.DAYS, postgres);
+  }
+
+  private static void rollUp(Connection tx, List<UsageRecord> fresh, String table, String timeColumn, ChronoUnit unit, boolean postgres)
+      throws SQLException {
+    // Keys in a fixed order, so two writers lock rollup rows in the same order and cannot deadlock.
     Map<RollupKey, Sums> sums = new java.util.TreeMap<>(java.util.Comparator.comparing(RollupKey::toString));
     for (UsageRecord r : fresh) {
-      RollupKey k = new RollupKey(r.orgId, r.periodStart.truncatedTo(ChronoUnit.HOURS), nz(r.teamId), nz(r.projectId), nz(r.provider),
+      // Instant.truncatedTo works in UTC: hours and days are UTC hours and days.
+      RollupKey k = new RollupKey(r.orgId, r.periodStart.truncatedTo(unit), nz(r.teamId), nz(r.projectId), nz(r.provider),
           nz(r.model()), nz(r.jobCategory), nz(r.spendClass));
       Sums s = sums.computeIfAbsent(k, x -> new Sums());
       s.records++;
@@ -205,9 +214,12 @@ public final class Ledger {
       s.cost += r.costMicroUsd;
       s.listCost += r.listCostMicroUsd == null ? r.costMicroUsd : r.listCostMicroUsd;
     }
-    // Keys in a fixed order, so two writers lock rollup rows in the same order and cannot deadlock.
-    boolean postgres = tx.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
-    try (PreparedStatement ps = tx.prepareStatement(postgres ? UPSERT_POSTGRES : MERGE_STANDARD)) {
+    String columns = ROLLUP_COLUMNS.replace("bucket_hour", timeColumn);
+    String statement = postgres
+        ? "INSERT INTO " + table + " AS r (" + columns + ") VALUES (" + String.join(",", Collections.nCopies(17, "?")) + ") ON CONFLICT ("
+            + KEY_COLUMNS.replace("bucket_hour", timeColumn) + ") DO UPDATE SET " + String.format(ADDS, "r", "EXCLUDED")
+        : MERGE_STANDARD.replace("usage_rollup_hourly", table).replace("bucket_hour", timeColumn);
+    try (PreparedStatement ps = tx.prepareStatement(statement)) {
       for (Map.Entry<RollupKey, Sums> e : sums.entrySet()) {
         RollupKey k = e.getKey();
         Sums s = e.getValue();
@@ -219,7 +231,8 @@ public final class Ledger {
     }
   }
 
-  private static final String ROLLUP_COLUMNS = "org_id, hour, team_id, project_id, provider, model, job_category, spend_class, records, "
+  private static final String KEY_COLUMNS = "org_id, bucket_hour, team_id, project_id, provider, model, job_category, spend_class";
+  private static final String ROLLUP_COLUMNS = KEY_COLUMNS + ", records, "
       + "request_count, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micro_usd, "
       + "list_cost_micro_usd";
   private static final String ADDS = "records = %1$s.records + %2$s.records, request_count = %1$s.request_count + %2$s.request_count, "
@@ -227,19 +240,19 @@ public final class Ledger {
       + "cache_write_tokens = %1$s.cache_write_tokens + %2$s.cache_write_tokens, output_tokens = %1$s.output_tokens + %2$s.output_tokens, "
       + "reasoning_tokens = %1$s.reasoning_tokens + %2$s.reasoning_tokens, cost_micro_usd = %1$s.cost_micro_usd + %2$s.cost_micro_usd, "
       + "list_cost_micro_usd = %1$s.list_cost_micro_usd + %2$s.list_cost_micro_usd";
-  /** PostgreSQL: an upsert that is safe under concurrent writers. */
-  private static final String UPSERT_POSTGRES = "INSERT INTO usage_rollup_hourly AS r (" + ROLLUP_COLUMNS + ") VALUES ("
-      + String.join(",", Collections.nCopies(17, "?")) + ") ON CONFLICT (org_id, hour, team_id, project_id, provider, model, "
-      + "job_category, spend_class) DO UPDATE SET " + String.format(ADDS, "r", "EXCLUDED");
-  /** H2 (the embedded development store): standard MERGE; a concurrent insert of the same key retries the transaction. */
+  /**
+   * H2 (the embedded development store): standard MERGE, which PostgreSQL's upsert replaces because
+   * MERGE is not safe under concurrent inserts there; on H2 a concurrent insert of the same key
+   * retries the transaction.
+   */
   private static final String MERGE_STANDARD = "MERGE INTO usage_rollup_hourly r USING (VALUES (CAST(? AS VARCHAR(64)), "
       + "CAST(? AS TIMESTAMP WITH TIME ZONE), CAST(? AS VARCHAR(64)), CAST(? AS VARCHAR(64)), CAST(? AS VARCHAR(64)), "
       + "CAST(? AS VARCHAR(200)), CAST(? AS VARCHAR(64)), CAST(? AS VARCHAR(8)), "
       + String.join(",", Collections.nCopies(9, "CAST(? AS BIGINT)")) + ")) AS v(" + ROLLUP_COLUMNS + ") "
-      + "ON r.org_id = v.org_id AND r.hour = v.hour AND r.team_id = v.team_id AND r.project_id = v.project_id "
+      + "ON r.org_id = v.org_id AND r.bucket_hour = v.bucket_hour AND r.team_id = v.team_id AND r.project_id = v.project_id "
       + "AND r.provider = v.provider AND r.model = v.model AND r.job_category = v.job_category AND r.spend_class = v.spend_class "
       + "WHEN MATCHED THEN UPDATE SET " + String.format(ADDS, "r", "v") + " "
-      + "WHEN NOT MATCHED THEN INSERT (" + ROLLUP_COLUMNS + ") VALUES (v.org_id, v.hour, v.team_id, v.project_id, v.provider, v.model, "
+      + "WHEN NOT MATCHED THEN INSERT (" + ROLLUP_COLUMNS + ") VALUES (v.org_id, v.bucket_hour, v.team_id, v.project_id, v.provider, v.model, "
       + "v.job_category, v.spend_class, v.records, v.request_count, v.input_tokens, v.cached_input_tokens, v.cache_write_tokens, "
       + "v.output_tokens, v.reasoning_tokens, v.cost_micro_usd, v.list_cost_micro_usd)";
 

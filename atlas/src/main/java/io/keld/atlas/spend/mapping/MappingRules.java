@@ -179,6 +179,17 @@ public final class MappingRules {
    * attributes never get this far.
    */
   public static void place(UsageRecord r, Principal key, Map<String, String> attributes, Snapshot s) {
+    // A team or project the source stated (an Atlas file's columns) stands only if it is the
+    // organization's and inside the key's scope; otherwise the record is placed as if unstated.
+    if (r.projectId != null && (!s.projectTeams().containsKey(r.projectId)
+        || (key.projectId() != null && !key.projectId().equals(r.projectId))
+        || (key.teamId() != null && !key.teamId().equals(s.projectTeams().get(r.projectId))))) {
+      r.projectId = null;
+    }
+    if (r.projectId != null) r.teamId = s.projectTeams().get(r.projectId);
+    if (r.teamId != null && (!s.teams().containsKey(r.teamId) || (key.teamId() != null && !key.teamId().equals(r.teamId)))) {
+      r.teamId = null;
+    }
     List<Rule> matching = new ArrayList<>();
     for (Rule rule : s.rules()) {
       if (matches(rule, attributes)) matching.add(rule);

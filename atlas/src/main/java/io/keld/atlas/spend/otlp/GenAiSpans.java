@@ -117,7 +117,7 @@ public final class GenAiSpans {
 
   /** {@code keld.tag.<name>} attributes become the record's tags (span over resource). */
   private static void tag(UsageRecord r, Map.Entry<String, String> a) {
-    if (a.getKey().startsWith("keld.tag.") && r.tags.size() < 32) {
+    if (a.getKey().startsWith("keld.tag.") && r.tags.size() < 10) {
       r.tags.put(io.keld.ixp.Texts.clip(a.getKey().substring("keld.tag.".length()), 64), io.keld.ixp.Texts.clip(a.getValue(), 200));
     }
   }
