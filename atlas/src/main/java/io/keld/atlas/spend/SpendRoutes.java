@@ -89,7 +89,9 @@ public final class SpendRoutes {
         path(segment("reports").slash("spend"), () -> get(() -> parameterMap(q -> spendReport(p, q)))),
         path(segment("reports").slash("focus"), () -> get(() -> parameterMap(q -> focusExport(p, q)))),
         path("recommendations", () -> get(() -> parameterMap(q -> recommend(p, q)))),
-        path(segment("usage").slash("imports"), () -> post(() -> parameterMap(q -> importUsage(p, q)))),
+        // A large file takes minutes to send and read, longer than the server's request timeout.
+        path(segment("usage").slash("imports"), () -> post(() -> withRequestTimeout(Duration.ofMinutes(10),
+            () -> parameterMap(q -> importUsage(p, q))))),
         path("mapping-rules", () -> concat(
             get(() -> parameterMap(q -> onSuccess(ingest.rules().rules(org(p, q)), r -> complete(ok(rulesView(r)))))),
             put(() -> parameterMap(q -> replaceRules(p, q))))),
@@ -183,7 +185,13 @@ public final class SpendRoutes {
     Instant from = time(q, "from", to.minus(DEFAULT_RANGE));
     checkRange(from, to);
     if (focus == null) throw ProblemException.of(ProblemType.UNAVAILABLE, "the FOCUS export is not available on this node");
-    return onSuccess(focus.csv(orgId, from, to), csv -> complete(csvResponse(csv, "focus-1.2.csv")));
+    CompletionStage<String> csv = focus.csv(orgId, from, to).handle((text, failure) -> {
+      if (failure == null) return text;
+      Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+      if (cause instanceof IllegalArgumentException) throw ProblemException.notFound("organization " + orgId);
+      throw cause instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(cause);
+    });
+    return onSuccess(csv, text -> complete(csvResponse(text, "focus-1.2.csv")));
   }
 
   private Route recommend(Principal p, Map<String, String> q) {
@@ -221,9 +229,9 @@ public final class SpendRoutes {
                 body.put("duplicates", appended.duplicates());
                 body.put("rejected", parsed.errors().size());
                 body.put("errors", parsed.errors().stream().limit(100).toList());
-                audit.record(orgId, p.keyId(), "usage.import", format, "ok", 200,
-                    "accepted " + appended.accepted() + ", duplicates " + appended.duplicates() + ", rejected " + parsed.errors().size());
-                return complete(ok(body));
+                return onSuccess(audit.record(orgId, p.keyId(), "usage.import", format, "ok", 200,
+                    "accepted " + appended.accepted() + ", duplicates " + appended.duplicates() + ", rejected " + parsed.errors().size()),
+                    x -> complete(ok(body)));
               });
             }))));
   }
@@ -281,7 +289,15 @@ public final class SpendRoutes {
         throw ProblemException.of(ProblemType.CONFLICT, "a price for " + entry.provider() + "/" + entry.model() + " " + entry.tokenType()
             + " is already in force from " + effective + "; add one with a later effective_from");
       }
-      return onSuccess(ingest.prices().add(entry).thenCompose(e -> audit.record(p.orgId(), p.keyId(), "price_book.add",
+      CompletionStage<PriceBook.Entry> added = ingest.prices().add(entry).handle((e, failure) -> {
+        if (failure == null) return e;
+        if (io.keld.edge.sql.Sql.isUniqueViolation(failure)) {
+          throw ProblemException.of(ProblemType.CONFLICT, "a price for " + entry.provider() + "/" + entry.model() + " " + entry.tokenType()
+              + " is already in force from " + entry.effectiveFrom() + "; add one with a later effective_from");
+        }
+        throw failure instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(failure);
+      });
+      return onSuccess(added.thenCompose(e -> audit.record(p.orgId(), p.keyId(), "price_book.add",
           e.provider() + "/" + e.model() + "/" + e.tokenType(), "ok", 201, null).thenApply(x -> e)),
           e -> complete(JsonBodies.response(StatusCodes.CREATED, priceView(e))));
     });
@@ -356,7 +372,7 @@ public final class SpendRoutes {
     out.put("provider", e.provider());
     out.put("model", e.model());
     out.put("token_type", e.tokenType());
-    out.put("usd_per_mtok", BigDecimal.valueOf(e.microUsdPerMtok(), 6).stripTrailingZeros().toPlainString());
+    out.put("usd_per_mtok", BigDecimal.valueOf(e.microUsdPerMtok(), 6));
     out.put("effective_from", e.effectiveFrom());
     out.put("origin", e.origin());
     return out;

@@ -189,6 +189,76 @@ class SpendMapEndToEndTest {
     assertEquals(415, xml.statusCode());
   }
 
+  @Test
+  void anAtlasCsvImportCountsOnceAndBadRowsAreListed() throws Exception {
+    String day = Instant.now().minusSeconds(86_400).truncatedTo(java.time.temporal.ChronoUnit.DAYS).toString();
+    String csv = "source_event_id,period_start,granularity,request_count,provider,model,operation,input_tokens,output_tokens,cost_usd,project_id\n"
+        + "imp-1," + day + ",day,40,anthropic,claude-sonnet-4,chat,400000,20000,1.5," + crawler + "\n"
+        + "imp-2," + day + ",day,10,openai,gpt-4o,chat,100000,5000,,\n"
+        + "imp-3,not-a-time,day,1,openai,gpt-4o,chat,1,1,,\n";
+    JsonNode first = importCsv(csv);
+    assertEquals(2, first.path("accepted").asInt(), first.toString());
+    assertEquals(1, first.path("rejected").asInt(), first.toString());
+    assertEquals(4, first.path("errors").get(0).path("line").asInt(), "the header is line 1: " + first);
+    JsonNode again = importCsv(csv);
+    assertEquals(0, again.path("accepted").asInt(), again.toString());
+    assertEquals(2, again.path("duplicates").asInt(), again.toString());
+
+    JsonNode report = call("GET", "/atlas/v1/reports/spend?granularity=day&group_by=project,model&provider=anthropic,openai&from="
+        + Instant.now().minusSeconds(3 * 86_400) + "&to=" + Instant.now().plusSeconds(3600), world.tenancy.adminKey());
+    JsonNode sonnet = row(report, crawler, "claude-sonnet-4");
+    assertEquals(40, sonnet.path("requests").asLong());
+    assertEquals(1_500_000, sonnet.path("cost_micro_usd").asLong(), "the file's cost, not the price book's");
+    assertEquals(day, sonnet.path("period_start").asText());
+    // No cost in the file: priced by the book (gpt-4o $2.50 in, $10 out per Mtok), placed unassigned (no project, org-wide key).
+    for (JsonNode r : report.path("rows")) {
+      if (r.path("model").asText().equals("gpt-4o") && r.path("requests").asLong() == 10) {
+        assertEquals(100_000 * 2_500_000L / 1_000_000 + 5_000 * 10_000_000L / 1_000_000, r.path("cost_micro_usd").asLong());
+        assertTrue(r.path("project_id").isMissingNode() || r.path("project_id").isNull(), r.toString());
+        assertEquals("(unassigned)", r.path("project_name").asText());
+      }
+    }
+  }
+
+  @Test
+  void badRequestsToTheSpendMapGetClearProblems() throws Exception {
+    String admin = world.tenancy.adminKey();
+    assertProblem(422, "group_by", request("GET", "/atlas/v1/reports/spend?group_by=colour", null, admin));
+    assertProblem(422, "from", request("GET", "/atlas/v1/reports/spend?from=yesterday", null, admin));
+    assertProblem(422, "from", request("GET", "/atlas/v1/reports/spend?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", null, admin));
+    assertProblem(422, "granularity", request("GET", "/atlas/v1/reports/spend?granularity=hour&from="
+        + Instant.now().minusSeconds(40 * 86_400), null, admin));
+    assertProblem(422, "limit", request("GET", "/atlas/v1/recommendations?limit=0", null, admin));
+    assertProblem(422, "rules", request("PUT", "/atlas/v1/mapping-rules", "{\"rules\":[{\"when\":{\"service.name\":null},\"set\":{}}]}", admin));
+    assertProblem(422, "rules", request("PUT", "/atlas/v1/mapping-rules",
+        "{\"rules\":[{\"when\":{\"a\":\"b\"},\"set\":{\"project_id\":\"prj_of_someone_else\"}}]}", admin));
+    assertProblem(403, null, request("PUT", "/atlas/v1/mapping-rules", "{\"rules\":[]}", world.tenancy.apiKey()));
+    assertProblem(403, null, request("POST", "/atlas/v1/price-book",
+        "{\"provider\":\"openai\",\"model\":\"x\",\"token_type\":\"input\",\"usd_per_mtok\":1}", admin));
+    assertProblem(422, "format", HttpRequest.newBuilder(URI.create(world.baseUrl + "/atlas/v1/usage/imports?format=xlsx"))
+        .header("Authorization", "Bearer " + admin).POST(HttpRequest.BodyPublishers.ofString("x")).build());
+    assertProblem(400, null, HttpRequest.newBuilder(URI.create(world.baseUrl + "/atlas/v1/usage/imports?format=openai_usage"))
+        .header("Authorization", "Bearer " + admin).POST(HttpRequest.BodyPublishers.ofString("{not json")).build());
+    assertProblem(403, null, request("GET", "/atlas/v1/reports/focus", null, world.tenancy.apiKey()));
+    // The rules were left as they were.
+    assertEquals(1, call("GET", "/atlas/v1/mapping-rules", admin).path("rules").size());
+  }
+
+  private static void assertProblem(int status, String field, HttpRequest request) throws Exception {
+    HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+    assertEquals(status, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/problem+json"), r.headers().toString());
+    if (field != null) assertEquals(field, JSON.readTree(r.body()).path("field").asText(), r.body());
+  }
+
+  private static JsonNode importCsv(String csv) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(world.baseUrl + "/atlas/v1/usage/imports?format=atlas_csv"))
+        .header("Authorization", "Bearer " + world.tenancy.adminKey()).header("Content-Type", "text/csv")
+        .POST(HttpRequest.BodyPublishers.ofString(csv)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body());
+  }
+
   private static String span(String trace, String spanId, String model, String inputTokens) {
     long now = System.currentTimeMillis() * 1_000_000L;
     return "{\"traceId\":\"" + trace + "\",\"spanId\":\"" + spanId + "\",\"name\":\"chat\",\"kind\":3,\"startTimeUnixNano\":\"" + now

@@ -74,12 +74,18 @@ public final class Ledger {
       validate(r);
       unique.putIfAbsent(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId, r);
     }
-    List<UsageRecord> fresh = withoutExisting(tx, new ArrayList<>(unique.values()));
+    boolean postgres = isPostgres(tx);
+    List<UsageRecord> fresh;
     Instant now = clock.instant();
-    for (int from = 0; from < fresh.size(); from += ROWS_PER_INSERT) {
-      insert(tx, fresh.subList(from, Math.min(fresh.size(), from + ROWS_PER_INSERT)), now);
+    if (postgres) {
+      fresh = copyNew(tx, new ArrayList<>(unique.values()), now);
+    } else {
+      fresh = withoutExisting(tx, new ArrayList<>(unique.values()));
+      for (int from = 0; from < fresh.size(); from += ROWS_PER_INSERT) {
+        insert(tx, fresh.subList(from, Math.min(fresh.size(), from + ROWS_PER_INSERT)), now);
+      }
     }
-    rollUp(tx, fresh);
+    rollUp(tx, fresh, postgres);
     return new Appended(fresh.size(), records.size() - fresh.size());
   }
 
@@ -97,9 +103,9 @@ public final class Ledger {
     for (List<UsageRecord> group : bySource.values()) {
       for (int from = 0; from < group.size(); from += ROWS_PER_INSERT) {
         List<UsageRecord> chunk = group.subList(from, Math.min(group.size(), from + ROWS_PER_INSERT));
-        StringBuilder q = new StringBuilder("SELECT source_event_id FROM usage_records WHERE org_id = ? AND source = ? AND source_event_id IN (");
-        q.append(String.join(",", Collections.nCopies(chunk.size(), "?"))).append(')');
-        try (PreparedStatement ps = tx.prepareStatement(q.toString())) {
+        String q = "SELECT source_event_id FROM usage_records WHERE org_id = ? AND source = ? AND source_event_id IN ("
+            + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")";
+        try (PreparedStatement ps = tx.prepareStatement(q)) {
           ps.setString(1, chunk.get(0).orgId);
           ps.setString(2, chunk.get(0).source);
           for (int i = 0; i < chunk.size(); i++) ps.setString(i + 3, chunk.get(i).sourceEventId);
@@ -180,17 +186,107 @@ public final class Ledger {
     }
   }
 
+  /**
+   * PostgreSQL's bulk path: COPY the rows into a session-local staging table, then move them into the
+   * ledger in one statement that skips events already there and returns the ones it wrote. A quarter
+   * of the server CPU of a 500-row INSERT (most of which goes to parsing and planning it), and no
+   * separate look-up of existing events; a concurrent writer of the same events waits for the first
+   * and then skips them.
+   */
+  private static List<UsageRecord> copyNew(Connection tx, List<UsageRecord> rows, Instant now) throws SQLException {
+    if (rows.isEmpty()) return rows;
+    try (var st = tx.createStatement()) {
+      st.execute("CREATE TEMP TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS AS SELECT " + COLUMNS
+          + " FROM usage_records WITH NO DATA");
+    }
+    StringBuilder b = new StringBuilder(rows.size() * 400);
+    String ingested = now.toString();
+    for (UsageRecord r : rows) {
+      field(b, r.orgId).field(b, r.source).field(b, r.sourceEventId).field(b, r.teamId).field(b, r.projectId);
+      field(b, r.periodStart.toString()).field(b, (r.periodEnd == null ? r.periodStart : r.periodEnd).toString());
+      field(b, r.granularity).field(b, r.requestCount).field(b, r.provider).field(b, r.modelRequested).field(b, r.modelServed);
+      field(b, r.operation).field(b, r.serviceTier).field(b, r.useCase).field(b, r.inputTokens).field(b, r.cachedInputTokens);
+      field(b, r.cacheWriteTokens).field(b, r.outputTokens).field(b, r.reasoningTokens).field(b, r.costMicroUsd);
+      field(b, r.listCostMicroUsd).field(b, r.currency).field(b, r.costSource).field(b, r.priceRef).field(b, r.jobCategory);
+      field(b, r.jobCategorySource).field(b, r.spendClass).field(b, r.latencyClass).field(b, r.latencyConfidence);
+      field(b, r.durationMs).field(b, r.ttftMs).field(b, r.streaming).field(b, r.hasEndUser).field(b, r.hasConversation);
+      field(b, r.underServerSpan).field(b, r.status).field(b, r.traceId).field(b, r.spanId).field(b, r.serviceName);
+      field(b, tagsJson(r.tags)).field(b, ingested);
+      b.setCharAt(b.length() - 1, '\n');
+    }
+    try {
+      tx.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
+          .copyIn("COPY usage_staging (" + COLUMNS + ") FROM STDIN", new java.io.StringReader(b.toString()));
+    } catch (java.io.IOException e) {
+      throw new SQLException("COPY into the ledger's staging table failed: " + e.getMessage(), e);
+    }
+    java.util.Set<String> written = new HashSet<>();
+    try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
+        + " FROM usage_staging ON CONFLICT ON CONSTRAINT usage_records_event_unique DO NOTHING RETURNING org_id, source, source_event_id")) {
+      while (rs.next()) written.add(rs.getString(1) + '\u0000' + rs.getString(2) + '\u0000' + rs.getString(3));
+    }
+    try (var st = tx.createStatement()) {
+      // Emptied at commit anyway; emptied now so a retry in the same transaction starts clean.
+      st.execute("TRUNCATE usage_staging");
+    }
+    if (written.size() == rows.size()) return rows;
+    List<UsageRecord> fresh = new ArrayList<>(written.size());
+    for (UsageRecord r : rows) {
+      if (written.contains(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId)) fresh.add(r);
+    }
+    return fresh;
+  }
+
+  private static final CopyText COPY_TEXT = new CopyText();
+
+  private static CopyText field(StringBuilder b, Object v) {
+    return COPY_TEXT.field(b, v);
+  }
+
+  /** Appends one COPY text field and its tab; chained for readability. */
+  private static final class CopyText {
+    CopyText field(StringBuilder b, Object v) {
+      if (v == null) {
+        b.append("\\N");
+      } else if (v instanceof Boolean bool) {
+        b.append(bool ? 't' : 'f');
+      } else {
+        String s = v.toString();
+        for (int i = 0; i < s.length(); i++) {
+          char c = s.charAt(i);
+          switch (c) {
+            case '\\' -> b.append("\\\\");
+            case '\t' -> b.append("\\t");
+            case '\n' -> b.append("\\n");
+            case '\r' -> b.append("\\r");
+            default -> b.append(c);
+          }
+        }
+      }
+      b.append('\t');
+      return this;
+    }
+  }
+
   /** One rollup row's key: the hour and the six dimensions. */
   private record RollupKey(String orgId, Instant hour, String teamId, String projectId, String provider, String model, String jobCategory,
       String spendClass) {}
+
+  private static final java.util.Comparator<RollupKey> ROLLUP_ORDER = java.util.Comparator.comparing(RollupKey::orgId)
+      .thenComparing(RollupKey::hour).thenComparing(RollupKey::teamId).thenComparing(RollupKey::projectId)
+      .thenComparing(RollupKey::provider).thenComparing(RollupKey::model).thenComparing(RollupKey::jobCategory)
+      .thenComparing(RollupKey::spendClass);
 
   private static final class Sums {
     long records, requests, input, cached, cacheWrite, output, reasoning, cost, listCost;
   }
 
-  private static void rollUp(Connection tx, List<UsageRecord> fresh) throws SQLException {
+  private static boolean isPostgres(Connection c) throws SQLException {
+    return c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
+  }
+
+  private static void rollUp(Connection tx, List<UsageRecord> fresh, boolean postgres) throws SQLException {
     if (fresh.isEmpty()) return;
-    boolean postgres = tx.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
     rollUp(tx, fresh, "usage_rollup_hourly", "bucket_hour", ChronoUnit.HOURS, postgres);
     rollUp(tx, fresh, "usage_rollup_daily", "bucket_day", ChronoUnit.DAYS, postgres);
   }
@@ -198,7 +294,7 @@ public final class Ledger {
   private static void rollUp(Connection tx, List<UsageRecord> fresh, String table, String timeColumn, ChronoUnit unit, boolean postgres)
       throws SQLException {
     // Keys in a fixed order, so two writers lock rollup rows in the same order and cannot deadlock.
-    Map<RollupKey, Sums> sums = new java.util.TreeMap<>(java.util.Comparator.comparing(RollupKey::toString));
+    Map<RollupKey, Sums> sums = new java.util.TreeMap<>(ROLLUP_ORDER);
     for (UsageRecord r : fresh) {
       // Instant.truncatedTo works in UTC: hours and days are UTC hours and days.
       RollupKey k = new RollupKey(r.orgId, r.periodStart.truncatedTo(unit), nz(r.teamId), nz(r.projectId), nz(r.provider),

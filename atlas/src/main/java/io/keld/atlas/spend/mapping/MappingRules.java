@@ -147,8 +147,14 @@ public final class MappingRules {
     if (rules.size() > MAX_RULES) throw new IllegalArgumentException("at most " + MAX_RULES + " rules");
     for (int i = 0; i < rules.size(); i++) {
       Rule r = rules.get(i);
+      if (r == null) throw new IllegalArgumentException("rules[" + i + "] is null");
       String where = "rules[" + i + "]" + (r.name() == null ? "" : " (" + r.name() + ")");
       if (r.when() == null || r.when().isEmpty()) throw new IllegalArgumentException(where + ": when needs at least one attribute condition");
+      for (Map.Entry<String, String> c : r.when().entrySet()) {
+        if (c.getKey() == null || c.getKey().isBlank() || c.getValue() == null) {
+          throw new IllegalArgumentException(where + ": every condition needs an attribute name and a string value");
+        }
+      }
       if (r.set() == null) throw new IllegalArgumentException(where + ": set is required");
       Assignment set = r.set();
       if (set.projectId() != null && !s.projectTeams().containsKey(set.projectId())) {
@@ -194,7 +200,7 @@ public final class MappingRules {
     for (Rule rule : s.rules()) {
       if (matches(rule, attributes)) matching.add(rule);
     }
-    String project = key.projectId();
+    String project = key.projectId() != null ? key.projectId() : r.projectId;
     if (project == null) {
       String declared = attributes.get("keld.project_id");
       if (declared != null && s.projectTeams().containsKey(declared)) project = declared;
@@ -208,6 +214,7 @@ public final class MappingRules {
       }
     }
     String team = project == null ? null : s.projectTeams().get(project);
+    if (team == null) team = r.teamId;
     if (team == null) team = key.teamId();
     if (team == null) {
       for (Rule rule : matching) {
@@ -222,8 +229,9 @@ public final class MappingRules {
       team = key.teamId();
       project = key.projectId();
     }
-    if (r.projectId == null) r.projectId = project;
-    if (r.teamId == null) r.teamId = team;
+    // A project decides its team: a record never holds a project of another team.
+    r.projectId = project;
+    r.teamId = team;
 
     if (r.jobCategory == null) {
       String declared = attributes.get("keld.job_category");

@@ -93,8 +93,14 @@ public final class OtlpRoutes {
             () -> status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, "the export is larger than " + maxBodyBytes + " bytes", json),
             () -> decodeRequest(() -> extractRequestEntity(entity -> onComplete(read(entity), bytes -> {
               if (bytes.isFailure()) {
-                return complete(status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED,
-                    "the export could not be read within " + maxBodyBytes + " bytes: " + bytes.failed().get().getMessage(), json));
+                Throwable cause = bytes.failed().get();
+                while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) cause = cause.getCause();
+                if (cause instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException) {
+                  return complete(status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED,
+                      "the export is larger than " + maxBodyBytes + " bytes once decompressed", json));
+                }
+                return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be read (a broken gzip stream?): "
+                    + io.keld.ixp.Texts.clip(cause.getMessage()), json));
               }
               return export(p, bytes.get(), json);
             }))));

@@ -110,7 +110,9 @@ public final class PriceBook {
     if (provider == null || provider.isBlank() || model == null || model.isBlank()) {
       throw new IllegalArgumentException("provider and model are required");
     }
-    if (!TOKEN_TYPES.contains(tokenType)) throw new IllegalArgumentException("token_type must be one of " + TOKEN_TYPES);
+    if (tokenType == null || !TOKEN_TYPES.contains(tokenType)) throw new IllegalArgumentException("token_type must be one of " + TOKEN_TYPES);
+    if (usdPerMtok == null) throw new IllegalArgumentException("usd_per_mtok is required");
+    if (effectiveFrom == null) throw new IllegalArgumentException("effective_from is required");
     if (usdPerMtok.signum() < 0 || usdPerMtok.compareTo(BigDecimal.valueOf(1_000_000)) > 0 || usdPerMtok.stripTrailingZeros().scale() > 6) {
       throw new IllegalArgumentException("usd_per_mtok must be between 0 and 1000000 with at most 6 decimals");
     }

@@ -141,7 +141,8 @@ public final class SpendReports {
       for (Map.Entry<String, Totals> e : sums.entrySet()) {
         Map<String, String> group = new LinkedHashMap<>(byKey.get(e.getKey()));
         Instant start = Instant.parse(group.remove("\u0000start"));
-        rows.add(new Row(start, bucketEnd(start, q), group, e.getValue()));
+        // Buckets are cut to the report's range at both ends.
+        rows.add(new Row(start.isBefore(q.from()) ? q.from() : start, bucketEnd(start, q), group, e.getValue()));
         total.add(e.getValue());
       }
       rows.sort((a, b) -> {
