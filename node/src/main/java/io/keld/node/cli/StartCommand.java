@@ -79,13 +79,15 @@ public final class StartCommand implements Callable<Integer> {
 
     String http = "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort();
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
+    String otlp = node.otlpAddress().map(a -> "http://" + hostForDisplay(config) + ":" + a.getPort()).orElse(null);
+    if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces%n", otlp);
     System.out.printf("Cluster address %s, management http://%s:%d%n", node.clusterAddress(),
         config.getString("pekko.management.http.hostname"), config.getInt("pekko.management.http.port"));
     if (demo) {
       try {
         node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
         System.out.println(DemoFleets.start(node).describe());
-        System.out.println(demoWelcome(DemoTenancy.create(node.atlas()), http));
+        System.out.println(demoWelcome(DemoTenancy.create(node.atlas()), http, otlp));
       } catch (Exception e) {
         System.err.println("keld: the demo did not start: " + e.getMessage());
       }
@@ -101,7 +103,15 @@ public final class StartCommand implements Callable<Integer> {
   }
 
   /** What a first run teaches: the demo enterprise's key, a job over IXP with curl, and the OpenAI SDK pointed at Keld. */
-  static String demoWelcome(DemoTenancy.Created demo, String http) {
+  static String demoWelcome(DemoTenancy.Created demo, String http, String otlp) {
+    String telemetry = otlp == null ? "" : String.join("\n",
+        "Your own AI calls in the spend map: point an OpenTelemetry SDK's OTLP/HTTP exporter at Keld, then ask where the money goes:",
+        "",
+        "  export OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp + " OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer%20$KELD_API_KEY\"",
+        "  curl -s '" + http + "/atlas/v1/reports/spend?group_by=team,model' -H \"Authorization: Bearer $KELD_API_KEY\"",
+        "  curl -s '" + http + "/atlas/v1/recommendations' -H \"Authorization: Bearer $KELD_API_KEY\"",
+        "",
+        "");
     return String.join("\n",
         "",
         "Demo enterprise \"" + DemoTenancy.ORG_NAME + "\": organization " + demo.orgId() + ", team " + demo.teamId() + ", project " + demo.projectId()
@@ -124,7 +134,8 @@ public final class StartCommand implements Callable<Integer> {
         "  client = OpenAI(base_url=\"" + http + "/v1\", api_key=\"" + demo.apiKey() + "\")",
         "  r = client.chat.completions.create(model=\"keld/chat\", messages=[{\"role\": \"user\", \"content\": \"Hello\"}])",
         "  print(r.choices[0].message.content)",
-        "");
+        "",
+        telemetry);
   }
 
   /**
