@@ -92,7 +92,8 @@ public final class JobUsageStore {
         });
       } catch (java.sql.SQLException e) {
         // Two writers of the same job's rows: the loser retries and finds them written.
-        if (attempt >= 3 || !Sql.isUniqueViolation(e)) throw e;
+        boolean concurrency = e.getSQLState() != null && e.getSQLState().startsWith("40");
+        if (attempt >= 3 || !(Sql.isUniqueViolation(e) || concurrency)) throw e;
       }
     }
   }

@@ -93,7 +93,13 @@ public final class SpendRoutes {
         path(segment("usage").slash("imports"), () -> post(() -> withRequestTimeout(Duration.ofMinutes(10),
             () -> parameterMap(q -> importUsage(p, q))))),
         path("mapping-rules", () -> concat(
-            get(() -> parameterMap(q -> onSuccess(ingest.rules().rules(org(p, q)), r -> complete(ok(rulesView(r)))))),
+            get(() -> parameterMap(q -> {
+              // Rules name every team and project of the organization: organization-wide keys only.
+              if (p.teamId() != null || p.projectId() != null) {
+                throw ProblemException.of(ProblemType.FORBIDDEN, "mapping rules are read with an organization-wide key");
+              }
+              return onSuccess(ingest.rules().rules(org(p, q)), r -> complete(ok(rulesView(r))));
+            })),
             put(() -> parameterMap(q -> replaceRules(p, q))))),
         path("price-book", () -> concat(
             get(() -> complete(ok(Map.of("entries", ingest.prices().entries().stream().map(SpendRoutes::priceView).toList())))),
@@ -142,7 +148,7 @@ public final class SpendRoutes {
     SpendReports.Query query = new SpendReports.Query(orgId, from, to, granularity, groupBy, filters, tagFilters);
     return onSuccess(reports.run(query), report -> {
       if (csv) return complete(csvResponse(ReportViews.csv(report), "spend-report.csv"));
-      return onSuccess(budgetLines(report, groupBy), lines -> complete(ok(ReportViews.json(report, lines))));
+      return onSuccess(budgetLines(p, report, groupBy), lines -> complete(ok(ReportViews.json(report, lines))));
     });
   }
 
@@ -151,8 +157,10 @@ public final class SpendRoutes {
    * budget in its current period, what Keld jobs committed against it, and what the ledger holds for
    * the same period from every source.
    */
-  private CompletionStage<List<Map<String, Object>>> budgetLines(SpendReports.Report report, List<String> groupBy) {
-    Dimension d = groupBy.contains("project") ? Dimension.PROJECT : groupBy.contains("team") ? Dimension.TEAM : null;
+  private CompletionStage<List<Map<String, Object>>> budgetLines(Principal p, SpendReports.Report report, List<String> groupBy) {
+    // A project key sees its project's budget, not its team's (which covers other projects).
+    Dimension d = groupBy.contains("project") ? Dimension.PROJECT
+        : groupBy.contains("team") && p.projectId() == null ? Dimension.TEAM : null;
     if (d == null) return CompletableFuture.completedFuture(List.of());
     Map<String, String> scopes = new LinkedHashMap<>();
     for (SpendReports.Row r : report.rows()) {

@@ -233,11 +233,11 @@ final class Rows {
     if (d.signum() < 0) throw new Bad(field + ": must not be negative, got " + Texts.clip(d.toPlainString()));
     // 1200.0 is a whole number written by a tool that knows only floats; 1200.5 is not a count.
     if (d.stripTrailingZeros().scale() > 0) throw new Bad(field + ": must be a whole number, got " + Texts.clip(d.toPlainString()));
-    try {
-      return d.toBigIntegerExact().longValueExact();
-    } catch (ArithmeticException e) {
+    // Ten trillion tokens in one row is no real usage; bounding it keeps every sum far from overflow.
+    if (d.compareTo(BigDecimal.valueOf(io.keld.atlas.spend.ledger.Columns.MAX_TOKENS)) > 0) {
       throw new Bad(field + ": too large: " + Texts.clip(d.toPlainString()));
     }
+    return d.toBigIntegerExact().longValueExact();
   }
 
   /** A sum of counts, which must still be a count. */

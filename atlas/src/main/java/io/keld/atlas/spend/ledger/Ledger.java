@@ -72,6 +72,7 @@ public final class Ledger {
     Map<String, UsageRecord> unique = new LinkedHashMap<>();
     for (UsageRecord r : records) {
       validate(r);
+      Columns.fit(r);
       unique.putIfAbsent(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId, r);
     }
     boolean postgres = isPostgres(tx);
@@ -199,8 +200,31 @@ public final class Ledger {
       st.execute("CREATE TEMP TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS AS SELECT " + COLUMNS
           + " FROM usage_records WITH NO DATA");
     }
+    // In chunks, so a million-row import never becomes one gigabyte string.
+    for (int from = 0; from < rows.size(); from += COPY_CHUNK) {
+      copyChunk(tx, rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
+    }
+    java.util.Set<String> written = new HashSet<>();
+    try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
+        + " FROM usage_staging ON CONFLICT ON CONSTRAINT usage_records_event_unique DO NOTHING RETURNING org_id, source, source_event_id")) {
+      while (rs.next()) written.add(rs.getString(1) + '\u0000' + rs.getString(2) + '\u0000' + rs.getString(3));
+    }
+    try (var st = tx.createStatement()) {
+      // Emptied at commit anyway; emptied now so a retry in the same transaction starts clean.
+      st.execute("TRUNCATE usage_staging");
+    }
+    if (written.size() == rows.size()) return rows;
+    List<UsageRecord> fresh = new ArrayList<>(written.size());
+    for (UsageRecord r : rows) {
+      if (written.contains(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId)) fresh.add(r);
+    }
+    return fresh;
+  }
+
+  private static final int COPY_CHUNK = 10_000;
+
+  private static void copyChunk(Connection tx, List<UsageRecord> rows, String ingested) throws SQLException {
     StringBuilder b = new StringBuilder(rows.size() * 400);
-    String ingested = now.toString();
     for (UsageRecord r : rows) {
       field(b, r.orgId).field(b, r.source).field(b, r.sourceEventId).field(b, r.teamId).field(b, r.projectId);
       field(b, r.periodStart.toString()).field(b, (r.periodEnd == null ? r.periodStart : r.periodEnd).toString());
@@ -220,21 +244,6 @@ public final class Ledger {
     } catch (java.io.IOException e) {
       throw new SQLException("COPY into the ledger's staging table failed: " + e.getMessage(), e);
     }
-    java.util.Set<String> written = new HashSet<>();
-    try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
-        + " FROM usage_staging ON CONFLICT ON CONSTRAINT usage_records_event_unique DO NOTHING RETURNING org_id, source, source_event_id")) {
-      while (rs.next()) written.add(rs.getString(1) + '\u0000' + rs.getString(2) + '\u0000' + rs.getString(3));
-    }
-    try (var st = tx.createStatement()) {
-      // Emptied at commit anyway; emptied now so a retry in the same transaction starts clean.
-      st.execute("TRUNCATE usage_staging");
-    }
-    if (written.size() == rows.size()) return rows;
-    List<UsageRecord> fresh = new ArrayList<>(written.size());
-    for (UsageRecord r : rows) {
-      if (written.contains(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId)) fresh.add(r);
-    }
-    return fresh;
   }
 
   private static final CopyText COPY_TEXT = new CopyText();

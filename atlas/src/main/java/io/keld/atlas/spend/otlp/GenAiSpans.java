@@ -58,7 +58,9 @@ public final class GenAiSpans {
   }
 
   static UsageRecord record(String orgId, OtlpSpan s) {
-    if (s.traceId().isEmpty() || s.spanId().isEmpty()) throw new IllegalArgumentException("no trace or span id");
+    if (s.traceId().length() != 32 || s.spanId().length() != 16) {
+      throw new IllegalArgumentException("a trace id is 16 bytes and a span id 8 bytes");
+    }
     if (s.startNanos() <= 0) throw new IllegalArgumentException("no start time");
     UsageRecord r = new UsageRecord();
     r.orgId = orgId;
@@ -147,9 +149,10 @@ public final class GenAiSpans {
     String v = first(s, keys);
     if (v == null) return 0;
     try {
-      long n = v.contains(".") ? (long) Double.parseDouble(v) : Long.parseLong(v);
-      if (n < 0) throw new IllegalArgumentException(keys[0] + " is negative");
-      return n;
+      double d = Double.parseDouble(v);
+      if (d < 0) throw new IllegalArgumentException(keys[0] + " is negative");
+      if (d > io.keld.atlas.spend.ledger.Columns.MAX_TOKENS) throw new IllegalArgumentException(keys[0] + " is too large: " + io.keld.ixp.Texts.clip(v, 40));
+      return v.contains(".") || v.contains("e") || v.contains("E") ? (long) d : Long.parseLong(v);
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(keys[0] + " is not a token count: " + io.keld.ixp.Texts.clip(v, 40));
     }

@@ -125,8 +125,16 @@ public final class OtlpRoutes {
     for (GenAiSpans.Mapped.One one : mapped.records()) incoming.add(new SpendIngest.Incoming(one.record(), one.attributes()));
     return onComplete(ingest.ingest(p, incoming), done -> {
       if (done.isFailure()) {
-        log.error("OTLP export of {} spans from org {} could not be written", spans.size(), p.orgId(), done.failed().get());
-        return complete(status(StatusCodes.SERVICE_UNAVAILABLE, UNAVAILABLE, "the ledger could not be written; retry", json));
+        Throwable cause = done.failed().get();
+        while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) cause = cause.getCause();
+        // The database's message can quote row values; the log gets the kind of failure only.
+        String kind = cause instanceof io.keld.edge.sql.Sql.StoreException se && se.getCause() instanceof java.sql.SQLException sql
+            ? "SQLSTATE " + sql.getSQLState() : cause.getClass().getSimpleName();
+        log.error("OTLP export of {} spans from org {} could not be written: {}", spans.size(), p.orgId(), kind);
+        if (cause instanceof io.keld.edge.sql.Sql.StoreException) {
+          return complete(status(StatusCodes.SERVICE_UNAVAILABLE, UNAVAILABLE, "the ledger could not be written; retry", json));
+        }
+        return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be accounted for (" + kind + ")", json));
       }
       return complete(accepted(done.get(), mapped.rejections(), json));
     });

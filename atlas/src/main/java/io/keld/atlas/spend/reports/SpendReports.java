@@ -117,9 +117,10 @@ public final class SpendReports {
     Instant from = raw.from().truncatedTo(ChronoUnit.HOURS);
     Instant to = raw.to().truncatedTo(ChronoUnit.HOURS).equals(raw.to()) ? raw.to() : raw.to().truncatedTo(ChronoUnit.HOURS).plus(1, ChronoUnit.HOURS);
     Query q = new Query(raw.orgId(), from, to, raw.granularity(), raw.groupBy(), raw.filters(), raw.tagFilters());
-    return sql.run(c -> {
-      Map<String, Map<String, String>> byKey = new LinkedHashMap<>();
-      Map<String, Totals> sums = new LinkedHashMap<>();
+    // In a transaction: PostgreSQL streams a ledger scan by the fetch size only with auto-commit off.
+    return sql.transaction(c -> {
+      Map<List<String>, Map<String, String>> byKey = new LinkedHashMap<>();
+      Map<List<String>, Totals> sums = new LinkedHashMap<>();
       boolean tags = !q.tagFilters().isEmpty() || q.groupBy().stream().anyMatch(g -> g.startsWith("tag:"));
       if (tags) {
         scanLedger(c, q, byKey, sums);
@@ -138,7 +139,7 @@ public final class SpendReports {
       }
       List<Row> rows = new ArrayList<>();
       Totals total = new Totals();
-      for (Map.Entry<String, Totals> e : sums.entrySet()) {
+      for (Map.Entry<List<String>, Totals> e : sums.entrySet()) {
         Map<String, String> group = new LinkedHashMap<>(byKey.get(e.getKey()));
         Instant start = Instant.parse(group.remove("\u0000start"));
         // Buckets are cut to the report's range at both ends.
@@ -155,7 +156,7 @@ public final class SpendReports {
   }
 
   private static void scanRollup(Connection c, Query q, String table, String timeColumn, Instant from, Instant to,
-      Map<String, Map<String, String>> byKey, Map<String, Totals> sums) throws SQLException {
+      Map<List<String>, Map<String, String>> byKey, Map<List<String>, Totals> sums) throws SQLException {
     if (!from.isBefore(to)) return;
     List<Dimension> dims = dimensions(q);
     StringBuilder s = new StringBuilder("SELECT ").append(timeColumn);
@@ -191,7 +192,7 @@ public final class SpendReports {
     }
   }
 
-  private static void scanLedger(Connection c, Query q, Map<String, Map<String, String>> byKey, Map<String, Totals> sums) throws SQLException {
+  private static void scanLedger(Connection c, Query q, Map<List<String>, Map<String, String>> byKey, Map<List<String>, Totals> sums) throws SQLException {
     StringBuilder s = new StringBuilder("SELECT period_start, team_id, project_id, provider, COALESCE(model_served, model_requested) AS model, ")
         .append("job_category, spend_class, tags, request_count, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, ")
         .append("reasoning_tokens, cost_micro_usd, COALESCE(list_cost_micro_usd, cost_micro_usd) AS list_cost ")
@@ -248,8 +249,9 @@ public final class SpendReports {
     return dims;
   }
 
-  private static void accumulate(Map<String, String> group, Totals t, Map<String, Map<String, String>> byKey, Map<String, Totals> sums) {
-    String key = group.toString();
+  private static void accumulate(Map<String, String> group, Totals t, Map<List<String>, Map<String, String>> byKey,
+      Map<List<String>, Totals> sums) {
+    List<String> key = List.copyOf(group.values());
     byKey.putIfAbsent(key, group);
     sums.computeIfAbsent(key, k -> new Totals()).add(t);
   }
