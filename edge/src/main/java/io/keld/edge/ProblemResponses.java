@@ -49,7 +49,7 @@ public final class ProblemResponses {
     return ExceptionHandler.newBuilder()
         .matchAny(
             thrown -> {
-              Throwable e = unwrap(thrown);
+              Throwable e = cause(thrown);
               if (e instanceof ProblemException p) {
                 return org.apache.pekko.http.javadsl.server.Directives.complete(response(p.problem()));
               }
@@ -72,7 +72,7 @@ public final class ProblemResponses {
   }
 
   /** Futures fail with their cause wrapped; the cause is what decides the answer. */
-  private static Throwable unwrap(Throwable e) {
+  public static Throwable cause(Throwable e) {
     Throwable t = e;
     while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
         && t.getCause() != null) {

@@ -518,7 +518,7 @@ public final class AtlasRoutes {
 
   private static <T> CompletionStage<T> duplicateAsConflict(CompletionStage<T> stage) {
     return stage.exceptionally(e -> {
-      Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      Throwable c = ProblemResponses.cause(e);
       if (c instanceof TenancyStore.DuplicateNameException d) throw ProblemException.of(ProblemType.CONFLICT, d.getMessage());
       if (c instanceof RuntimeException re) throw re;
       throw new java.util.concurrent.CompletionException(c);

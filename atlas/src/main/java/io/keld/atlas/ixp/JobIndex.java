@@ -155,7 +155,7 @@ public final class JobIndex implements JobObserver {
     List<JobUsageStore.UsageRecord> usageBatch = new ArrayList<>();
     for (JobUsageStore.UsageRecord u; (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
     CompletionStage<Integer> written = sql.run(c -> write(c, batch));
-    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.writeNew(usageBatch).thenApply(u -> n));
+    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.write(usageBatch).thenApply(u -> n));
     return written.whenComplete((n, failure) -> {
       if (failure != null) {
         // Put the batch back unless something newer arrived meanwhile, and try again next time.

@@ -85,7 +85,7 @@ public final class JobStreams {
   }
 
   private static CompletionStage<FlowJob> translate(Throwable t) {
-    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    Throwable cause = io.keld.edge.ProblemResponses.cause(t);
     if (cause instanceof JobStream.JobEndedException e) return CompletableFuture.failedFuture(new JobEnded(e.getMessage()));
     return CompletableFuture.failedFuture(cause);
   }

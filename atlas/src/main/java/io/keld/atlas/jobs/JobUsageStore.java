@@ -67,11 +67,6 @@ public final class JobUsageStore {
     return sql.run(c -> ledgerRetries(c, records));
   }
 
-  /** The real-time path's records (fresh job ids), gathered into one transaction per batch. */
-  public CompletionStage<Integer> writeNew(List<UsageRecord> records) {
-    return write(records);
-  }
-
   private int ledgerRetries(java.sql.Connection c, List<UsageRecord> records) throws java.sql.SQLException {
     for (int attempt = 1; ; attempt++) {
       try {
@@ -92,8 +87,7 @@ public final class JobUsageStore {
         });
       } catch (java.sql.SQLException e) {
         // Two writers of the same job's rows: the loser retries and finds them written.
-        boolean concurrency = e.getSQLState() != null && e.getSQLState().startsWith("40");
-        if (attempt >= 3 || !(Sql.isUniqueViolation(e) || concurrency)) throw e;
+        if (attempt >= 3 || !(Sql.isUniqueViolation(e) || Sql.isConcurrencyFailure(e))) throw e;
       }
     }
   }
@@ -153,14 +147,8 @@ public final class JobUsageStore {
     }
     r.tags.put("keld.job_id", u.jobId());
     // The list cost: what the same tokens cost at the book's price for this model, where it has one.
-    Long cost = r.costMicroUsd;
-    String ref = r.priceRef;
-    r.costMicroUsd = null;
-    prices.price(r);
-    r.costMicroUsd = cost;
-    r.costSource = io.keld.atlas.spend.ledger.UsageRecord.CostSources.PROVIDER;
-    r.priceRef = ref;
-    if (r.listCostMicroUsd == null) r.listCostMicroUsd = cost;
+    Long list = prices.listCost(r);
+    r.listCostMicroUsd = list != null ? list : r.costMicroUsd;
     return r;
   }
 

@@ -101,10 +101,7 @@ public final class OpenAiError extends RuntimeException {
   /** Every failure under /v1 answered in OpenAI's shape; unexpected ones logged with an incident id, never with content. */
   public static ExceptionHandler exceptionHandler() {
     return ExceptionHandler.newBuilder().matchAny(thrown -> {
-      Throwable e = thrown;
-      while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException) && e.getCause() != null) {
-        e = e.getCause();
-      }
+      Throwable e = io.keld.edge.ProblemResponses.cause(thrown);
       if (e instanceof OpenAiError o) return Directives.complete(o.response());
       if (e instanceof ProblemException p) return Directives.complete(of(p.problem()).response());
       if (e instanceof java.util.concurrent.TimeoutException) {

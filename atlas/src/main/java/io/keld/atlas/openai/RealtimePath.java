@@ -116,7 +116,7 @@ final class RealtimePath {
     String jobId = Ids.next("job");
     return leases.hold(call.project().teamId(), call.project().id(), holdAmount, call.estimatedTokens())
         .exceptionally(failure -> {
-          Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+          Throwable cause = io.keld.edge.ProblemResponses.cause(failure);
           if (cause instanceof BudgetLeases.Refused r) {
             throw OpenAiError.insufficientQuota("Your project's budget refused this request: " + AtlasRoutes.refusalProblem(r.refusal).detail());
           }

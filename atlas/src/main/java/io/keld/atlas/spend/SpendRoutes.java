@@ -195,7 +195,7 @@ public final class SpendRoutes {
     if (focus == null) throw ProblemException.of(ProblemType.UNAVAILABLE, "the FOCUS export is not available on this node");
     CompletionStage<String> csv = focus.csv(orgId, from, to).handle((text, failure) -> {
       if (failure == null) return text;
-      Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+      Throwable cause = io.keld.edge.ProblemResponses.cause(failure);
       if (cause instanceof IllegalArgumentException) throw ProblemException.notFound("organization " + orgId);
       throw cause instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(cause);
     });
@@ -261,7 +261,7 @@ public final class SpendRoutes {
       if (body.rules() == null) throw ProblemException.invalid("rules", "rules is required (an empty list clears them)");
       CompletionStage<MappingRules.RuleList> saved = ingest.rules().replace(orgId, body.rules()).handle((r, e) -> {
         if (e == null) return r;
-        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        Throwable cause = io.keld.edge.ProblemResponses.cause(e);
         if (cause instanceof IllegalArgumentException) throw ProblemException.invalid("rules", cause.getMessage());
         throw cause instanceof RuntimeException re ? re : new IllegalStateException(cause);
       });

@@ -86,6 +86,19 @@ public final class Sql {
     return false;
   }
 
+  /**
+   * A failure that trying the transaction again can cure: a deadlock or serialization failure
+   * (SQLSTATE class 40 on PostgreSQL and H2), or an H2 lock timeout (HYT00).
+   */
+  public static boolean isConcurrencyFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException s && s.getSQLState() != null && (s.getSQLState().startsWith("40") || s.getSQLState().equals("HYT00"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A database failure; its message may name tables but never holds row values. */
   public static final class StoreException extends RuntimeException {
     public StoreException(SQLException cause) {

@@ -62,7 +62,7 @@ public final class Ledger {
       try {
         return Sql.inTransaction(c, tx -> appendInTransaction(tx, records));
       } catch (SQLException e) {
-        if (attempt >= ATTEMPTS || !(Sql.isUniqueViolation(e) || isConcurrencyFailure(e))) throw e;
+        if (attempt >= ATTEMPTS || !(Sql.isUniqueViolation(e) || Sql.isConcurrencyFailure(e))) throw e;
       }
     }
   }
@@ -383,14 +383,5 @@ public final class Ledger {
     }
   }
 
-  /** Deadlock or serialization failure (PostgreSQL 40P01/40001; H2 40001), or an H2 concurrent-update lock timeout (HYT00). */
-  private static boolean isConcurrencyFailure(SQLException e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException s && s.getSQLState() != null
-          && (s.getSQLState().startsWith("40") || s.getSQLState().equals("HYT00"))) {
-        return true;
-      }
-    }
-    return false;
-  }
+
 }

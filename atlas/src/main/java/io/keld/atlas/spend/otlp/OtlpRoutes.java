@@ -93,8 +93,7 @@ public final class OtlpRoutes {
             () -> status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, "the export is larger than " + maxBodyBytes + " bytes", json),
             () -> decodeRequest(() -> extractRequestEntity(entity -> onComplete(read(entity), bytes -> {
               if (bytes.isFailure()) {
-                Throwable cause = bytes.failed().get();
-                while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) cause = cause.getCause();
+                Throwable cause = io.keld.edge.ProblemResponses.cause(bytes.failed().get());
                 if (cause instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException) {
                   return complete(status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED,
                       "the export is larger than " + maxBodyBytes + " bytes once decompressed", json));
@@ -125,8 +124,7 @@ public final class OtlpRoutes {
     for (GenAiSpans.Mapped.One one : mapped.records()) incoming.add(new SpendIngest.Incoming(one.record(), one.attributes()));
     return onComplete(ingest.ingest(p, incoming), done -> {
       if (done.isFailure()) {
-        Throwable cause = done.failed().get();
-        while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) cause = cause.getCause();
+        Throwable cause = io.keld.edge.ProblemResponses.cause(done.failed().get());
         // The database's message can quote row values; the log gets the kind of failure only.
         String kind = cause instanceof io.keld.edge.sql.Sql.StoreException se && se.getCause() instanceof java.sql.SQLException sql
             ? "SQLSTATE " + sql.getSQLState() : cause.getClass().getSimpleName();

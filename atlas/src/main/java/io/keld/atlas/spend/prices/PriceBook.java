@@ -186,40 +186,49 @@ public final class PriceBook {
    * without a cost {@code unpriced} (cost 0), so reports can show what is missing.
    */
   public void price(UsageRecord r) {
-    String provider = r.provider == null ? "" : r.provider.toLowerCase(Locale.ROOT);
-    String model = r.model() == null ? "" : r.model().toLowerCase(Locale.ROOT);
-    Instant at = r.periodStart == null ? clock.instant() : r.periodStart;
-    String[] match = match(provider, model);
-    Long list = null;
-    String ref = null;
-    if (match != null) {
-      Entry input = current(match[0], match[1], "input", at);
-      Entry output = current(match[0], match[1], "output", at);
-      if (input != null && output != null) {
-        Entry cached = current(match[0], match[1], "cached_input", at);
-        Entry write = current(match[0], match[1], "cache_write", at);
-        long uncached = Math.max(0, r.inputTokens - r.cachedInputTokens - r.cacheWriteTokens);
-        BigInteger microTokens = BigInteger.valueOf(uncached).multiply(BigInteger.valueOf(input.microUsdPerMtok()))
-            .add(BigInteger.valueOf(r.cachedInputTokens).multiply(BigInteger.valueOf((cached == null ? input : cached).microUsdPerMtok())))
-            .add(BigInteger.valueOf(r.cacheWriteTokens).multiply(BigInteger.valueOf((write == null ? input : write).microUsdPerMtok())))
-            .add(BigInteger.valueOf(r.outputTokens).multiply(BigInteger.valueOf(output.microUsdPerMtok())));
-        list = microTokens.add(MILLION.shiftRight(1)).divide(MILLION).longValueExact();
-        ref = "price_book/" + match[0] + "/" + match[1] + "@" + input.effectiveFrom().toString();
-      }
-    }
-    r.listCostMicroUsd = list;
+    Listed listed = listed(r);
+    r.listCostMicroUsd = listed == null ? null : listed.costMicroUsd();
     if (r.costMicroUsd == null) {
-      if (list != null) {
-        r.costMicroUsd = list;
+      if (listed != null) {
+        r.costMicroUsd = listed.costMicroUsd();
         r.costSource = UsageRecord.CostSources.COMPUTED;
-        r.priceRef = ref;
+        r.priceRef = listed.ref();
       } else {
         r.costMicroUsd = 0L;
         r.costSource = UsageRecord.CostSources.UNPRICED;
       }
-    } else if (r.priceRef == null && ref != null) {
-      r.priceRef = ref + " (list)";
+    } else if (r.priceRef == null && listed != null) {
+      r.priceRef = listed.ref() + " (list)";
     }
+  }
+
+  /** What a record's tokens cost at the book's list price; null where the book does not know the model. */
+  public Long listCost(UsageRecord r) {
+    Listed listed = listed(r);
+    return listed == null ? null : listed.costMicroUsd();
+  }
+
+  /** A list cost and the book entry it came from. */
+  private record Listed(long costMicroUsd, String ref) {}
+
+  private Listed listed(UsageRecord r) {
+    String provider = r.provider == null ? "" : r.provider.toLowerCase(Locale.ROOT);
+    String model = r.model() == null ? "" : r.model().toLowerCase(Locale.ROOT);
+    Instant at = r.periodStart == null ? clock.instant() : r.periodStart;
+    String[] match = match(provider, model);
+    if (match == null) return null;
+    Entry input = current(match[0], match[1], "input", at);
+    Entry output = current(match[0], match[1], "output", at);
+    if (input == null || output == null) return null;
+    Entry cached = current(match[0], match[1], "cached_input", at);
+    Entry write = current(match[0], match[1], "cache_write", at);
+    long uncached = Math.max(0, r.inputTokens - r.cachedInputTokens - r.cacheWriteTokens);
+    BigInteger microTokens = BigInteger.valueOf(uncached).multiply(BigInteger.valueOf(input.microUsdPerMtok()))
+        .add(BigInteger.valueOf(r.cachedInputTokens).multiply(BigInteger.valueOf((cached == null ? input : cached).microUsdPerMtok())))
+        .add(BigInteger.valueOf(r.cacheWriteTokens).multiply(BigInteger.valueOf((write == null ? input : write).microUsdPerMtok())))
+        .add(BigInteger.valueOf(r.outputTokens).multiply(BigInteger.valueOf(output.microUsdPerMtok())));
+    long cost = microTokens.add(MILLION.shiftRight(1)).divide(MILLION).longValueExact();
+    return new Listed(cost, "price_book/" + match[0] + "/" + match[1] + "@" + input.effectiveFrom());
   }
 
   /**

@@ -41,7 +41,7 @@ import java.util.concurrent.CompletionStage;
  * {@code specification/requirements_model/model_rules/columns/*.json}, taking only rules marked
  * {@code "ModelVersionIntroduced": "1.2"}; formats are its attributes ({@code DateTimeFormat-A-003-M}:
  * {@code YYYY-MM-DDTHH:mm:ssZ} in UTC; NumericFormat; CurrencyFormat: ISO 4217; NullHandling: null,
- * never an empty or placeholder string; UnitFormat, {@code specification/attributes/unit_format.md}:
+ * never an empty string or a stand-in value; UnitFormat, {@code specification/attributes/unit_format.md}:
  * {@code <unit-quantity> <plural-units>} with a positive integer quantity, e.g. "1000 Tokens").
  *
  * <p><b>Mandatory</b> (MUST be present, no condition) — all exported: BilledCost, BillingAccountId,
