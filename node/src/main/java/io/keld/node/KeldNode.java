@@ -69,6 +69,10 @@ public final class KeldNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KeldNode.class);
   public static final String SYSTEM_NAME = "keld";
 
+  static {
+    io.keld.node.runtime.CommonPool.ensureParallel();
+  }
+
   /** The reason a node stops when it is asked to (SIGTERM, Ctrl-C, {@link #stop()}). */
   public static final CoordinatedShutdown.Reason STOP_REQUESTED = new CoordinatedShutdown.Reason() {
     @Override

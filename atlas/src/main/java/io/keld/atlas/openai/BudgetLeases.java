@@ -128,6 +128,7 @@ final class BudgetLeases {
   CompletionStage<Hold> hold(String teamId, String projectId, long amount, long tokens) {
     Lease lease = leases.computeIfAbsent(projectId, p -> new Lease(teamId, projectId));
     CompletableFuture<Void> wait;
+    boolean startDrawing = false;
     synchronized (lease) {
       Chunk c = lease.current;
       if (c != null && c.covers(amount, tokens)) {
@@ -139,10 +140,13 @@ final class BudgetLeases {
       }
       if (lease.drawing == null) {
         lease.drawing = new CompletableFuture<>();
-        draw(lease, amount, tokens);
+        startDrawing = true;
       }
       wait = lease.drawing;
     }
+    // Outside the lock: the draw may complete on this very thread (a budget that answers before its
+    // callbacks are attached), and it takes the lock to hand over its chunk.
+    if (startDrawing) draw(lease, amount, tokens);
     return wait.thenCompose(v -> hold(teamId, projectId, amount, tokens));
   }
 

@@ -6,6 +6,7 @@ import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Quote;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -17,6 +18,11 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 /**
  * How the rest of a node talks to the books: single operations go through a per-book
  * {@link BookGateway} on this node (batched into few writes); reads go straight to the entity.
+ *
+ * <p>Every answer comes back as a plain {@link CompletableFuture} completed on the thread that
+ * received the reply. Pekko's ask hands out Scala's {@code CompletionStage}, which runs each
+ * dependent stage "async" on the JDK's default executor; on a machine with 2 cores that default is a
+ * new thread per callback, which cost the trade feed two thirds of its book throughput (BENCHMARKS.md).
  */
 public final class BookClient {
 
@@ -35,31 +41,41 @@ public final class BookClient {
 
   /** Runs one operation on the book of {@code useCase}; fails when the book does not answer in time. */
   public CompletionStage<BookResult> submit(String useCase, BookOp op) {
-    return AskPattern.askWithStatus(gateway(useCase), replyTo -> new BookGateway.Submit(op, replyTo),
-        timeout.plus(timeout), system.scheduler());
+    return direct(AskPattern.askWithStatus(gateway(useCase), replyTo -> new BookGateway.Submit(op, replyTo),
+        timeout.plus(timeout), system.scheduler()));
   }
 
   public CompletionStage<Quote> quote(String useCase, Bid bid, int maxOptions) {
-    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetQuote(bid, maxOptions, r), timeout);
+    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetQuote(bid, maxOptions, r), timeout));
   }
 
   public CompletionStage<BookView> view(String useCase) {
-    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout);
+    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout));
   }
 
   /** The whole book, for a node-local replica. */
   public CompletionStage<io.keld.marketplace.book.BookSnapshot> snapshot(String useCase) {
-    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout);
+    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout));
   }
 
   public CompletionStage<OrderBook.BidStatus> bidStatus(String useCase, String bidId) {
-    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout);
+    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout));
+  }
+
+  /** The same outcome as a plain future whose dependents run where it completes (see the class comment). */
+  static <T> CompletableFuture<T> direct(CompletionStage<T> stage) {
+    CompletableFuture<T> out = new CompletableFuture<>();
+    stage.whenCompleteAsync((value, failure) -> {
+      if (failure != null) out.completeExceptionally(failure);
+      else out.complete(value);
+    }, Runnable::run);
+    return out;
   }
 
   private ActorRef<BookGateway.Command> gateway(String useCase) {
     return gateways.computeIfAbsent(useCase, uc -> system.systemActorOf(
         BookGateway.create(sharding.entityRefFor(OrderBook.ENTITY_KEY, uc), maxBatch, timeout),
         "book-gateway-" + java.net.URLEncoder.encode(uc, java.nio.charset.StandardCharsets.UTF_8),
-        Props.empty()));
+        OrderBook.dispatcher(system)));
   }
 }

@@ -21,6 +21,7 @@ public final class KeldCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    io.keld.node.runtime.CommonPool.ensureParallel(); // before anything uses the JDK's common pool
     int exit = new CommandLine(new KeldCommand()).execute(args);
     System.exit(exit);
   }
