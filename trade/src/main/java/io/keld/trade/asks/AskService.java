@@ -33,6 +33,7 @@ public final class AskService {
   private final List<String> useCases;
   private final Clock clock;
   private final Consumer<ProviderAsk> changed;
+  private final AskTermsWriter terms;
   private final java.util.concurrent.ConcurrentHashMap<String, ProviderAsk> openAsks = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** @param changed told of every ask as it is after a change (the feed sends it to the provider's connections) */
@@ -40,6 +41,7 @@ public final class AskService {
     this.books = books;
     this.providers = providers;
     this.asks = asks;
+    this.terms = new AskTermsWriter(asks, 1_000);
     this.useCases = List.copyOf(useCases);
     this.clock = clock;
     this.changed = changed;
@@ -90,9 +92,7 @@ public final class AskService {
           change.windowFrom() == null ? null : change.windowFrom().toEpochMilli(), change.windowUntil() == null ? null : change.windowUntil().toEpochMilli());
       return books.submit(row.useCase(), op).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
-        Instant at = now();
-        return asks.amend(askId, change.pricePerMtok(), change.quality(), change.throughputTps(), at)
-            .thenCompose(updated -> reread(orgId, askId));
+        return recorded(orgId, new AskTermsChange(askId, change.pricePerMtok(), change.quality(), change.throughputTps(), null, now()));
       });
     });
   }
@@ -103,8 +103,20 @@ public final class AskService {
       if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + askId + " is withdrawn");
       return books.submit(row.useCase(), new BookOp.UpdateCapacity(askId, orgId, throughputTps, maxConcurrency)).thenCompose(result -> {
         if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
-        return asks.capacity(askId, throughputTps, maxConcurrency, now()).thenCompose(updated -> reread(orgId, askId));
+        return recorded(orgId, new AskTermsChange(askId, null, null, throughputTps, maxConcurrency, now()));
       });
+    });
+  }
+
+  /**
+   * Writes a change the book took to the provider's index (batched with other providers' changes)
+   * and answers the ask as it now stands: from the cache, with the change applied in commit order,
+   * or from the index when the cache does not have it or the ask was withdrawn meanwhile.
+   */
+  private CompletionStage<ProviderAsk> recorded(String orgId, AskTermsChange change) {
+    return terms.write(change).thenCompose(changed -> {
+      ProviderAsk now = changed ? openAsks.computeIfPresent(change.askId(), (id, cached) -> change.applyTo(cached)) : null;
+      return now != null ? CompletableFuture.completedFuture(told(now)) : reread(orgId, change.askId());
     });
   }
 
@@ -148,7 +160,11 @@ public final class AskService {
   private CompletionStage<ProviderAsk> own(String orgId, String askId) {
     ProviderAsk cached = openAsks.get(askId);
     if (cached != null && cached.orgId().equals(orgId)) return CompletableFuture.completedFuture(cached);
-    return asks.find(orgId, askId).thenApply(found -> found.orElseThrow(() -> ProblemException.notFound("ask " + askId)));
+    return asks.find(orgId, askId).thenApply(found -> {
+      ProviderAsk row = found.orElseThrow(() -> ProblemException.notFound("ask " + askId));
+      if (row.open()) openAsks.putIfAbsent(row.id(), row);
+      return row;
+    });
   }
 
   private static ProblemException refused(BookResult.Rejected rejected) {

@@ -42,30 +42,29 @@ public final class AskStore {
   }
 
   /**
-   * New terms for an open ask: only the columns the change names, and only while the ask is open,
-   * so an amend that finishes after a withdraw cannot reopen it.
+   * New terms for open asks, in order, in one transaction: each change sets only the columns it
+   * names, and only while its ask is open, so an amend that finishes after a withdraw cannot reopen
+   * it. Answers, for each change, whether its ask was open and so changed.
    */
-  public CompletionStage<Boolean> amend(String id, Long pricePerMtok, Integer quality, Long throughputTps, Instant at) {
-    return sql.run(c -> {
+  public CompletionStage<boolean[]> updateTerms(List<AskTermsChange> changes) {
+    return sql.transaction(c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = COALESCE(?, price_per_mtok), "
-          + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), updated_at = ? WHERE id = ? AND state = 'open'")) {
-        ps.setObject(1, pricePerMtok, java.sql.Types.BIGINT);
-        ps.setObject(2, quality, java.sql.Types.INTEGER);
-        ps.setObject(3, throughputTps, java.sql.Types.BIGINT);
-        ps.setTimestamp(4, java.sql.Timestamp.from(at));
-        ps.setString(5, id);
-        return ps.executeUpdate() == 1;
-      }
-    });
-  }
-
-  /** Live capacity of an open ask. */
-  public CompletionStage<Boolean> capacity(String id, long throughputTps, int maxConcurrency, Instant at) {
-    return sql.run(c -> {
-      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET throughput_tps = ?, max_concurrency = ?, updated_at = ? "
-          + "WHERE id = ? AND state = 'open'")) {
-        Sql.bind(ps, throughputTps, maxConcurrency, at, id);
-        return ps.executeUpdate() == 1;
+          + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), max_concurrency = COALESCE(?, max_concurrency), "
+          + "updated_at = ? WHERE id = ? AND state = 'open'")) {
+        for (AskTermsChange ch : changes) {
+          ps.setObject(1, ch.pricePerMtok(), java.sql.Types.BIGINT);
+          ps.setObject(2, ch.quality(), java.sql.Types.INTEGER);
+          ps.setObject(3, ch.throughputTps(), java.sql.Types.BIGINT);
+          ps.setObject(4, ch.maxConcurrency(), java.sql.Types.INTEGER);
+          ps.setTimestamp(5, java.sql.Timestamp.from(ch.at()));
+          ps.setString(6, ch.askId());
+          ps.addBatch();
+        }
+        int[] counts = ps.executeBatch();
+        boolean[] changed = new boolean[counts.length];
+        // A driver may answer SUCCESS_NO_INFO (-2) for a statement that ran; only 0 means "no open ask".
+        for (int i = 0; i < counts.length; i++) changed[i] = counts[i] != 0;
+        return changed;
       }
     });
   }
