@@ -1,6 +1,7 @@
 package io.keld.marketplace.entity;
 
 import io.keld.marketplace.book.BookEvent;
+import io.keld.marketplace.book.BookView;
 import java.util.List;
 
 /**
@@ -12,4 +13,16 @@ import java.util.List;
 public interface BookListener {
 
   void onPersisted(String useCase, List<BookEvent> events);
+
+  /** Whether this listener wants the book's public view after each write ({@link #onView}). */
+  default boolean wantsViews() {
+    return false;
+  }
+
+  /**
+   * The book's public view right after a write (after {@link #onPersisted} of that write's events),
+   * for listeners that {@link #wantsViews}: a feed gets the view as the book stands without asking
+   * the book for it, and so without waiting behind the book's next write.
+   */
+  default void onView(String useCase, BookView view) {}
 }

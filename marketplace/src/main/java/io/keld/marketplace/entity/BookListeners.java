@@ -1,6 +1,7 @@
 package io.keld.marketplace.entity;
 
 import io.keld.marketplace.book.BookEvent;
+import io.keld.marketplace.book.BookView;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -20,5 +21,16 @@ public final class BookListeners implements BookListener {
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
     for (BookListener l : listeners) l.onPersisted(useCase, events);
+  }
+
+  @Override
+  public boolean wantsViews() {
+    for (BookListener l : listeners) if (l.wantsViews()) return true;
+    return false;
+  }
+
+  @Override
+  public void onView(String useCase, BookView view) {
+    for (BookListener l : listeners) if (l.wantsViews()) l.onView(useCase, view);
   }
 }
