@@ -3,6 +3,8 @@ package io.keld.trade;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.edge.JsonBodies;
 import io.keld.edge.sql.Sql;
+import io.keld.marketplace.book.BookEvent;
+import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.feed.BookFeedPublisher;
@@ -59,9 +61,9 @@ public final class Trade {
     AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
       ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
       msg.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(ask)));
-      topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
+      topics.provider(ask.orgId()).tell(Topic.publish(FeedEvent.of("ask_state", null, 0, msg.toString())));
     });
-    BookFeedPublisher publisher = new BookFeedPublisher(books, topics, feedSettings.conflation());
+    BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);
     return new Trade(providers, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
@@ -72,9 +74,22 @@ public final class Trade {
    * and fills, and records fills for the providers' statements.
    */
   public BookListener bookListener() {
-    return (useCase, events) -> {
-      publisher.onPersisted(useCase, events);
-      statement.onPersisted(useCase, events);
+    return new BookListener() {
+      @Override
+      public void onPersisted(String useCase, List<BookEvent> events) {
+        publisher.onPersisted(useCase, events);
+        statement.onPersisted(useCase, events);
+      }
+
+      @Override
+      public boolean wantsViews() {
+        return true;
+      }
+
+      @Override
+      public void onView(String useCase, BookView view) {
+        publisher.onView(useCase, view);
+      }
     };
   }
 

@@ -6,7 +6,6 @@ import io.keld.edge.JsonBodies;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Fill;
-import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
 import java.time.Duration;
 import java.util.HashMap;
@@ -18,38 +17,50 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns what books persist into feed messages, on the node that hosts the book:
  * <ul>
- *   <li>any change to a book marks it; within {@link #conflation} the book's public view is read
- *       once and compared with the last one, and the price levels that changed (absolute values) and
- *       the resting demand go out as one {@code book_delta}: a burst of amends costs one view, not
- *       one each;
+ *   <li>after each write the book hands over its public view; it is compared with the last one
+ *       sent, and the price levels that changed (absolute values) and the resting demand go out as
+ *       one {@code book_delta}. A change to a quiet book goes out at once; after that, a book's
+ *       delta goes out at most once per {@link #conflation}, from its latest view, so a burst of
+ *       amends costs one delta per subscriber, not one each (every delta is a message to every
+ *       subscriber: that is what a busy book costs a node);
  *   <li>a fill goes to the provider whose ask it filled, without the job's or enterprise's identity.
  * </ul>
  */
 public final class BookFeedPublisher implements BookListener {
 
-  private final BookClient books;
+  private static final Logger log = LoggerFactory.getLogger(BookFeedPublisher.class);
+
   private final FeedTopics topics;
-  private final Duration conflation;
+  private final long conflationNanos;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "trade-feed-publisher");
     t.setDaemon(true);
     return t;
   });
-  /** A book changed since its view was last read. */
-  private final ConcurrentHashMap<String, AtomicBoolean> dirty = new ConcurrentHashMap<>();
-  /** A read of the book's view is scheduled or running. */
-  private final ConcurrentHashMap<String, AtomicBoolean> reading = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, BookView> last = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, BookState> books = new ConcurrentHashMap<>();
 
-  public BookFeedPublisher(BookClient books, FeedTopics topics, Duration conflation) {
-    this.books = books;
+  /** One book's feed: its newest view not yet sent, and what was sent last. */
+  private static final class BookState {
+    /** The newest view handed over and not yet published (null when there is none). */
+    final AtomicReference<BookView> pending = new AtomicReference<>();
+    /** A publication is scheduled. */
+    final AtomicBoolean scheduled = new AtomicBoolean();
+    /** When a delta was last published (System.nanoTime), and the view it led to; touched on the timer thread only. */
+    volatile long lastPublishedNanos = Long.MIN_VALUE;
+    BookView lastSent;
+  }
+
+  public BookFeedPublisher(FeedTopics topics, Duration conflation) {
     this.topics = topics;
-    this.conflation = conflation;
+    this.conflationNanos = conflation.toNanos();
   }
 
   @Override
@@ -57,32 +68,36 @@ public final class BookFeedPublisher implements BookListener {
     for (BookEvent e : events) {
       if (e instanceof BookEvent.Filled f) publishFill(useCase, f.fill());
     }
-    dirty.computeIfAbsent(useCase, u -> new AtomicBoolean()).set(true);
-    startRefresh(useCase);
   }
 
-  /** Schedules a read of the book's view unless one is scheduled or running: one at a time per book. */
-  private void startRefresh(String useCase) {
-    AtomicBoolean busy = reading.computeIfAbsent(useCase, u -> new AtomicBoolean());
-    if (busy.compareAndSet(false, true)) timer.schedule(() -> refresh(useCase, busy), conflation.toNanos(), TimeUnit.NANOSECONDS);
+  @Override
+  public boolean wantsViews() {
+    return true;
   }
 
-  private void refresh(String useCase, AtomicBoolean busy) {
-    dirty.get(useCase).set(false); // changes from here on ask for another read
-    books.view(useCase).whenComplete((view, failure) -> {
-      if (failure == null) {
-        BookView before = last.get(useCase);
-        if (before == null || view.atMillis() >= before.atMillis()) {
-          last.put(useCase, view);
-          ObjectNode delta = delta(before, view);
-          if (delta != null) topics.book(useCase).tell(Topic.publish(new FeedEvent("book_delta", useCase, view.atMillis(), delta.toString())));
-        }
-      } else {
-        dirty.get(useCase).set(true); // try again
-      }
-      busy.set(false);
-      if (dirty.get(useCase).get()) startRefresh(useCase);
-    });
+  /** Called on the book's thread after each write: keeps the view and schedules its delta. */
+  @Override
+  public void onView(String useCase, BookView view) {
+    BookState book = books.computeIfAbsent(useCase, u -> new BookState());
+    book.pending.set(view);
+    if (!book.scheduled.compareAndSet(false, true)) return; // the scheduled publication takes the newest view
+    long sinceLast = System.nanoTime() - book.lastPublishedNanos;
+    long wait = book.lastPublishedNanos == Long.MIN_VALUE ? 0 : Math.max(0, conflationNanos - sinceLast);
+    timer.schedule(() -> publish(useCase, book), wait, TimeUnit.NANOSECONDS);
+  }
+
+  private void publish(String useCase, BookState book) {
+    book.lastPublishedNanos = System.nanoTime();
+    book.scheduled.set(false); // a view handed over from here on schedules the next publication
+    BookView view = book.pending.getAndSet(null);
+    if (view == null) return;
+    try {
+      ObjectNode delta = delta(book.lastSent, view);
+      book.lastSent = view;
+      if (delta != null) topics.book(useCase).tell(Topic.publish(FeedEvent.of("book_delta", useCase, view.atMillis(), delta.toString())));
+    } catch (RuntimeException e) {
+      log.error("the {} book's delta could not be published", useCase, e);
+    }
   }
 
   /** The levels that differ from {@code before} (all of them when there is no before), or null when nothing changed. */
@@ -109,7 +124,7 @@ public final class BookFeedPublisher implements BookListener {
         .put("finish_millis", f.finishMillis()).put("deadline_millis", f.deadlineMillis()).put("filled_at_millis", f.filledAtMillis());
     ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
     msg.set("fill", fill);
-    topics.provider(f.providerId()).tell(Topic.publish(new FeedEvent("fill", useCase, 0, msg.toString())));
+    topics.provider(f.providerId()).tell(Topic.publish(FeedEvent.of("fill", useCase, 0, msg.toString())));
   }
 
   public void close() {

@@ -33,11 +33,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.japi.Pair;
-import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -94,19 +91,27 @@ public final class FeedRoute {
     return n == null ? 0 : n.get();
   }
 
+  /**
+   * One connection: its outgoing queue is part of the connection's own stream (no stream of its
+   * own in between, which cost a hand-over per message sent), and its {@link FeedSession} starts
+   * when that stream does. Incoming messages wait for the session.
+   */
   private Flow<Message, Message, NotUsed> connection(Principal p) {
-    Pair<Pair<BoundedSourceQueue<Message>, UniqueKillSwitch>, Source<Message, NotUsed>> outgoing = Source.<Message>queue(settings.buffer())
+    CompletableFuture<ActorRef<FeedSession.Msg>> session = new CompletableFuture<>();
+    Source<Message, NotUsed> outgoing = Source.<Message>queue(settings.buffer())
         .viaMat(KillSwitches.single(), Keep.both())
-        .preMaterialize(materializer);
-    connections.computeIfAbsent(p.orgId(), o -> new AtomicInteger()).incrementAndGet();
-    ActorRef<FeedSession.Msg> session = system.systemActorOf(
-        FeedSession.create(p.orgId(), outgoing.first().first(), outgoing.first().second(), topics, books, settings, () -> disconnected(p.orgId())),
-        "trade-feed-" + Ids.random(12), Props.empty());
+        .mapMaterializedValue(queueAndSwitch -> {
+          connections.computeIfAbsent(p.orgId(), o -> new AtomicInteger()).incrementAndGet();
+          session.complete(system.systemActorOf(
+              FeedSession.create(p.orgId(), queueAndSwitch.first(), queueAndSwitch.second(), topics, books, settings, () -> disconnected(p.orgId())),
+              "trade-feed-" + Ids.random(12), Props.empty()));
+          return NotUsed.getInstance();
+        });
     Sink<Message, NotUsed> incoming = Flow.<Message>create()
         .mapAsync(1, this::text)
-        .mapAsync(1, text -> handle(p, session, text))
-        .to(Sink.onComplete(done -> session.tell(new FeedSession.Closed())));
-    return Flow.fromSinkAndSourceCoupled(incoming, outgoing.second());
+        .mapAsync(1, text -> session.thenCompose(s -> handle(p, s, text)))
+        .to(Sink.onComplete(done -> session.thenAccept(s -> s.tell(new FeedSession.Closed()))));
+    return Flow.fromSinkAndSourceCoupled(incoming, outgoing);
   }
 
   private void disconnected(String orgId) {

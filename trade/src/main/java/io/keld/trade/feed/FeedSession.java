@@ -51,7 +51,8 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
 
   record Event(FeedEvent event) implements Msg {}
 
-  record SnapshotRead(String useCase, BookView view, Throwable failure) implements Msg {}
+  /** A book's view read for a subscription; {@code request} tells which subscribe asked for it. */
+  record SnapshotRead(String useCase, long request, BookView view, Throwable failure) implements Msg {}
 
   record Heartbeat() implements Msg {}
 
@@ -70,6 +71,12 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
   /** Books whose snapshot is on its way, with the deltas that arrived meanwhile. */
   private final Map<String, List<FeedEvent>> awaitingSnapshot = new HashMap<>();
   private final Map<String, Long> snapshotAt = new HashMap<>();
+  /**
+   * The latest snapshot asked for, per book: only that one is used, so a view read for an earlier
+   * subscribe (before an unsubscribe, say) cannot start a later subscription with a gap after it.
+   */
+  private final Map<String, Long> snapshotRequest = new HashMap<>();
+  private long snapshotRequests;
   private long seq;
   private boolean closing;
 
@@ -118,7 +125,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
           return this;
         })
         .onMessage(Closed.class, c -> {
-          out.complete();
+          completeOutgoing();
           return Behaviors.stopped();
         })
         .onMessage(CutOff.class, c -> {
@@ -142,7 +149,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       }
       if (e.atMillis() < snapshotAt.getOrDefault(e.useCase(), 0L)) return this;
     }
-    emitRendered(e.type(), e.json());
+    emitRendered(e);
     return this;
   }
 
@@ -155,7 +162,9 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       }
       // A snapshot every time: a client that saw a gap in the sequence subscribes again to resync.
       awaitingSnapshot.putIfAbsent(useCase, new ArrayList<>());
-      getContext().pipeToSelf(books.view(useCase), (view, failure) -> new SnapshotRead(useCase, view, failure));
+      long request = ++snapshotRequests;
+      snapshotRequest.put(useCase, request);
+      getContext().pipeToSelf(books.view(useCase), (view, failure) -> new SnapshotRead(useCase, request, view, failure));
     }
     ObjectNode result = JsonBodies.MAPPER.createObjectNode();
     result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
@@ -168,6 +177,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       if (subscribed.remove(useCase)) topics.book(useCase).tell(Topic.unsubscribe(events));
       awaitingSnapshot.remove(useCase);
       snapshotAt.remove(useCase);
+      snapshotRequest.remove(useCase);
     }
     ObjectNode result = JsonBodies.MAPPER.createObjectNode();
     result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
@@ -176,6 +186,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
   }
 
   private Behavior<Msg> onSnapshot(SnapshotRead r) {
+    if (r.request() != snapshotRequest.getOrDefault(r.useCase(), -1L)) return this; // a later subscribe's snapshot is on its way
     List<FeedEvent> waiting = awaitingSnapshot.remove(r.useCase());
     if (waiting == null || !subscribed.contains(r.useCase())) return this;
     if (r.failure() != null) {
@@ -189,7 +200,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     emit("book_snapshot", snapshot);
     snapshotAt.put(r.useCase(), r.view().atMillis());
     for (FeedEvent e : waiting) {
-      if (e.atMillis() >= r.view().atMillis()) emitRendered(e.type(), e.json());
+      if (e.atMillis() >= r.view().atMillis()) emitRendered(e);
     }
     return this;
   }
@@ -209,16 +220,10 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     if (!out.offer(text(msg)).isEnqueued()) closing = true;
   }
 
-  /**
-   * The same for a body rendered once for every subscriber (a topic's event): the sequence number
-   * and type are put in front of its members as text, so a delta fanned out to two hundred
-   * connections is not parsed and written two hundred times.
-   */
-  private void emitRendered(String type, String jsonObject) {
+  /** The same for an event rendered once for every subscriber: only the sequence number and type are put in front. */
+  private void emitRendered(FeedEvent e) {
     if (!roomFor()) return;
-    String rest = jsonObject.substring(jsonObject.indexOf('{') + 1).stripLeading();
-    String text = "{\"seq\":" + (++seq) + ",\"type\":\"" + type + "\"" + (rest.startsWith("}") ? "" : ",") + rest;
-    if (!out.offer(TextMessage.create(text)).isEnqueued()) closing = true;
+    if (!out.offer(TextMessage.create(e.render(++seq))).isEnqueued()) closing = true;
   }
 
   /** False once the connection is closing; a connection too far behind is told why and closed here. */
@@ -229,11 +234,20 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       log.warn("disconnecting a feed connection of {}: slow consumer, {} messages waiting", orgId, out.size());
       out.offer(text(JsonBodies.MAPPER.createObjectNode().put("seq", ++seq).put("type", "closing").put("reason", "slow_consumer")
           .put("message", "more than " + (settings.buffer() - 1) + " messages were waiting for this connection; read faster, then reconnect and subscribe again")));
-      out.complete();
+      completeOutgoing();
       timers.startSingleTimer(new CutOff(), settings.closeGrace());
       return false;
     }
     return true;
+  }
+
+  /** Ends the outgoing side after what is queued; the queue may have ended already (closed by the slow-consumer rule, or by the client). */
+  private void completeOutgoing() {
+    try {
+      out.complete();
+    } catch (IllegalStateException alreadyCompleted) {
+      // nothing left to end
+    }
   }
 
   private static Message text(ObjectNode msg) {

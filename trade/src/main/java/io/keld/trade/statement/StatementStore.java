@@ -45,26 +45,51 @@ public final class StatementStore implements BookListener {
     this.sql = sql;
   }
 
+  /** Tries per batch of events before it is given up (with waits of 0.5 s doubling in between, about 15 s in all). */
+  static final int WRITE_ATTEMPTS = 6;
+
   /**
    * Records a book's fills and releases in the order the book persisted them: one database call per
-   * batch of events, each call after the previous one (a release must never overtake its fill).
+   * batch of events, each after the previous one (a release must never overtake its fill). Both
+   * writes are idempotent, so a batch that fails (the database restarting, say) is tried again
+   * before later batches are written.
    */
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
     List<BookEvent> relevant = events.stream().filter(e -> e instanceof BookEvent.Filled || e instanceof BookEvent.FillReleased).toList();
     if (relevant.isEmpty()) return;
     synchronized (this) {
-      tail = tail.thenCompose(x -> sql.<Void>run(c -> {
-        for (BookEvent e : relevant) {
+      tail = tail.thenCompose(x -> write(useCase, relevant, 1));
+    }
+  }
+
+  private CompletionStage<Void> write(String useCase, List<BookEvent> events, int attempt) {
+    CompletionStage<Void> written;
+    try {
+      // Statement by statement (auto-commit): a repeated fill's unique violation must not abort the rest.
+      written = sql.run(c -> {
+        for (BookEvent e : events) {
           if (e instanceof BookEvent.Filled f) record(c, useCase, f.fill());
           else released(c, (BookEvent.FillReleased) e);
         }
         return null;
-      })).exceptionally(failure -> {
-        log.warn("fills of the {} book not recorded for the provider statement: {}", useCase, failure.getMessage());
-        return null;
       });
+    } catch (RuntimeException e) {
+      written = java.util.concurrent.CompletableFuture.failedFuture(e);
     }
+    return written.exceptionallyCompose(failure -> {
+      if (attempt >= WRITE_ATTEMPTS) {
+        log.error("{} fill event(s) of the {} book not recorded for the provider statement after {} tries: {}", events.size(), useCase,
+            attempt, failure.getMessage());
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+      }
+      long waitMillis = 500L << (attempt - 1);
+      log.warn("fills of the {} book not recorded for the provider statement (try {} of {}), trying again in {} ms: {}", useCase, attempt,
+          WRITE_ATTEMPTS, waitMillis, failure.getMessage());
+      return java.util.concurrent.CompletableFuture.runAsync(() -> { },
+              java.util.concurrent.CompletableFuture.delayedExecutor(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS))
+          .thenCompose(x -> write(useCase, events, attempt + 1));
+    });
   }
 
   private static void record(java.sql.Connection c, String useCase, Fill f) throws SQLException {
