@@ -6,7 +6,7 @@ import java.time.Duration;
  * @param buffer     outgoing messages one connection may have waiting; a consumer that falls this far
  *                   behind is told why and disconnected, so it never holds up a book or other providers
  * @param heartbeat  how often an idle connection hears from Keld
- * @param conflation how long a changed book gathers changes before its delta goes out
+ * @param conflation the shortest time between two deltas of a book (a change to a quiet book goes out at once)
  * @param closeGrace how long a disconnected slow consumer has to read its last messages before the connection is cut
  */
 public record FeedSettings(int buffer, Duration heartbeat, Duration conflation, Duration closeGrace) {
