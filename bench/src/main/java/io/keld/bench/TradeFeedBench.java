@@ -150,7 +150,8 @@ final class TradeFeedBench {
         .figure("low_rate_node_cpu_share", round(low.nodeCpu()));
     int cores = Runtime.getRuntime().availableProcessors();
     report.line(String.format(Locale.ROOT, "One node on PostgreSQL, and %d providers in a second JVM on the same machine, each connected to the "
-        + "node's WebSocket feed with the JDK's client, with an ask on the `summarize` book, and subscribed to it. Amends are sent over the "
+        + "node's WebSocket feed (the benchmark's own small client, one selector thread for all), with an ask on the `summarize` book, "
+        + "and subscribed to it. Amends are sent over the "
         + "feed (open loop, round robin), each to a price no other amend uses. Latency runs from sending an amend to the delta carrying its "
         + "price reaching the last of the %d subscribers (an amend overtaken by the same provider's next one before a delta went out is "
         + "never seen, and is not counted). CPU is each JVM's share of the machine's %d cores while it sends, %d s per phase, after a "
@@ -164,8 +165,8 @@ final class TradeFeedBench {
           ph.providersCpu() * 100, ph.offered() == AMENDS_PER_S ? (ph.p99() <= 50 ? "**met**" : "**not met**") : "—"));
     }
     report.line("");
-    report.line(String.format(Locale.ROOT, "The `summarize` book alone (amends straight to the sharded entity, %d in flight, no feed traffic "
-        + "from the amends, no database index) takes %,d amends/s here.", PROVIDERS, directPerS));
+    report.line(String.format(Locale.ROOT, "The `summarize` book alone (amends submitted inside the node, %d in flight, no WebSocket or index "
+        + "work per amend; the subscribers still get the deltas) takes %,d amends/s here.", PROVIDERS, directPerS));
     return report;
   }
 
