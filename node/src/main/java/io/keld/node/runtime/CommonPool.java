@@ -19,7 +19,6 @@ import org.slf4j.LoggerFactory;
 public final class CommonPool {
 
   public static final String PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
-  private static final Logger log = LoggerFactory.getLogger(CommonPool.class);
 
   private CommonPool() {}
 
@@ -29,6 +28,8 @@ public final class CommonPool {
       System.setProperty(PARALLELISM, "2");
     }
     if (ForkJoinPool.getCommonPoolParallelism() < 2) {
+      // The logger only now: starting logging may itself start the common pool.
+      Logger log = LoggerFactory.getLogger(CommonPool.class);
       log.warn("the JDK common pool has {} thread(s), so every ask callback starts a thread of its own; "
           + "start the JVM with -D{}=2", ForkJoinPool.getCommonPoolParallelism(), PARALLELISM);
     }
