@@ -110,14 +110,13 @@ public final class AskService {
 
   /**
    * Writes a change the book took to the provider's index (batched with other providers' changes)
-   * and answers the ask as it now stands: from the cache, with the change applied in commit order,
-   * or from the index when the cache does not have it or the ask was withdrawn meanwhile.
+   * and answers the ask as the index holds it once the change is committed; an ask withdrawn
+   * meanwhile is answered as it is.
    */
   private CompletionStage<ProviderAsk> recorded(String orgId, AskTermsChange change) {
-    return terms.write(change).thenCompose(changed -> {
-      ProviderAsk now = changed ? openAsks.computeIfPresent(change.askId(), (id, cached) -> change.applyTo(cached)) : null;
-      return now != null ? CompletableFuture.completedFuture(told(now)) : reread(orgId, change.askId());
-    });
+    return terms.write(change).thenCompose(stored -> stored.isPresent()
+        ? CompletableFuture.completedFuture(told(stored.get()))
+        : reread(orgId, change.askId()));
   }
 
   /** The ask as stored after a change (and told to the provider's connections). */

@@ -6,7 +6,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
@@ -44,14 +46,18 @@ public final class AskStore {
   /**
    * New terms for open asks, in order, in one transaction: each change sets only the columns it
    * names, and only while its ask is open, so an amend that finishes after a withdraw cannot reopen
-   * it. Answers, for each change, whether its ask was open and so changed.
+   * it. Answers the changed asks as they stand once the transaction commits (by id); an ask that
+   * was not open is absent. The rows are written in id order (a change's place among the changes
+   * to the same ask is kept), so two nodes' batches never wait on each other's rows in a cycle.
    */
-  public CompletionStage<boolean[]> updateTerms(List<AskTermsChange> changes) {
+  public CompletionStage<Map<String, ProviderAsk>> updateTerms(List<AskTermsChange> changes) {
+    List<AskTermsChange> inIdOrder = new ArrayList<>(changes);
+    inIdOrder.sort(java.util.Comparator.comparing(AskTermsChange::askId)); // stable: each ask's changes stay in order
     return sql.transaction(c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = COALESCE(?, price_per_mtok), "
           + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), max_concurrency = COALESCE(?, max_concurrency), "
           + "updated_at = ? WHERE id = ? AND state = 'open'")) {
-        for (AskTermsChange ch : changes) {
+        for (AskTermsChange ch : inIdOrder) {
           ps.setObject(1, ch.pricePerMtok(), java.sql.Types.BIGINT);
           ps.setObject(2, ch.quality(), java.sql.Types.INTEGER);
           ps.setObject(3, ch.throughputTps(), java.sql.Types.BIGINT);
@@ -60,12 +66,21 @@ public final class AskStore {
           ps.setString(6, ch.askId());
           ps.addBatch();
         }
-        int[] counts = ps.executeBatch();
-        boolean[] changed = new boolean[counts.length];
-        // A driver may answer SUCCESS_NO_INFO (-2) for a statement that ran; only 0 means "no open ask".
-        for (int i = 0; i < counts.length; i++) changed[i] = counts[i] != 0;
-        return changed;
+        ps.executeBatch();
       }
+      List<String> ids = inIdOrder.stream().map(AskTermsChange::askId).distinct().toList();
+      Map<String, ProviderAsk> open = new HashMap<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM trade_asks WHERE state = 'open' AND id IN ("
+          + String.join(", ", java.util.Collections.nCopies(ids.size(), "?")) + ")")) {
+        Sql.bind(ps, ids.toArray());
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            ProviderAsk a = read(rs);
+            open.put(a.id(), a);
+          }
+        }
+      }
+      return open;
     });
   }
 

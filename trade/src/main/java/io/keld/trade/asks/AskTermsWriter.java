@@ -1,7 +1,10 @@
 package io.keld.trade.asks;
 
+import io.keld.edge.sql.Sql;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -12,11 +15,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * commit: one transaction at a time, holding every change that arrived while the previous one was
  * written. A feed moving thousands of asks a second costs a few transactions a second, not a
  * statement and a round trip per amend, and each change is still committed before it is
- * acknowledged.
+ * acknowledged. A transaction that loses to a concurrent one (another node's batch) is tried again.
  */
 final class AskTermsWriter {
 
-  private record Pending(AskTermsChange change, CompletableFuture<Boolean> done) {}
+  /** Tries per batch when the database reports a concurrency failure (deadlock, serialization, lock timeout). */
+  static final int ATTEMPTS = 3;
+
+  private record Pending(AskTermsChange change, CompletableFuture<Optional<ProviderAsk>> done) {}
 
   private final AskStore store;
   private final int maxBatch;
@@ -28,9 +34,9 @@ final class AskTermsWriter {
     this.maxBatch = maxBatch;
   }
 
-  /** Completes with whether the ask was open (and so changed) once the change is committed. */
-  CompletionStage<Boolean> write(AskTermsChange change) {
-    CompletableFuture<Boolean> done = new CompletableFuture<>();
+  /** Completes, once the change is committed, with the ask as it then stands, or empty if it was not open (so nothing changed). */
+  CompletionStage<Optional<ProviderAsk>> write(AskTermsChange change) {
+    CompletableFuture<Optional<ProviderAsk>> done = new CompletableFuture<>();
     queue.add(new Pending(change, done));
     writeNextBatch();
     return done;
@@ -46,22 +52,31 @@ final class AskTermsWriter {
         writing.set(false); // another caller's batch took them; look again
         continue;
       }
-      CompletionStage<boolean[]> written;
-      try {
-        written = store.updateTerms(batch.stream().map(Pending::change).toList());
-      } catch (RuntimeException e) {
-        written = CompletableFuture.failedFuture(e);
-      }
-      // Answered in commit order, then the next batch starts.
-      written.whenComplete((changed, failure) -> {
-        for (int i = 0; i < batch.size(); i++) {
-          if (failure != null) batch.get(i).done().completeExceptionally(failure);
-          else batch.get(i).done().complete(changed[i]);
+      write(batch.stream().map(Pending::change).toList(), 1).whenComplete((asks, failure) -> {
+        // Answered in commit order, then the next batch starts.
+        try {
+          for (Pending p : batch) {
+            if (failure != null) p.done().completeExceptionally(failure);
+            else p.done().complete(Optional.ofNullable(asks.get(p.change().askId())));
+          }
+        } finally {
+          writing.set(false);
+          writeNextBatch();
         }
-        writing.set(false);
-        writeNextBatch();
       });
       return;
     }
+  }
+
+  private CompletionStage<Map<String, ProviderAsk>> write(List<AskTermsChange> changes, int attempt) {
+    CompletionStage<Map<String, ProviderAsk>> written;
+    try {
+      written = store.updateTerms(changes);
+    } catch (RuntimeException e) {
+      written = CompletableFuture.failedFuture(e);
+    }
+    return written.exceptionallyCompose(failure -> attempt < ATTEMPTS && Sql.isConcurrencyFailure(failure)
+        ? write(changes, attempt + 1)
+        : CompletableFuture.failedFuture(failure));
   }
 }
