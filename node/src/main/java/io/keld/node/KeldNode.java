@@ -66,12 +66,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeldNode implements AutoCloseable {
 
-  private static final Logger log = LoggerFactory.getLogger(KeldNode.class);
-  public static final String SYSTEM_NAME = "keld";
-
   static {
+    // First, before the logger below: starting logging may start the JDK's common pool.
     io.keld.node.runtime.CommonPool.ensureParallel();
   }
+
+  private static final Logger log = LoggerFactory.getLogger(KeldNode.class);
+  public static final String SYSTEM_NAME = "keld";
 
   /** The reason a node stops when it is asked to (SIGTERM, Ctrl-C, {@link #stop()}). */
   public static final CoordinatedShutdown.Reason STOP_REQUESTED = new CoordinatedShutdown.Reason() {

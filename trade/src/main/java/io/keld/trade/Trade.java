@@ -61,7 +61,7 @@ public final class Trade {
     AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
       ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
       msg.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(ask)));
-      topics.provider(ask.orgId()).tell(Topic.publish(FeedEvent.of("ask_state", null, 0, msg.toString())));
+      topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
     });
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);

@@ -19,10 +19,12 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
  * How the rest of a node talks to the books: single operations go through a per-book
  * {@link BookGateway} on this node (batched into few writes); reads go straight to the entity.
  *
- * <p>Every answer comes back as a plain {@link CompletableFuture} completed on the thread that
- * received the reply. Pekko's ask hands out Scala's {@code CompletionStage}, which runs each
- * dependent stage "async" on the JDK's default executor; on a machine with 2 cores that default is a
- * new thread per callback, which cost the trade feed two thirds of its book throughput (BENCHMARKS.md).
+ * <p>The answer to {@link #submit} comes back as a plain {@link CompletableFuture} completed on the
+ * thread that received the gateway's reply: a command's short follow-up (an amend's index write, its
+ * acknowledgement) runs there, with no hand-over per operation. Pekko's ask hands out Scala's
+ * {@code CompletionStage}, which runs each dependent stage "async" on the JDK's default executor
+ * (see {@code io.keld.node.runtime.CommonPool}). Reads keep that behaviour, so that heavier work on
+ * their answers (a replica rebuilt from a snapshot, a quote rendered) never runs on a book's thread.
  */
 public final class BookClient {
 
@@ -46,20 +48,20 @@ public final class BookClient {
   }
 
   public CompletionStage<Quote> quote(String useCase, Bid bid, int maxOptions) {
-    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetQuote(bid, maxOptions, r), timeout));
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetQuote(bid, maxOptions, r), timeout);
   }
 
   public CompletionStage<BookView> view(String useCase) {
-    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout));
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout);
   }
 
   /** The whole book, for a node-local replica. */
   public CompletionStage<io.keld.marketplace.book.BookSnapshot> snapshot(String useCase) {
-    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout));
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout);
   }
 
   public CompletionStage<OrderBook.BidStatus> bidStatus(String useCase, String bidId) {
-    return direct(sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout));
+    return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(r -> new OrderBook.GetBidStatus(bidId, r), timeout);
   }
 
   /** The same outcome as a plain future whose dependents run where it completes (see the class comment). */

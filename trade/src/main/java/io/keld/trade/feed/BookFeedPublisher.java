@@ -87,14 +87,14 @@ public final class BookFeedPublisher implements BookListener {
   }
 
   private void publish(String useCase, BookState book) {
-    book.lastPublishedNanos = System.nanoTime();
     book.scheduled.set(false); // a view handed over from here on schedules the next publication
     BookView view = book.pending.getAndSet(null);
-    if (view == null) return;
+    if (view == null) return; // an earlier publication took it
+    book.lastPublishedNanos = System.nanoTime();
     try {
       ObjectNode delta = delta(book.lastSent, view);
       book.lastSent = view;
-      if (delta != null) topics.book(useCase).tell(Topic.publish(FeedEvent.of("book_delta", useCase, view.atMillis(), delta.toString())));
+      if (delta != null) topics.book(useCase).tell(Topic.publish(new FeedEvent("book_delta", useCase, view.atMillis(), delta.toString())));
     } catch (RuntimeException e) {
       log.error("the {} book's delta could not be published", useCase, e);
     }
@@ -124,7 +124,7 @@ public final class BookFeedPublisher implements BookListener {
         .put("finish_millis", f.finishMillis()).put("deadline_millis", f.deadlineMillis()).put("filled_at_millis", f.filledAtMillis());
     ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
     msg.set("fill", fill);
-    topics.provider(f.providerId()).tell(Topic.publish(FeedEvent.of("fill", useCase, 0, msg.toString())));
+    topics.provider(f.providerId()).tell(Topic.publish(new FeedEvent("fill", useCase, 0, msg.toString())));
   }
 
   public void close() {

@@ -45,14 +45,14 @@ public final class StatementStore implements BookListener {
     this.sql = sql;
   }
 
-  /** Tries per batch of events before it is given up (with waits of 0.5 s doubling in between, about 15 s in all). */
+  /** Tries per batch of events that failed for a passing reason, with waits of 0.5 s doubling in between (about 15 s in all). */
   static final int WRITE_ATTEMPTS = 6;
 
   /**
    * Records a book's fills and releases in the order the book persisted them: one database call per
    * batch of events, each after the previous one (a release must never overtake its fill). Both
-   * writes are idempotent, so a batch that fails (the database restarting, say) is tried again
-   * before later batches are written.
+   * writes are idempotent, so a batch that fails for a passing reason (the database restarting,
+   * say) is tried again before later batches are written.
    */
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
@@ -78,7 +78,7 @@ public final class StatementStore implements BookListener {
       written = java.util.concurrent.CompletableFuture.failedFuture(e);
     }
     return written.exceptionallyCompose(failure -> {
-      if (attempt >= WRITE_ATTEMPTS) {
+      if (attempt >= WRITE_ATTEMPTS || !transientFailure(failure)) {
         log.error("{} fill event(s) of the {} book not recorded for the provider statement after {} tries: {}", events.size(), useCase,
             attempt, failure.getMessage());
         return java.util.concurrent.CompletableFuture.completedFuture(null);
@@ -90,6 +90,23 @@ public final class StatementStore implements BookListener {
               java.util.concurrent.CompletableFuture.delayedExecutor(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS))
           .thenCompose(x -> write(useCase, events, attempt + 1));
     });
+  }
+
+  /**
+   * Failures worth another try: the connection or the server going away (SQLSTATE class 08, 57P),
+   * a lost concurrency conflict (40), the server out of resources (53), or no connection to be had
+   * in time. Anything else would fail the same way again.
+   */
+  static boolean transientFailure(Throwable failure) {
+    if (Sql.isConcurrencyFailure(failure)) return true;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof java.sql.SQLTransientException || t instanceof java.sql.SQLRecoverableException) return true;
+      if (t instanceof java.sql.SQLException s && s.getSQLState() != null
+          && (s.getSQLState().startsWith("08") || s.getSQLState().startsWith("53") || s.getSQLState().startsWith("57P"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void record(java.sql.Connection c, String useCase, Fill f) throws SQLException {
