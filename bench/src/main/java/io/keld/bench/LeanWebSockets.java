@@ -38,7 +38,7 @@ final class LeanWebSockets implements AutoCloseable {
     private final ConcurrentLinkedQueue<ByteBuffer> toSend = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<ByteBuffer> writing = new ArrayDeque<>();
     private ByteBuffer in = ByteBuffer.allocate(64 * 1024);
-    private final StringBuilder fragments = new StringBuilder();
+    private final java.io.ByteArrayOutputStream fragments = new java.io.ByteArrayOutputStream();
     private boolean upgraded;
     private boolean closed;
     private SelectionKey key;
@@ -212,15 +212,14 @@ final class LeanWebSockets implements AutoCloseable {
     in.get(payload);
     switch (opcode) {
       case 0x1, 0x0 -> {
-        String part = new String(payload, StandardCharsets.UTF_8);
-        if (fin && c.fragments.isEmpty()) {
-          c.listener.onText(part, now);
+        if (fin && c.fragments.size() == 0) {
+          deliver(c, new String(payload, StandardCharsets.UTF_8), now);
         } else {
-          c.fragments.append(part);
+          c.fragments.write(payload, 0, payload.length); // decoded whole: a character may span fragments
           if (fin) {
-            String whole = c.fragments.toString();
-            c.fragments.setLength(0);
-            c.listener.onText(whole, now);
+            String whole = c.fragments.toString(StandardCharsets.UTF_8);
+            c.fragments.reset();
+            deliver(c, whole, now);
           }
         }
       }
@@ -234,6 +233,15 @@ final class LeanWebSockets implements AutoCloseable {
     return !c.closed;
   }
 
+  /** A listener's failure is reported, and the selector thread goes on serving the other connections. */
+  private static void deliver(Connection c, String text, long now) {
+    try {
+      c.listener.onText(text, now);
+    } catch (RuntimeException e) {
+      System.err.println("lean-websockets: a listener failed: " + e);
+    }
+  }
+
   private void end(Connection c, String reason) {
     if (c.closed) return;
     c.closed = true;
@@ -242,7 +250,11 @@ final class LeanWebSockets implements AutoCloseable {
     } catch (IOException ignored) {
       // closing anyway
     }
-    c.listener.onClosed(reason);
+    try {
+      c.listener.onClosed(reason);
+    } catch (RuntimeException e) {
+      System.err.println("lean-websockets: a listener failed: " + e);
+    }
   }
 
   /** A client frame: FIN, the opcode, the mask bit and key, the masked payload. */
