@@ -80,6 +80,7 @@ public final class AskService {
             throw refused(rejected);
           });
         }
+        openAsks.put(row.id(), row);
         return CompletableFuture.completedFuture(told(row));
       });
     });
@@ -124,8 +125,13 @@ public final class AskService {
     return asks.find(orgId, askId).thenApply(found -> told(found.orElseThrow(() -> ProblemException.notFound("ask " + askId))));
   }
 
+  /**
+   * Tells the provider's connections of the ask as it now is, and keeps the cache in step: an open
+   * ask only replaces one already cached (so a change that finishes after a withdraw cannot bring
+   * the ask back), a withdrawn one leaves it.
+   */
   private ProviderAsk told(ProviderAsk a) {
-    if (a.open()) openAsks.put(a.id(), a);
+    if (a.open()) openAsks.computeIfPresent(a.id(), (id, cached) -> a);
     else openAsks.remove(a.id());
     changed.accept(a);
     return a;
