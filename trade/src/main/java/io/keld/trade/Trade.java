@@ -3,9 +3,8 @@ package io.keld.trade;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.edge.JsonBodies;
 import io.keld.edge.sql.Sql;
-import io.keld.marketplace.book.BookEvent;
-import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.entity.BookListener;
+import io.keld.marketplace.entity.BookListeners;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.feed.BookFeedPublisher;
 import io.keld.trade.feed.CapacitySink;
@@ -74,23 +73,10 @@ public final class Trade {
    * and fills, and records fills for the providers' statements.
    */
   public BookListener bookListener() {
-    return new BookListener() {
-      @Override
-      public void onPersisted(String useCase, List<BookEvent> events) {
-        publisher.onPersisted(useCase, events);
-        statement.onPersisted(useCase, events);
-      }
-
-      @Override
-      public boolean wantsViews() {
-        return true;
-      }
-
-      @Override
-      public void onView(String useCase, BookView view) {
-        publisher.onView(useCase, view);
-      }
-    };
+    BookListeners both = new BookListeners();
+    both.add(publisher);
+    both.add(statement);
+    return both;
   }
 
   public FeedRoute feed() {

@@ -4,8 +4,12 @@ import io.keld.edge.sql.Sql;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,17 +56,17 @@ public final class AskStore {
    */
   public CompletionStage<Map<String, ProviderAsk>> updateTerms(List<AskTermsChange> changes) {
     List<AskTermsChange> inIdOrder = new ArrayList<>(changes);
-    inIdOrder.sort(java.util.Comparator.comparing(AskTermsChange::askId)); // stable: each ask's changes stay in order
+    inIdOrder.sort(Comparator.comparing(AskTermsChange::askId)); // stable: each ask's changes stay in order
     return sql.transaction(c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = COALESCE(?, price_per_mtok), "
           + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), max_concurrency = COALESCE(?, max_concurrency), "
           + "updated_at = ? WHERE id = ? AND state = 'open'")) {
         for (AskTermsChange ch : inIdOrder) {
-          ps.setObject(1, ch.pricePerMtok(), java.sql.Types.BIGINT);
-          ps.setObject(2, ch.quality(), java.sql.Types.INTEGER);
-          ps.setObject(3, ch.throughputTps(), java.sql.Types.BIGINT);
-          ps.setObject(4, ch.maxConcurrency(), java.sql.Types.INTEGER);
-          ps.setTimestamp(5, java.sql.Timestamp.from(ch.at()));
+          ps.setObject(1, ch.pricePerMtok(), Types.BIGINT);
+          ps.setObject(2, ch.quality(), Types.INTEGER);
+          ps.setObject(3, ch.throughputTps(), Types.BIGINT);
+          ps.setObject(4, ch.maxConcurrency(), Types.INTEGER);
+          ps.setTimestamp(5, Timestamp.from(ch.at()));
           ps.setString(6, ch.askId());
           ps.addBatch();
         }
@@ -71,7 +75,7 @@ public final class AskStore {
       List<String> ids = inIdOrder.stream().map(AskTermsChange::askId).distinct().toList();
       Map<String, ProviderAsk> open = new HashMap<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT * FROM trade_asks WHERE state = 'open' AND id IN ("
-          + String.join(", ", java.util.Collections.nCopies(ids.size(), "?")) + ")")) {
+          + String.join(", ", Collections.nCopies(ids.size(), "?")) + ")")) {
         Sql.bind(ps, ids.toArray());
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {

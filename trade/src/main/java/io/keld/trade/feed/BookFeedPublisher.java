@@ -53,8 +53,9 @@ public final class BookFeedPublisher implements BookListener {
     final AtomicReference<BookView> pending = new AtomicReference<>();
     /** A publication is scheduled. */
     final AtomicBoolean scheduled = new AtomicBoolean();
-    /** When a delta was last published (System.nanoTime), and the view it led to; touched on the timer thread only. */
-    volatile long lastPublishedNanos = Long.MIN_VALUE;
+    /** Whether a delta was published yet, and when (System.nanoTime); the view it led to is touched on the timer thread only. */
+    volatile boolean published;
+    volatile long lastPublishedNanos;
     BookView lastSent;
   }
 
@@ -81,8 +82,7 @@ public final class BookFeedPublisher implements BookListener {
     BookState book = books.computeIfAbsent(useCase, u -> new BookState());
     book.pending.set(view);
     if (!book.scheduled.compareAndSet(false, true)) return; // the scheduled publication takes the newest view
-    long sinceLast = System.nanoTime() - book.lastPublishedNanos;
-    long wait = book.lastPublishedNanos == Long.MIN_VALUE ? 0 : Math.max(0, conflationNanos - sinceLast);
+    long wait = book.published ? Math.max(0, conflationNanos - (System.nanoTime() - book.lastPublishedNanos)) : 0;
     timer.schedule(() -> publish(useCase, book), wait, TimeUnit.NANOSECONDS);
   }
 
@@ -91,6 +91,7 @@ public final class BookFeedPublisher implements BookListener {
     BookView view = book.pending.getAndSet(null);
     if (view == null) return; // an earlier publication took it
     book.lastPublishedNanos = System.nanoTime();
+    book.published = true;
     try {
       ObjectNode delta = delta(book.lastSent, view);
       book.lastSent = view;

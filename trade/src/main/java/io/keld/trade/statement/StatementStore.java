@@ -6,9 +6,12 @@ import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.Fill;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.trade.asks.ProviderAsk;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLRecoverableException;
+import java.sql.SQLTransientException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -17,7 +20,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +44,7 @@ public final class StatementStore implements BookListener {
 
   private final Sql sql;
   /** The last write: each batch of events is written after the one before. */
-  private CompletionStage<Void> tail = java.util.concurrent.CompletableFuture.completedFuture(null);
+  private CompletionStage<Void> tail = CompletableFuture.completedFuture(null);
 
   public StatementStore(Sql sql) {
     this.sql = sql;
@@ -75,19 +80,19 @@ public final class StatementStore implements BookListener {
         return null;
       });
     } catch (RuntimeException e) {
-      written = java.util.concurrent.CompletableFuture.failedFuture(e);
+      written = CompletableFuture.failedFuture(e);
     }
     return written.exceptionallyCompose(failure -> {
       if (attempt >= WRITE_ATTEMPTS || !transientFailure(failure)) {
         log.error("{} fill event(s) of the {} book not recorded for the provider statement after {} tries: {}", events.size(), useCase,
             attempt, failure.getMessage());
-        return java.util.concurrent.CompletableFuture.completedFuture(null);
+        return CompletableFuture.completedFuture(null);
       }
       long waitMillis = 500L << (attempt - 1);
       log.warn("fills of the {} book not recorded for the provider statement (try {} of {}), trying again in {} ms: {}", useCase, attempt,
           WRITE_ATTEMPTS, waitMillis, failure.getMessage());
-      return java.util.concurrent.CompletableFuture.runAsync(() -> { },
-              java.util.concurrent.CompletableFuture.delayedExecutor(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS))
+      return CompletableFuture.runAsync(() -> { },
+              CompletableFuture.delayedExecutor(waitMillis, TimeUnit.MILLISECONDS))
           .thenCompose(x -> write(useCase, events, attempt + 1));
     });
   }
@@ -100,8 +105,8 @@ public final class StatementStore implements BookListener {
   static boolean transientFailure(Throwable failure) {
     if (Sql.isConcurrencyFailure(failure)) return true;
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof java.sql.SQLTransientException || t instanceof java.sql.SQLRecoverableException) return true;
-      if (t instanceof java.sql.SQLException s && s.getSQLState() != null
+      if (t instanceof SQLTransientException || t instanceof SQLRecoverableException) return true;
+      if (t instanceof SQLException s && s.getSQLState() != null
           && (s.getSQLState().startsWith("08") || s.getSQLState().startsWith("53") || s.getSQLState().startsWith("57P"))) {
         return true;
       }
@@ -109,7 +114,7 @@ public final class StatementStore implements BookListener {
     return false;
   }
 
-  private static void record(java.sql.Connection c, String useCase, Fill f) throws SQLException {
+  private static void record(Connection c, String useCase, Fill f) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
         + "tokens_filled, tokens_served, released, failed, filled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ?)")) {
       Sql.bind(ps, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(), Instant.ofEpochMilli(f.filledAtMillis()));
@@ -119,7 +124,7 @@ public final class StatementStore implements BookListener {
     }
   }
 
-  private static void released(java.sql.Connection c, BookEvent.FillReleased r) throws SQLException {
+  private static void released(Connection c, BookEvent.FillReleased r) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
       Sql.bind(ps, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
       ps.executeUpdate();
