@@ -56,19 +56,19 @@ final class AtlasIngestBench {
     int records = quick ? 100_000 : 1_000_000;
     int reportRuns = quick ? 20 : 60;
     return BenchNode.onPostgres(Files.createTempDirectory("keld-bench-atlas"), node -> {
-      DemoTenancy.Created demo = DemoTenancy.create(node.atlas());
+      DemoTenancy.Created demo = DemoTenancy.create(node.governance());
       List<String> services = new ArrayList<>();
       List<MappingRules.Rule> rules = new ArrayList<>();
       for (int t = 0; t < 10; t++) {
-        Team team = node.atlas().tenancy().createTeam(demo.orgId(), "bench-team-" + t).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        Team team = node.governance().tenancy().createTeam(demo.orgId(), "bench-team-" + t).toCompletableFuture().get(30, TimeUnit.SECONDS);
         for (int p = 0; p < 4; p++) {
-          Project project = node.atlas().tenancy().createProject(team, "bench-project-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
+          Project project = node.governance().tenancy().createProject(team, "bench-project-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
           String service = "svc-" + t + "-" + p;
           services.add(service);
           rules.add(new MappingRules.Rule(service, Map.of("service.name", service), new MappingRules.Assignment(null, project.id(), null, null)));
         }
       }
-      node.atlas().spend().rules().replace(demo.orgId(), rules).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      node.spend().ingest().rules().replace(demo.orgId(), rules).toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       int exports = records / SPANS_PER_EXPORT;
       Instant now = Instant.now().truncatedTo(ChronoUnit.MINUTES);

@@ -54,7 +54,7 @@ final class EdgeOverheadBench {
         node.flow().endpoint(new ProviderEndpoint("prv_bench", fleet.baseUrl(), null), new Capacity(4_096, 0));
         node.books().submit("chat", new BookOp.PostAsk(new Ask("ask_bench", "prv_bench", "bench-model", "chat", 300_000, 80, 1_000_000_000L,
             100_000, Ask.OPEN_FROM, Ask.OPEN_UNTIL, "local", Set.of()))).toCompletableFuture().get(30, TimeUnit.SECONDS);
-        DemoTenancy.Created demo = DemoTenancy.create(node.atlas());
+        DemoTenancy.Created demo = DemoTenancy.create(node.governance());
         String keld = "http://127.0.0.1:" + node.httpAddress().getPort() + "/v1/chat/completions";
         String direct = fleet.baseUrl() + "/chat/completions";
         Client client = new Client(node.system(), demo.apiKey());

@@ -1,9 +1,11 @@
 package io.keld.node;
 
 import com.typesafe.config.Config;
-import io.keld.atlas.Atlas;
-import io.keld.atlas.jobs.JobSettings;
-import io.keld.atlas.jobs.JobStreams;
+import io.keld.atlas.governance.Governance;
+import io.keld.atlas.spend.SpendMap;
+import io.keld.exchange.Exchange;
+import io.keld.exchange.jobs.JobSettings;
+import io.keld.exchange.jobs.JobStreams;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.trade.providers.Endpoint;
 import java.util.Set;
@@ -23,8 +25,8 @@ import io.keld.marketplace.entity.BookListeners;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
-import io.keld.atlas.ixp.IxpRoutes;
-import io.keld.atlas.openai.OpenAiRoutes;
+import io.keld.exchange.ixp.IxpRoutes;
+import io.keld.exchange.edge.OpenAiRoutes;
 import io.keld.ixp.jobs.WireMoney;
 import io.keld.marketplace.entity.LocalBooks;
 import io.keld.node.http.KeldHttpServer;
@@ -91,15 +93,16 @@ public final class KeldNode implements AutoCloseable {
   private final CompletableFuture<Done> memberUp;
   private final BookClient books;
   private final BookListeners bookListeners;
-  private final Atlas atlas;
+  private final Governance governance;
+  private final SpendMap spend;
+  private final Exchange exchange;
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Flow flow;
   private final Trade trade;
-  private final Atlas.DeadlineJobs jobs;
 
   private KeldNode(ActorSystem<Void> system, KeldDatabase database, KeldMetrics metrics, ServerBinding httpBinding,
-      CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Atlas atlas,
-      Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow, Trade trade, Atlas.DeadlineJobs jobs) {
+      CompletableFuture<Done> memberUp, BookClient books, BookListeners bookListeners, Governance governance, SpendMap spend,
+      Exchange exchange, Optional<KeyStore.IssuedKey> bootstrapKey, Flow flow, Trade trade) {
     this.system = system;
     this.database = database;
     this.metrics = metrics;
@@ -107,11 +110,12 @@ public final class KeldNode implements AutoCloseable {
     this.memberUp = memberUp;
     this.books = books;
     this.bookListeners = bookListeners;
-    this.atlas = atlas;
+    this.governance = governance;
+    this.spend = spend;
+    this.exchange = exchange;
     this.bootstrapKey = bootstrapKey;
     this.flow = flow;
     this.trade = trade;
-    this.jobs = jobs;
   }
 
   /** Keld Trade: provider endpoints, models and asks. */
@@ -120,8 +124,13 @@ public final class KeldNode implements AutoCloseable {
   }
 
   /** Deadline jobs: admission, the job entities, and this node's data plane for them. */
-  public Atlas.DeadlineJobs jobs() {
-    return jobs;
+  public Exchange.DeadlineJobs jobs() {
+    return exchange.jobs();
+  }
+
+  /** How jobs run: deadline jobs, project policies, the edge's defaults. */
+  public Exchange exchange() {
+    return exchange;
   }
 
   /** Keld Flow: this node's pacing pipelines to provider endpoints. */
@@ -130,8 +139,13 @@ public final class KeldNode implements AutoCloseable {
   }
 
   /** Atlas governance: tenancy, keys, budgets, audit log. */
-  public Atlas atlas() {
-    return atlas;
+  public Governance governance() {
+    return governance;
+  }
+
+  /** The Atlas spend map: ledger, price book, mapping rules. */
+  public SpendMap spend() {
+    return spend;
   }
 
   /**
@@ -193,17 +207,20 @@ public final class KeldNode implements AutoCloseable {
 
       KeldDatabase db = database;
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-      Atlas atlas = Atlas.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
+      Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"));
-      Optional<KeyStore.IssuedKey> bootstrapKey = atlas.issueBootstrapKeyOnce();
-      atlas.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
-      Trade trade = startTrade(system, config, database, blocking, books, atlas, flow);
+      Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
+      SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance);
+      spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
+      Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
       bookListeners.add(trade.bookListener());
       JobStreams.RouteResolver providerRoutes = providerRoutes(flow, trade);
-      Atlas.DeadlineJobs jobs = startJobs(config, atlas, books, flow, providerRoutes);
+      Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
+      Exchange.DeadlineJobs jobs = exchange.jobs();
       bookListeners.add(jobs.bookListener());
-      Route ixp = ixpRoutes(system, config, atlas, jobs, books);
-      Route openAi = openAiRoutes(system, config, database, blocking, atlas, jobs, books, providerRoutes);
+      Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
+      Route ixp = ixpRoutes(system, config, governance, jobs, books);
+      Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -222,13 +239,14 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), atlas.routes(), trade.routes(), ixp, openAi))
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), governance.routes(), exchange.projectPolicyRoutes(),
+                      spend.routes(books, useCases), trade.routes(), ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
-                List.of(atlas.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"))))
+                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"))))
             .toCompletableFuture()
             .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       }
@@ -247,7 +265,8 @@ public final class KeldNode implements AutoCloseable {
             db.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
-      KeldNode node = new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, atlas, bootstrapKey, flow, trade, jobs);
+      KeldNode node = new KeldNode(system, database, metrics, binding, memberUp, books, bookListeners, governance, spend, exchange, bootstrapKey,
+          flow, trade);
       node.otlpBinding = otlpBinding;
       return node;
     } catch (Exception e) {
@@ -267,7 +286,8 @@ public final class KeldNode implements AutoCloseable {
    * route (an endpoint registered under the provider's id, as the demo fleets and the operator's
    * backup are, else the provider's first Trade endpoint).
    */
-  private static Atlas.DeadlineJobs startJobs(Config config, Atlas atlas, BookClient books, Flow flow, JobStreams.RouteResolver routes) {
+  private static Exchange startExchange(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, KeldMetrics metrics,
+      Governance governance, SpendMap spend, BookClient books, Flow flow, JobStreams.RouteResolver routes) {
     Config c = config.getConfig("keld.jobs");
     JobSettings settings = JobSettings.fromConfig(c);
     Config backup = c.getConfig("operator-backup");
@@ -276,8 +296,8 @@ public final class KeldNode implements AutoCloseable {
       flow.endpoint(new ProviderEndpoint(backup.getString("provider-id"), backup.getString("base-url"), credential),
           new Capacity(backup.getInt("max-concurrency"), 0));
     }
-    return atlas.startJobs(books, flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")),
-        c.getDuration("ask-timeout"));
+    return Exchange.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(), governance, spend.ingest(), books,
+        flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
   }
 
   /**
@@ -307,16 +327,17 @@ public final class KeldNode implements AutoCloseable {
   }
 
   /** {@code /ixp/v1}: the job protocol's control and data planes. */
-  private static Route ixpRoutes(ActorSystem<?> system, Config config, Atlas atlas, Atlas.DeadlineJobs jobs, BookClient books) {
+  private static Route ixpRoutes(ActorSystem<?> system, Config config, Governance governance, Exchange.DeadlineJobs jobs, BookClient books) {
     Config c = config.getConfig("keld.ixp");
     IxpRoutes.Settings settings = new IxpRoutes.Settings(c.getInt("max-line-bytes"), c.getInt("max-items"), c.getDuration("heartbeat"),
         c.getInt("quote-options"));
-    return new IxpRoutes(system, atlas.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
+    return new IxpRoutes(system, governance.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
   }
 
   /** {@code /v1}: the OpenAI-compatible edge and its real-time path. */
-  private static Route openAiRoutes(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, Atlas atlas,
-      Atlas.DeadlineJobs jobs, BookClient books, JobStreams.RouteResolver routes) {
+  private static Route openAiRoutes(ActorSystem<?> system, Config config, Governance governance, Exchange exchange, BookClient books,
+      JobStreams.RouteResolver routes) {
+    Exchange.DeadlineJobs jobs = exchange.jobs();
     Config c = config.getConfig("keld.edge");
     OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
         WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
@@ -324,13 +345,13 @@ public final class KeldNode implements AutoCloseable {
         c.getDuration("lease-max-age"), c.getInt("max-connections-per-provider"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-refresh"), Clock.systemUTC());
-    return new OpenAiRoutes(system, atlas.authenticator(), atlas.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
-        atlas.budgets(), atlas.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
+    return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
+        governance.budgets(), exchange.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
   private static Trade startTrade(ActorSystem<Void> system, Config config, KeldDatabase database, Executor blocking, BookClient books,
-      Atlas atlas, Flow flow) {
+      Governance governance, Flow flow) {
     String file = config.getString("keld.trade.master-key-file");
     Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
     try {
@@ -338,7 +359,7 @@ public final class KeldNode implements AutoCloseable {
       // A provider's capacity message reaches Flow's pacing for that endpoint.
       CapacitySink toFlow = (endpoint, credential, maxConcurrency, tokensPerSecond) -> flow.endpoint(
           new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
-      return Trade.start(system, database.dataSource(), blocking, books, atlas.authenticator(), key,
+      return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
           config.getStringList("keld.marketplace.use-cases"), toFlow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
           Clock.systemUTC());
     } catch (MasterKey.InvalidMasterKeyException e) {

@@ -1,8 +1,8 @@
 package io.keld.trade;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.edge.JsonBodies;
-import io.keld.edge.sql.Sql;
+import io.keld.kit.JsonBodies;
+import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
 import io.keld.trade.asks.AskView;

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.keld.atlas.keys.KeyStore;
-import io.keld.edge.sql.Sql;
+import io.keld.kit.sql.Sql;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.node.config.KeldConfig;
 import io.keld.node.persistence.KeldDatabase;

@@ -87,7 +87,7 @@ public final class StartCommand implements Callable<Integer> {
       try {
         node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
         System.out.println(DemoFleets.start(node).describe());
-        System.out.println(demoWelcome(DemoTenancy.create(node.atlas()), http, otlp));
+        System.out.println(demoWelcome(DemoTenancy.create(node.governance()), http, otlp));
       } catch (Exception e) {
         System.err.println("keld: the demo did not start: " + e.getMessage());
       }

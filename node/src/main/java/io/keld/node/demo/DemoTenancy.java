@@ -1,6 +1,6 @@
 package io.keld.node.demo;
 
-import io.keld.atlas.Atlas;
+import io.keld.atlas.governance.Governance;
 import io.keld.atlas.budget.BudgetPeriod;
 import io.keld.atlas.budget.BudgetSpec;
 import io.keld.atlas.budget.ScopeKind;
@@ -28,7 +28,7 @@ public final class DemoTenancy {
 
   private DemoTenancy() {}
 
-  public static Created create(Atlas atlas) {
+  public static Created create(Governance atlas) {
     Organization org = get(atlas.tenancy().organizations(null, 1000)).stream()
         .filter(o -> o.name().equals(ORG_NAME) && o.kind() == OrgKind.ENTERPRISE).findFirst()
         .orElseGet(() -> get(atlas.tenancy().createOrganization(ORG_NAME, OrgKind.ENTERPRISE)));

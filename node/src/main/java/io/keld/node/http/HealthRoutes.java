@@ -1,6 +1,6 @@
 package io.keld.node.http;
 
-import io.keld.edge.ProblemResponses;
+import io.keld.kit.ProblemResponses;
 
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 

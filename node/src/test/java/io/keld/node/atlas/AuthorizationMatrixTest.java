@@ -43,7 +43,7 @@ import org.junit.jupiter.api.TestInstance;
  * organization and scope.
  *
  * <p>The expected answer of each case is computed here, independently, from the rules documented
- * on {@code io.keld.atlas.http.Access}: a missing or bad key is 401; a resource the key cannot see
+ * on {@code io.keld.atlas.governance.Access}: a missing or bad key is 401; a resource the key cannot see
  * (another organization, or outside its team/project scope) is 404, exactly as if it did not exist;
  * a visible resource the key's role may not act on is 403; everything else succeeds. Allowed
  * requests are made valid (fresh names, fresh reservations, a fresh key to revoke, a budget to

@@ -10,7 +10,7 @@ import io.keld.atlas.tenancy.Organization;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.Team;
 import io.keld.atlas.tenancy.TenancyStore;
-import io.keld.edge.sql.Sql;
+import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal.OrgKind;
 import io.keld.node.KeldNode;
 import io.keld.node.testing.TestDatabase;
@@ -125,7 +125,7 @@ class FocusExportTest {
     try (TestDatabase db = TestDatabase.postgres()) {
       KeldNode node = TestNodes.startReady(TestNodes.config(db, null));
       try {
-        TenancyStore tenancy = node.atlas().tenancy();
+        TenancyStore tenancy = node.governance().tenancy();
         Organization acme = await(tenancy.createOrganization("Acme Analytics", OrgKind.ENTERPRISE));
         Organization other = await(tenancy.createOrganization("Other Corp", OrgKind.ENTERPRISE));
         Team data = await(tenancy.createTeam(acme.id(), "Data"));
@@ -169,7 +169,7 @@ class FocusExportTest {
         add.accept(record(acme, "x2", "otlp", data, search, "2025-04-02T00:00:00Z", "openai", "gpt-4o-mini", 5, 5, 222, null, "search",
             "opex"));
         add.accept(record(other, "y1", "otlp", null, null, "2025-03-31T12:00:00Z", "openai", "gpt-4o", 5, 5, 333, null, null, null));
-        assertEquals(records.size(), await(node.atlas().spend().ledger().append(records)).accepted());
+        assertEquals(records.size(), await(node.spend().ingest().ledger().append(records)).accepted());
 
         Sql sql = new Sql(node.database().dataSource(), blocking);
         String csv = await(new FocusExport(sql).csv(acme.id(), FROM, TO));

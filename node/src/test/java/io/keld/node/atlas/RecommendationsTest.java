@@ -88,7 +88,7 @@ class RecommendationsTest {
         }
       }
     }
-    world.node.atlas().spend().ingest(admin, incoming).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    world.node.spend().ingest().ingest(admin, incoming).toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
   @AfterAll

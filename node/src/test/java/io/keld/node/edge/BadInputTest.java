@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.keld.atlas.Atlas;
+import io.keld.atlas.governance.Governance;
 import io.keld.atlas.budget.BudgetPeriod;
 import io.keld.atlas.budget.BudgetSpec;
 import io.keld.atlas.budget.ScopeKind;
@@ -126,7 +126,7 @@ class BadInputTest {
   static void startTheWorld() throws Exception {
     world = DemoWorld.start();
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(TIMEOUT).build();
-    Atlas atlas = world.node.atlas();
+    Governance atlas = world.node.governance();
     var t = world.tenancy;
     key = t.apiKey();
     adminKey = t.adminKey();

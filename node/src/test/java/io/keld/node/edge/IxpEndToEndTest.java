@@ -8,7 +8,7 @@ import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.keld.atlas.jobs.JobUsageStore;
+import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.node.testing.DatabaseScan;
 import io.keld.node.testing.DemoWorld;
 import io.keld.sim.FleetSettings;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.keld.atlas.budget.ScopeView;
-import io.keld.atlas.jobs.JobRequest;
-import io.keld.atlas.jobs.JobView;
+import io.keld.exchange.jobs.JobRequest;
+import io.keld.exchange.jobs.JobView;
 import io.keld.flow.ItemResult;
 import io.keld.sim.FleetSettings;
 import io.keld.sim.SimulatedProvider;

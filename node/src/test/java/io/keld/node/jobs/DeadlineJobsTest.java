@@ -9,10 +9,10 @@ import io.keld.atlas.budget.BudgetPeriod;
 import io.keld.atlas.budget.BudgetSpec;
 import io.keld.atlas.budget.ScopeKind;
 import io.keld.atlas.budget.ScopeView;
-import io.keld.atlas.jobs.DeadlineJob;
-import io.keld.atlas.jobs.JobRequest;
-import io.keld.atlas.jobs.JobView;
-import io.keld.edge.ProblemException;
+import io.keld.exchange.jobs.DeadlineJob;
+import io.keld.exchange.jobs.JobRequest;
+import io.keld.exchange.jobs.JobView;
+import io.keld.kit.ProblemException;
 import io.keld.flow.Item;
 import io.keld.flow.ItemResult;
 import io.keld.ixp.Money;
@@ -246,7 +246,7 @@ class DeadlineJobsTest {
 
   @Test
   void aHardCapRefusesTheReservationAndTheJobEndsRefused() throws Exception {
-    world.node.atlas().budgets().setBudget(world.team.id(), world.project.id(), ScopeKind.PROJECT,
+    world.node.governance().budgets().setBudget(world.team.id(), world.project.id(), ScopeKind.PROJECT,
         new BudgetSpec(BudgetPeriod.MONTH, 1_000L, null, null)).toCompletableFuture().get(10, TimeUnit.SECONDS);
     DeadlineJob.SubmitReply reply = world.submit(request("summarize", 1_000_000, Duration.ofSeconds(30), world.project.id()), null);
     DeadlineJob.Refused refused = assertInstanceOf(DeadlineJob.Refused.class, reply);

@@ -9,11 +9,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.keld.atlas.budget.ScopeView;
 import io.keld.atlas.budget.TeamBudgets;
-import io.keld.atlas.jobs.Backup;
-import io.keld.atlas.jobs.DeadlineJob;
-import io.keld.atlas.jobs.JobRequest;
-import io.keld.atlas.jobs.JobUsageStore;
-import io.keld.atlas.jobs.JobView;
+import io.keld.exchange.jobs.Backup;
+import io.keld.exchange.jobs.DeadlineJob;
+import io.keld.exchange.jobs.JobRequest;
+import io.keld.exchange.jobs.JobUsageStore;
+import io.keld.exchange.jobs.JobView;
 import io.keld.atlas.tenancy.Organization;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.Team;
@@ -85,9 +85,9 @@ final class JobWorld implements AutoCloseable {
     fast.put("keld.flow.retry-cap", "500ms");
     config = ConfigFactory.parseMap(fast).withFallback(TestNodes.config(db, List.of())).resolve();
     start();
-    org = node.atlas().tenancy().createOrganization("Acme", Principal.OrgKind.ENTERPRISE).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    team = node.atlas().tenancy().createTeam(org.id(), "research").toCompletableFuture().get(10, TimeUnit.SECONDS);
-    project = node.atlas().tenancy().createProject(team, "nightly").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    org = node.governance().tenancy().createOrganization("Acme", Principal.OrgKind.ENTERPRISE).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    team = node.governance().tenancy().createTeam(org.id(), "research").toCompletableFuture().get(10, TimeUnit.SECONDS);
+    project = node.governance().tenancy().createProject(team, "nightly").toCompletableFuture().get(10, TimeUnit.SECONDS);
     principal = new Principal("key_test", org.id(), Principal.OrgKind.ENTERPRISE, Role.MEMBER, null, null);
   }
 
@@ -179,7 +179,7 @@ final class JobWorld implements AutoCloseable {
   }
 
   ScopeView scope(String scopeId) throws Exception {
-    TeamBudgets.Reply r = node.atlas().budgets().scope(team.id(), scopeId).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    TeamBudgets.Reply r = node.governance().budgets().scope(team.id(), scopeId).toCompletableFuture().get(10, TimeUnit.SECONDS);
     return ((TeamBudgets.Ok) r).scopes().get(0);
   }
 

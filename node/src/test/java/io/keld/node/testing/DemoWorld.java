@@ -35,7 +35,7 @@ public final class DemoWorld implements AutoCloseable {
     try {
       node = TestNodes.startReady(TestNodes.config(db, null));
       DemoFleets fleets = DemoFleets.start(node);
-      return new DemoWorld(db, node, fleets, DemoTenancy.create(node.atlas()));
+      return new DemoWorld(db, node, fleets, DemoTenancy.create(node.governance()));
     } catch (Exception | Error e) {
       if (node != null) node.stop();
       db.close();

@@ -1,6 +1,6 @@
 package io.keld.trade.asks;
 
-import io.keld.edge.InvalidField;
+import io.keld.kit.InvalidField;
 import java.time.Instant;
 
 /** New terms for an open ask; a null member keeps the current value. */

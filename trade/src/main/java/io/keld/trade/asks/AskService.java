@@ -1,6 +1,6 @@
 package io.keld.trade.asks;
 
-import io.keld.edge.ProblemException;
+import io.keld.kit.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.marketplace.book.Ask;

@@ -1,6 +1,6 @@
 package io.keld.trade.asks;
 
-import io.keld.edge.sql.Sql;
+import io.keld.kit.sql.Sql;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;

@@ -1,6 +1,6 @@
 package io.keld.trade.asks;
 
-import io.keld.edge.sql.Sql;
+import io.keld.kit.sql.Sql;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -2,7 +2,7 @@ package io.keld.trade.feed;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.edge.JsonBodies;
+import io.keld.kit.JsonBodies;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Fill;

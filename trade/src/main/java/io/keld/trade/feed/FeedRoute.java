@@ -5,8 +5,8 @@ import static org.apache.pekko.http.javadsl.server.Directives.extractWebSocketUp
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.edge.JsonBodies;
-import io.keld.edge.ProblemException;
+import io.keld.kit.JsonBodies;
+import io.keld.kit.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal;
 import io.keld.ixp.auth.Role;

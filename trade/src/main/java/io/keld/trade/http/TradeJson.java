@@ -1,6 +1,6 @@
 package io.keld.trade.http;
 
-import io.keld.edge.InvalidField;
+import io.keld.kit.InvalidField;
 import io.keld.trade.providers.Endpoint;
 import io.keld.trade.providers.ServedModel;
 import java.net.URI;

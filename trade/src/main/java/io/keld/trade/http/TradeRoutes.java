@@ -1,11 +1,11 @@
 package io.keld.trade.http;
 
-import static io.keld.edge.JsonBodies.body;
-import static io.keld.edge.JsonBodies.response;
+import static io.keld.kit.JsonBodies.body;
+import static io.keld.kit.JsonBodies.response;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
-import io.keld.edge.KeyAuthentication;
-import io.keld.edge.ProblemException;
+import io.keld.kit.KeyAuthentication;
+import io.keld.kit.ProblemException;
 import io.keld.ixp.auth.Authenticator;
 import io.keld.ixp.auth.Principal;
 import io.keld.ixp.auth.Principal.OrgKind;

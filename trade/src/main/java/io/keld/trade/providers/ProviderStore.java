@@ -1,7 +1,7 @@
 package io.keld.trade.providers;
 
-import io.keld.edge.ProblemException;
-import io.keld.edge.sql.Sql;
+import io.keld.kit.ProblemException;
+import io.keld.kit.sql.Sql;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.ixp.Ids;
 import io.keld.trade.crypto.CredentialCipher;

@@ -1,6 +1,6 @@
 package io.keld.trade.statement;
 
-import io.keld.edge.sql.Sql;
+import io.keld.kit.sql.Sql;
 import io.keld.ixp.Money;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.Fill;

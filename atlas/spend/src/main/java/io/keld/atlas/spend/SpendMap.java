@@ -1,0 +1,94 @@
+package io.keld.atlas.spend;
+
+import io.keld.atlas.governance.Governance;
+import io.keld.atlas.keys.CachingAuthenticator;
+import io.keld.atlas.spend.ledger.Ledger;
+import io.keld.atlas.spend.mapping.MappingRules;
+import io.keld.atlas.spend.otlp.OtlpRoutes;
+import io.keld.atlas.spend.prices.PriceBook;
+import io.keld.atlas.spend.reports.FocusExport;
+import io.keld.atlas.spend.reports.Recommendations;
+import io.keld.atlas.spend.reports.SpendReports;
+import io.keld.kit.sql.Sql;
+import io.keld.marketplace.book.Bid;
+import io.keld.marketplace.entity.BookClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import javax.sql.DataSource;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.Materializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The spend map on one node: the usage ledger, price book and mapping rules in SQL tables, the
+ * reports, FOCUS export, recommendations, imports and the OTLP ingest over HTTP.
+ */
+public final class SpendMap {
+
+  private static final Logger log = LoggerFactory.getLogger(SpendMap.class);
+
+  private final ActorSystem<?> system;
+  private final Sql sql;
+  private final Executor blocking;
+  private final Clock clock;
+  private final Governance governance;
+  private final SpendIngest ingest;
+
+  /** @param blocking where JDBC calls run (the node's blocking dispatcher) */
+  public SpendMap(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, Governance governance) {
+    this.system = system;
+    this.sql = new Sql(dataSource, blocking);
+    this.blocking = blocking;
+    this.clock = clock;
+    this.governance = governance;
+    this.ingest = new SpendIngest(new Ledger(sql, clock), new PriceBook(sql, clock), new MappingRules(sql, clock));
+  }
+
+  /**
+   * The spend map's reports, export, recommendations, imports, mapping rules and price book.
+   *
+   * @param books    live quotes for the recommendations
+   * @param useCases the books' use cases (what a recommendation may move work to)
+   */
+  public Route routes(BookClient books, Set<String> useCases) {
+    Recommendations.Quoter quoter = (useCase, ceiling, tokens, deadline) -> {
+      long due = deadline.toEpochMilli();
+      Bid bid = new Bid("recommendation", useCase, Set.of(), 0, ceiling, tokens, due, due, Set.of(), Set.of(), Set.of(), Set.of());
+      return books.quote(useCase, bid, 1).thenApply(q -> q.options().stream().findFirst());
+    };
+    FocusExport focus = new FocusExport(sql);
+    return new SpendRoutes(governance.keys(), ingest, new SpendReports(sql), new Recommendations(sql, quoter, useCases, clock), focus::csv,
+        governance.budgets(), governance.audit(), clock, blocking).route();
+  }
+
+  /**
+   * Seeds the price book from a CSV (entries not there yet are added; edits are kept) and loads it,
+   * then reloads it every {@code refresh}, so edits made on other nodes arrive.
+   */
+  public void startPriceBook(String seedCsv, Duration refresh) {
+    int added = ingest.prices().seedAndLoad(seedCsv, "seed");
+    if (added > 0) log.info("Price book: {} seed entries added", added);
+    system.scheduler().scheduleWithFixedDelay(refresh, refresh, () -> {
+      try {
+        ingest.prices().reload();
+      } catch (RuntimeException e) {
+        log.warn("Price book reload failed; keeping the prices loaded before: {}", e.getMessage());
+      }
+    }, system.executionContext());
+  }
+
+  /** The spend map's ingest: telemetry, usage files and settled jobs all enter the ledger through it. */
+  public SpendIngest ingest() {
+    return ingest;
+  }
+
+  /** OTLP/HTTP trace ingest ({@code POST /v1/traces}), for the node's OpenTelemetry port. */
+  public Route otlpRoute(long maxBodyBytes) {
+    return new OtlpRoutes(new CachingAuthenticator(governance.keys(), Duration.ofSeconds(5)), ingest, maxBodyBytes,
+        Materializer.matFromSystem(system)).route();
+  }
+}

@@ -1,0 +1,278 @@
+package io.keld.exchange.ixp;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.keld.exchange.jobs.JobObserver;
+import io.keld.exchange.jobs.JobUsageStore;
+import io.keld.exchange.jobs.JobView;
+import io.keld.kit.JsonBodies;
+import io.keld.kit.sql.Sql;
+import io.keld.ixp.jobs.JobResource;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The job index behind {@code GET /ixp/v1/jobs}: each job's latest resource, written in batches off
+ * the request and entity threads. Deadline jobs feed it after every change ({@link JobObserver});
+ * real-time jobs once, with their usage record, when they end. Nothing here waits on the database:
+ * changes wait in memory (the newest per job) and a flush every {@code interval} writes them. A crash
+ * loses at most one interval of index rows; a deadline job's next change (or its journal) restores
+ * its row.
+ */
+public final class JobIndex implements JobObserver {
+
+  private static final Logger log = LoggerFactory.getLogger(JobIndex.class);
+
+  /** How long a change may wait before it is written: the lag of lists behind the jobs. */
+  public static final Duration FLUSH_INTERVAL = Duration.ofMillis(100);
+
+  /** A job's row: the resource and what lists filter on. */
+  public record Row(String jobId, String orgId, String teamId, String projectId, String useCase, String state, boolean realtime,
+      Instant submittedAt, long version, JobResource resource) {}
+
+  /** A page of jobs, newest first; {@code nextCursor} is null on the last page. */
+  public record Page(List<JobResource> jobs, String nextCursor) {}
+
+  /** What a list may filter on; null means any. */
+  public record Filter(String orgId, String projectId, String teamId, String state, String useCase, Boolean realtime,
+      Instant submittedAfter, Instant submittedBefore) {}
+
+  private final Sql sql;
+  private final JobUsageStore usage;
+  private final Map<String, Row> pending = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<JobUsageStore.UsageRecord> pendingUsage = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean flushing = new AtomicBoolean();
+
+  public JobIndex(ActorSystem<?> system, Sql sql, JobUsageStore usage, Duration interval) {
+    this.sql = sql;
+    this.usage = usage;
+    system.scheduler().scheduleWithFixedDelay(interval, interval, this::flushInBackground, system.executionContext());
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-flush-job-index",
+        () -> flush().thenApply(n -> Done.getInstance()));
+  }
+
+  @Override
+  public void changed(JobView view, long version) {
+    JobResource r = JobResources.of(view);
+    offer(new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), false, r.submittedAt(), version, r));
+  }
+
+  /** A finished real-time job and its usage record, written with the next batch. */
+  public void recordRealtime(JobResource r, JobUsageStore.UsageRecord usageRecord) {
+    offer(new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), true, r.submittedAt(), 1, r));
+    if (usageRecord != null) pendingUsage.add(usageRecord);
+  }
+
+  private void offer(Row row) {
+    pending.merge(row.jobId(), row, (old, now) -> now.version() >= old.version() ? now : old);
+  }
+
+  /** A job's latest row: a change not yet written wins over the table. */
+  public CompletionStage<Optional<Row>> get(String jobId) {
+    Row waiting = pending.get(jobId);
+    if (waiting != null) return CompletableFuture.completedFuture(Optional.of(waiting));
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM ixp_jobs WHERE job_id = ?")) {
+        ps.setString(1, jobId);
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(row(rs)) : Optional.<Row>empty();
+        }
+      }
+    });
+  }
+
+  /** One page of jobs, newest first, from the written rows. */
+  public CompletionStage<Page> list(Filter f, int limit, String cursor) {
+    Cursor after = cursor == null ? null : Cursor.parse(cursor);
+    return sql.run(c -> {
+      StringBuilder q = new StringBuilder("SELECT * FROM ixp_jobs WHERE org_id = ?");
+      List<Object> args = new ArrayList<>(List.of(f.orgId()));
+      if (f.projectId() != null) { q.append(" AND project_id = ?"); args.add(f.projectId()); }
+      if (f.teamId() != null) { q.append(" AND team_id = ?"); args.add(f.teamId()); }
+      if (f.state() != null) { q.append(" AND state = ?"); args.add(f.state()); }
+      if (f.useCase() != null) { q.append(" AND use_case = ?"); args.add(f.useCase()); }
+      if (f.realtime() != null) { q.append(" AND realtime = ?"); args.add(f.realtime()); }
+      if (f.submittedAfter() != null) { q.append(" AND submitted_at >= ?"); args.add(f.submittedAfter()); }
+      if (f.submittedBefore() != null) { q.append(" AND submitted_at < ?"); args.add(f.submittedBefore()); }
+      if (after != null) {
+        q.append(" AND (submitted_at < ? OR (submitted_at = ? AND job_id < ?))");
+        args.add(after.submittedAt());
+        args.add(after.submittedAt());
+        args.add(after.jobId());
+      }
+      q.append(" ORDER BY submitted_at DESC, job_id DESC LIMIT ").append(limit + 1);
+      try (PreparedStatement ps = c.prepareStatement(q.toString())) {
+        Sql.bind(ps, args.toArray());
+        try (ResultSet rs = ps.executeQuery()) {
+          List<Row> rows = new ArrayList<>();
+          while (rs.next()) rows.add(row(rs));
+          String next = null;
+          if (rows.size() > limit) {
+            rows = rows.subList(0, limit);
+            Row last = rows.get(limit - 1);
+            next = new Cursor(last.submittedAt(), last.jobId()).encode();
+          }
+          return new Page(rows.stream().map(Row::resource).toList(), next);
+        }
+      }
+    });
+  }
+
+  private void flushInBackground() {
+    flush().whenComplete((n, failure) -> {
+      if (failure != null) log.warn("The job index could not be written; retrying with the next batch: {}", failure.toString());
+    });
+  }
+
+  /** Writes what waits; completes with the number of job rows written. */
+  public CompletionStage<Integer> flush() {
+    if (pending.isEmpty() && pendingUsage.isEmpty()) return CompletableFuture.completedFuture(0);
+    if (!flushing.compareAndSet(false, true)) return CompletableFuture.completedFuture(0);
+    List<Row> batch = new ArrayList<>();
+    for (String id : List.copyOf(pending.keySet())) {
+      Row r = pending.remove(id);
+      if (r != null) batch.add(r);
+    }
+    List<JobUsageStore.UsageRecord> usageBatch = new ArrayList<>();
+    for (JobUsageStore.UsageRecord u; (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
+    CompletionStage<Integer> written = sql.run(c -> write(c, batch));
+    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.write(usageBatch).thenApply(u -> n));
+    return written.whenComplete((n, failure) -> {
+      if (failure != null) {
+        // Put the batch back unless something newer arrived meanwhile, and try again next time.
+        batch.forEach(this::offer);
+        pendingUsage.addAll(usageBatch);
+      }
+      flushing.set(false);
+    });
+  }
+
+  /** Newer versions replace older ones; a row that is not there yet is inserted. */
+  private static int write(Connection c, List<Row> rows) throws SQLException {
+    if (rows.isEmpty()) return 0;
+    // Real-time jobs are written once, under fresh ids: one batched insert in one transaction.
+    List<Row> fresh = rows.stream().filter(Row::realtime).toList();
+    int written = insertFresh(c, fresh);
+    if (written < 0) {
+      written = 0; // the batch failed (a row was there already): every row takes the careful path below
+    } else {
+      rows = rows.stream().filter(r -> !r.realtime()).toList();
+    }
+    List<Row> missing = new ArrayList<>();
+    try (PreparedStatement update = c.prepareStatement("UPDATE ixp_jobs SET state = ?, version = ?, resource_json = ? "
+        + "WHERE job_id = ? AND version < ?");
+        PreparedStatement exists = c.prepareStatement("SELECT 1 FROM ixp_jobs WHERE job_id = ?")) {
+      for (Row r : rows) {
+        Sql.bind(update, r.state(), r.version(), json(r.resource()), r.jobId(), r.version());
+        if (update.executeUpdate() > 0) {
+          written++;
+          continue;
+        }
+        exists.setString(1, r.jobId());
+        try (ResultSet rs = exists.executeQuery()) {
+          if (!rs.next()) missing.add(r);
+        }
+      }
+    }
+    try (PreparedStatement insert = c.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
+        + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
+      for (Row r : missing) {
+        Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+            r.version(), json(r.resource()));
+        try {
+          written += insert.executeUpdate();
+        } catch (SQLException e) {
+          if (!Sql.isUniqueViolation(e)) throw e; // another node wrote it first; its next change decides
+        }
+      }
+    }
+    return written;
+  }
+
+  /** The number of rows inserted, or -1 when the batch could not be (it was rolled back). */
+  private static int insertFresh(Connection c, List<Row> rows) throws SQLException {
+    if (rows.isEmpty()) return 0;
+    try {
+      return Sql.inTransaction(c, tx -> {
+        try (PreparedStatement insert = tx.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
+            + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
+          for (Row r : rows) {
+            Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+                r.version(), json(r.resource()));
+            insert.addBatch();
+          }
+          insert.executeBatch();
+          return rows.size();
+        }
+      });
+    } catch (SQLException e) {
+      if (!Sql.isUniqueViolation(e) && !(e instanceof java.sql.BatchUpdateException)) throw e;
+      return -1;
+    }
+  }
+
+  private static Row row(ResultSet rs) throws SQLException {
+    JobResource resource;
+    try {
+      resource = JsonBodies.MAPPER.readValue(rs.getString("resource_json"), JobResource.class);
+    } catch (JsonProcessingException e) {
+      throw new SQLException("job " + rs.getString("job_id") + " has an unreadable index row", e);
+    }
+    return new Row(rs.getString("job_id"), rs.getString("org_id"), rs.getString("team_id"), rs.getString("project_id"),
+        rs.getString("use_case"), rs.getString("state"), rs.getBoolean("realtime"), Sql.instant(rs, "submitted_at"), rs.getLong("version"),
+        resource);
+  }
+
+  private static String json(JobResource r) {
+    try {
+      return JsonBodies.MAPPER.writeValueAsString(r);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a job resource always serializes", e);
+    }
+  }
+
+  /** 9999-12-31T23:59:59.999Z: no job is submitted later, and databases store no later time. */
+  static final long LATEST_MILLIS = 253_402_300_799_999L;
+
+  /** Where a page ends: opaque to clients. */
+  record Cursor(Instant submittedAt, String jobId) {
+    String encode() {
+      return Base64.getUrlEncoder().withoutPadding().encodeToString((submittedAt.toEpochMilli() + ":" + jobId).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** @throws IllegalArgumentException for a cursor this index did not make */
+    static Cursor parse(String text) {
+      try {
+        String s = new String(Base64.getUrlDecoder().decode(text), StandardCharsets.UTF_8);
+        int colon = s.indexOf(':');
+        long millis = Long.parseLong(s.substring(0, colon));
+        if (millis < 0 || millis > LATEST_MILLIS) throw new IllegalArgumentException("bad time");
+        Instant at = Instant.ofEpochMilli(millis);
+        String id = s.substring(colon + 1);
+        if (!id.matches("job_[0-9a-z]{16}")) throw new IllegalArgumentException("bad id");
+        return new Cursor(at, id);
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("the cursor is not one this API returned");
+      }
+    }
+  }
+}

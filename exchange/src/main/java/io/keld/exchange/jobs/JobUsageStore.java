@@ -1,0 +1,185 @@
+package io.keld.exchange.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.atlas.spend.ledger.Ledger;
+import io.keld.atlas.spend.prices.PriceBook;
+import io.keld.kit.sql.Sql;
+import java.sql.PreparedStatement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The usage records settled jobs emit for the spend ledger ({@code job_usage}): one per provider leg,
+ * with that leg's exact tokens and its cost at the price paid. Writing a job twice changes nothing.
+ */
+public final class JobUsageStore {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One row of {@code job_usage}. */
+  public record UsageRecord(String jobId, int legNo, String orgId, String teamId, String projectId, String useCase, String providerId,
+      String model, String legKind, String jobCategory, String spendClass, String tagsJson, String jobState, long requests,
+      long failedRequests, long inputTokens, long outputTokens, long pricePerMtok, long costMicroUsd, Instant startedAt, Instant endedAt) {}
+
+  private final Sql sql;
+  /** Where each row also becomes a usage record of the spend ledger, in the same transaction. */
+  private final Ledger ledger;
+  private final PriceBook prices;
+
+  public JobUsageStore(Sql sql, Ledger ledger, PriceBook prices) {
+    this.sql = sql;
+    this.ledger = ledger;
+    this.prices = prices;
+  }
+
+  /** The records of a finished job, one per leg that has any usage or was bought. */
+  static List<UsageRecord> recordsOf(JobState s) {
+    JobSpec spec = s.spec();
+    String tags;
+    try {
+      tags = JSON.writeValueAsString(new java.util.TreeMap<>(spec.tags()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    List<UsageRecord> out = new ArrayList<>();
+    List<Leg> legs = s.legs();
+    long ended = s.timeline().get(s.timeline().size() - 1).atMillis();
+    for (int i = 0; i < legs.size(); i++) {
+      Leg leg = legs.get(i);
+      JobState.LegCounts c = s.counts(leg.no());
+      long legEnd = i + 1 < legs.size() ? legs.get(i + 1).startedAtMillis() : ended;
+      out.add(new UsageRecord(spec.jobId(), leg.no(), spec.orgId(), spec.teamId(), spec.projectId(), spec.useCase(), leg.providerId(),
+          leg.model(), leg.kind(), spec.jobCategory(), spec.spendClass(), tags, s.phase().wire(), c.answered(), c.failed(),
+          c.inputTokens(), c.outputTokens(), leg.pricePerMtok(), s.legCostMicroUsd(leg), Instant.ofEpochMilli(leg.startedAtMillis()),
+          Instant.ofEpochMilli(Math.max(legEnd, leg.startedAtMillis()))));
+    }
+    return out;
+  }
+
+  /**
+   * Writes the records and their ledger entries in one transaction; rows already there (an earlier
+   * attempt) are left as they are, so a settlement written twice counts once.
+   */
+  public CompletionStage<Integer> write(List<UsageRecord> records) {
+    return sql.run(c -> ledgerRetries(c, records));
+  }
+
+  private int ledgerRetries(java.sql.Connection c, List<UsageRecord> records) throws java.sql.SQLException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return Sql.inTransaction(c, tx -> {
+          List<UsageRecord> fresh = withoutExisting(tx, records);
+          if (fresh.isEmpty()) return 0;
+          try (PreparedStatement ps = tx.prepareStatement(INSERT)) {
+            for (UsageRecord r : fresh) {
+              bind(ps, r);
+              ps.addBatch();
+            }
+            ps.executeBatch();
+          }
+          List<io.keld.atlas.spend.ledger.UsageRecord> entries = new ArrayList<>(fresh.size());
+          for (UsageRecord r : fresh) entries.add(ledgerRecord(r));
+          ledger.appendInTransaction(tx, entries);
+          return fresh.size();
+        });
+      } catch (java.sql.SQLException e) {
+        // Two writers of the same job's rows: the loser retries and finds them written.
+        if (attempt >= 3 || !(Sql.isUniqueViolation(e) || Sql.isConcurrencyFailure(e))) throw e;
+      }
+    }
+  }
+
+  private static List<UsageRecord> withoutExisting(java.sql.Connection tx, List<UsageRecord> records) throws java.sql.SQLException {
+    List<UsageRecord> fresh = new ArrayList<>();
+    try (PreparedStatement ps = tx.prepareStatement("SELECT 1 FROM job_usage WHERE job_id = ? AND leg_no = ?")) {
+      for (UsageRecord r : records) {
+        ps.setString(1, r.jobId());
+        ps.setInt(2, r.legNo());
+        try (var rs = ps.executeQuery()) {
+          if (!rs.next()) fresh.add(r);
+        }
+      }
+    }
+    return fresh;
+  }
+
+  /**
+   * A settled leg as a ledger record: exact tokens, and the exact cost at the price paid (cost source
+   * {@code provider}: what the provider is paid through Keld). Deadline jobs are deadline work by
+   * definition; real-time edge calls are taken as interactive.
+   */
+  private io.keld.atlas.spend.ledger.UsageRecord ledgerRecord(UsageRecord u) {
+    var r = new io.keld.atlas.spend.ledger.UsageRecord();
+    r.orgId = u.orgId();
+    r.source = io.keld.atlas.spend.ledger.UsageRecord.Sources.KELD;
+    r.sourceEventId = u.jobId() + "/" + u.legNo();
+    r.teamId = u.teamId();
+    r.projectId = u.projectId();
+    r.periodStart = u.startedAt();
+    r.periodEnd = u.endedAt();
+    r.granularity = "job";
+    r.requestCount = u.requests();
+    r.provider = u.providerId();
+    r.modelServed = u.model();
+    r.useCase = u.useCase();
+    r.operation = "embed".equals(u.useCase()) ? "embeddings" : "chat";
+    r.inputTokens = u.inputTokens();
+    r.outputTokens = u.outputTokens();
+    r.costMicroUsd = u.costMicroUsd();
+    r.costSource = io.keld.atlas.spend.ledger.UsageRecord.CostSources.PROVIDER;
+    r.priceRef = "keld/" + u.jobId() + "/leg-" + u.legNo() + "@" + u.pricePerMtok() + "-micro-usd-per-mtok";
+    r.jobCategory = u.jobCategory() != null ? u.jobCategory() : io.keld.atlas.spend.mapping.MappingRules.inferCategory(r.operation);
+    r.jobCategorySource = u.jobCategory() != null ? "declared" : "inferred";
+    r.spendClass = u.spendClass() != null ? u.spendClass() : "opex";
+    boolean realtime = "realtime".equals(u.legKind());
+    r.latencyClass = realtime ? io.keld.atlas.spend.ledger.LatencyTolerance.INTERACTIVE : io.keld.atlas.spend.ledger.LatencyTolerance.DEADLINE;
+    r.latencyConfidence = realtime ? 0.5 : 1.0;
+    r.durationMs = java.time.Duration.between(u.startedAt(), u.endedAt()).toMillis();
+    r.status = u.requests() == 0 && u.failedRequests() > 0 ? "error" : "ok";
+    r.serviceName = "keld";
+    try {
+      r.tags = new java.util.TreeMap<>(JSON.readValue(u.tagsJson(), new com.fasterxml.jackson.core.type.TypeReference<java.util.Map<String, String>>() {}));
+    } catch (JsonProcessingException e) {
+      r.tags = new java.util.TreeMap<>();
+    }
+    r.tags.put("keld.job_id", u.jobId());
+    // The list cost: what the same tokens cost at the book's price for this model, where it has one.
+    Long list = prices.listCost(r);
+    r.listCostMicroUsd = list != null ? list : r.costMicroUsd;
+    return r;
+  }
+
+  private static final String INSERT = "INSERT INTO job_usage (job_id, leg_no, org_id, team_id, project_id, use_case, "
+      + "provider_id, model, leg_kind, job_category, spend_class, tags, job_state, requests, failed_requests, input_tokens, "
+      + "output_tokens, price_per_mtok, cost_micro_usd, started_at, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+  private static void bind(PreparedStatement ps, UsageRecord r) throws java.sql.SQLException {
+    Sql.bind(ps, r.jobId(), r.legNo(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.providerId(), r.model(), r.legKind(),
+        r.jobCategory(), r.spendClass(), r.tagsJson(), r.jobState(), r.requests(), r.failedRequests(), r.inputTokens(),
+        r.outputTokens(), r.pricePerMtok(), r.costMicroUsd(), r.startedAt(), r.endedAt());
+  }
+
+  /** A job's records, in leg order. */
+  public CompletionStage<List<UsageRecord>> ofJob(String jobId) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM job_usage WHERE job_id = ? ORDER BY leg_no")) {
+        ps.setString(1, jobId);
+        try (var rs = ps.executeQuery()) {
+          List<UsageRecord> out = new ArrayList<>();
+          while (rs.next()) {
+            out.add(new UsageRecord(rs.getString("job_id"), rs.getInt("leg_no"), rs.getString("org_id"), rs.getString("team_id"),
+                rs.getString("project_id"), rs.getString("use_case"), rs.getString("provider_id"), rs.getString("model"),
+                rs.getString("leg_kind"), rs.getString("job_category"), rs.getString("spend_class"), rs.getString("tags"),
+                rs.getString("job_state"), rs.getLong("requests"), rs.getLong("failed_requests"), rs.getLong("input_tokens"),
+                rs.getLong("output_tokens"), rs.getLong("price_per_mtok"), rs.getLong("cost_micro_usd"), Sql.instant(rs, "started_at"),
+                Sql.instant(rs, "ended_at")));
+          }
+          return out;
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,165 @@
+package io.keld.kit;
+
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.keld.ixp.problem.Problem;
+import io.keld.ixp.problem.ProblemType;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+
+/**
+ * JSON in and out of Keld's HTTP APIs: snake_case members, ISO-8601 times, absent members left
+ * out. Request bodies are read strictly: an unknown member (usually a typo) or a value of the wrong
+ * type is a 422 problem naming the member, malformed JSON a 400, another content type a 415.
+ */
+public final class JsonBodies {
+
+  /** The one mapper of the public HTTP APIs. */
+  public static final ObjectMapper MAPPER =
+      JsonMapper.builder()
+          .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .addModule(new JavaTimeModule())
+          .disable(com.fasterxml.jackson.databind.SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          // A string where a number belongs, 1.5 for a whole number, 5 for a name: wrong types, refused.
+          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+          .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
+          // ... and a number or a boolean where a string belongs; and anything after the one JSON value.
+          .withCoercionConfig(com.fasterxml.jackson.databind.type.LogicalType.Textual, c -> c
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail))
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .serializationInclusion(JsonInclude.Include.NON_NULL)
+          .build();
+
+  /** Largest JSON body the control-plane APIs read. */
+  public static final long MAX_BODY_BYTES = 64 * 1024;
+
+  private JsonBodies() {}
+
+  /**
+   * A body that declares a length over {@code limit} is read to its end and dropped, then answered
+   * with {@code tooLarge}: answering while the client still sends would reset the connection
+   * before it reads the answer.
+   */
+  public static Route refuseOversized(long limit, java.util.function.Supplier<HttpResponse> tooLarge, java.util.function.Supplier<Route> inner) {
+    return extractRequestEntity(entity -> {
+      java.util.OptionalLong length = entity.getContentLengthOption();
+      if (length.isPresent() && length.getAsLong() > limit) {
+        return extractMaterializer(mat -> onComplete(entity.discardBytes(mat).completionStage(), done -> complete(tooLarge.get())));
+      }
+      return withSizeLimit(limit, inner);
+    });
+  }
+
+  private static HttpResponse tooLarge() {
+    return ProblemResponses.response(Problem.of(ProblemType.PAYLOAD_TOO_LARGE, "the body is larger than " + MAX_BODY_BYTES + " bytes"));
+  }
+
+  /** Reads the body as {@code type} and hands it to {@code inner}; answers problem+json when it cannot. */
+  public static <T> Route body(Class<T> type, Function<T, Route> inner) {
+    return refuseOversized(MAX_BODY_BYTES, JsonBodies::tooLarge, () ->
+        extractRequestEntity(entity -> {
+          if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
+            throw ProblemException.of(ProblemType.UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json, got " + entity.getContentType().mediaType());
+          }
+          return entity(Unmarshaller.entityToString(), text -> inner.apply(parse(text, type)));
+        }));
+  }
+
+  /** As {@link #body}, also handing over the body's text as it came (to fingerprint a request, say). */
+  public static <T> Route bodyWithText(Class<T> type, java.util.function.BiFunction<T, String, Route> inner) {
+    return refuseOversized(MAX_BODY_BYTES, JsonBodies::tooLarge, () ->
+        extractRequestEntity(entity -> {
+          if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
+            throw ProblemException.of(ProblemType.UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json, got " + entity.getContentType().mediaType());
+          }
+          return entity(Unmarshaller.entityToString(), text -> inner.apply(parse(text, type), text));
+        }));
+  }
+
+  /** Reads {@code text} as {@code type}, or throws the {@link ProblemException} a request body would get. */
+  public static <T> T parse(String text, Class<T> type) {
+    if (text.isBlank()) throw ProblemException.of(ProblemType.BAD_REQUEST, "the request needs a JSON body");
+    try {
+      T value = MAPPER.readValue(text, type);
+      if (value == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "the body must be a JSON object");
+      return value;
+    } catch (UnrecognizedPropertyException e) {
+      String field = path(e);
+      throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
+          "unknown member '" + e.getPropertyName() + "'; known members: " + e.getKnownPropertyIds().stream()
+              .map(Object::toString).sorted().collect(Collectors.joining(", "))).withField(field.isEmpty() ? e.getPropertyName() : field));
+    } catch (com.fasterxml.jackson.core.exc.InputCoercionException e) {
+      // A number too large for its field: the parser knows where it stood.
+      String field = e.getProcessor() == null ? "" : path(e.getProcessor().getParsingContext());
+      throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
+          (field.isEmpty() ? "a number" : "'" + field + "'") + " is out of range").withField(field.isEmpty() ? null : field));
+    } catch (JsonMappingException e) {
+      String field = path(e);
+      if (e.getCause() instanceof ProblemException p) throw p;
+      if (e.getCause() instanceof InvalidField f) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, f.getMessage()).withField(f.field()));
+      }
+      if (e.getCause() instanceof IllegalArgumentException iae) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, iae.getMessage()).withField(field.isEmpty() ? null : field));
+      }
+      if (e.getCause() instanceof com.fasterxml.jackson.core.exc.InputCoercionException && !field.isEmpty()) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, "'" + field + "' is out of range").withField(field));
+      }
+      if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException && !field.isEmpty()) {
+        throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
+            "'" + field + "' has the wrong type or is missing").withField(field));
+      }
+      throw ProblemException.of(ProblemType.BAD_REQUEST, "the body is not valid JSON for this request: " + e.getOriginalMessage());
+    } catch (JsonProcessingException e) {
+      throw ProblemException.of(ProblemType.BAD_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
+    }
+  }
+
+  /** The dotted path of the member a parser stands on ("backup.price_usd_per_mtok"). */
+  private static String path(com.fasterxml.jackson.core.JsonStreamContext ctx) {
+    java.util.Deque<String> names = new java.util.ArrayDeque<>();
+    for (var c = ctx; c != null; c = c.getParent()) {
+      if (c.inObject() && c.getCurrentName() != null) names.addFirst(c.getCurrentName());
+      else if (c.inArray()) names.addFirst("[" + Math.max(0, c.getCurrentIndex()) + "]");
+    }
+    return String.join(".", names);
+  }
+
+  private static String path(JsonMappingException e) {
+    return e.getPath().stream()
+        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+        .collect(Collectors.joining("."));
+  }
+
+  /** A JSON response with the given status. */
+  public static HttpResponse response(StatusCode status, Object body) {
+    try {
+      return HttpResponse.create().withStatus(status)
+          .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, MAPPER.writeValueAsBytes(body)));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("response bodies are plain records and always serialize", e);
+    }
+  }
+}
