@@ -13,7 +13,11 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.keld.ixp.problem.Problem;
 import io.keld.ixp.problem.ProblemType;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -22,6 +26,11 @@ import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.apache.pekko.util.ByteStringBuilder;
 
 /**
  * JSON in and out of Keld's HTTP APIs: snake_case members, ISO-8601 times, absent members left
@@ -56,18 +65,44 @@ public final class JsonBodies {
   private JsonBodies() {}
 
   /**
-   * A body that declares a length over {@code limit} is read to its end and dropped, then answered
-   * with {@code tooLarge}: answering while the client still sends would reset the connection
-   * before it reads the answer.
+   * A body over {@code limit} is read to its end and dropped, then answered with {@code tooLarge}:
+   * answering while the client still sends would reset the connection before it reads the answer.
+   * A body that declares its length is judged by it; a chunked one is read up to the limit (and, past
+   * it, drained) before the inner route sees it whole.
    */
-  public static Route refuseOversized(long limit, java.util.function.Supplier<HttpResponse> tooLarge, java.util.function.Supplier<Route> inner) {
-    return extractRequestEntity(entity -> {
-      java.util.OptionalLong length = entity.getContentLengthOption();
-      if (length.isPresent() && length.getAsLong() > limit) {
-        return extractMaterializer(mat -> onComplete(entity.discardBytes(mat).completionStage(), done -> complete(tooLarge.get())));
+  public static Route refuseOversized(long limit, Supplier<HttpResponse> tooLarge, Supplier<Route> inner) {
+    return extractRequestEntity(entity -> extractMaterializer(mat -> {
+      OptionalLong length = entity.getContentLengthOption();
+      if (length.isPresent()) {
+        if (length.getAsLong() > limit) return onComplete(entity.discardBytes(mat).completionStage(), done -> complete(tooLarge.get()));
+        return withSizeLimit(limit, inner);
       }
-      return withSizeLimit(limit, inner);
-    });
+      return onSuccess(readCapped(entity.getDataBytes(), limit, mat), body -> body.isEmpty()
+          ? complete(tooLarge.get())
+          : mapRequest(request -> request.withEntity(HttpEntities.create(entity.getContentType(), body.get())), () -> withSizeLimit(limit, inner)));
+    }));
+  }
+
+  /** The whole stream when it is at most {@code limit} bytes, else empty once the stream has ended. */
+  private static CompletionStage<Optional<ByteString>> readCapped(Source<ByteString, ?> bytes, long limit, Materializer mat) {
+    return bytes.runWith(Sink.fold(new CappedBytes(limit), CappedBytes::add), mat)
+        .thenApply(capped -> capped.over ? Optional.empty() : Optional.of(capped.builder.result()));
+  }
+
+  private static final class CappedBytes {
+    final long limit;
+    final ByteStringBuilder builder = new ByteStringBuilder();
+    boolean over;
+
+    CappedBytes(long limit) {
+      this.limit = limit;
+    }
+
+    CappedBytes add(ByteString chunk) {
+      if (!over && builder.length() + chunk.size() > limit) over = true;
+      if (!over) builder.append(chunk);
+      return this;
+    }
   }
 
   private static HttpResponse tooLarge() {
