@@ -41,7 +41,7 @@ public final class LocalBooks {
         if (failure != null) {
           log.debug("The local replica of book {} could not be refreshed: {}", useCase, failure.toString());
         } else {
-          OrderBookCore replica = OrderBookCore.fromSnapshot(snapshot);
+          OrderBookCore replica = OrderBookCore.fromSnapshot(snapshot.book());
           replicas.put(useCase, replica);
           offers.put(useCase, replica.quote(ANY, clock.millis(), Integer.MAX_VALUE).options());
         }
