@@ -344,7 +344,7 @@ public final class KeldNode implements AutoCloseable {
         c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
         c.getDuration("lease-max-age"), c.getInt("max-connections-per-provider"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
-        c.getDuration("book-replica-refresh"), Clock.systemUTC());
+        c.getDuration("book-replica-resync-when-quiet"), Clock.systemUTC());
     return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
         governance.budgets(), exchange.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
   }

@@ -55,8 +55,8 @@ public final class BookClient {
     return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetView::new, timeout);
   }
 
-  /** The whole book, for a node-local replica. */
-  public CompletionStage<io.keld.marketplace.book.BookSnapshot> snapshot(String useCase) {
+  /** The whole book and the sequence number it stands at, for a node-local replica. */
+  public CompletionStage<OrderBook.SnapshotAt> snapshot(String useCase) {
     return sharding.entityRefFor(OrderBook.ENTITY_KEY, useCase).ask(OrderBook.GetSnapshot::new, timeout);
   }
 

@@ -1,58 +1,55 @@
 package io.keld.marketplace.entity;
 
 import io.keld.marketplace.book.Bid;
-import io.keld.marketplace.book.OrderBookCore;
+import io.keld.marketplace.book.BookSnapshot;
 import io.keld.marketplace.book.Quote;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import org.apache.pekko.actor.typed.Props;
 
 /**
- * A node-local, read-only replica of every book, refreshed from the book entities every
- * {@code refresh}. The real-time path quotes from it without a round trip to the entity; a quote
- * here is at most one refresh old, and it commits nothing (the book stays the authority for fills).
+ * A node-local, read-only replica of every book. Each replica follows the events its book persists
+ * (published on the book's topic, {@link BookEventTopics}) and starts again from a snapshot when it
+ * misses some, when the book restarts, or when the book has been quiet for {@code resyncWhenQuiet}
+ * (see {@link BookFollower}). The real-time path quotes from it without a round trip to the entity;
+ * a quote here lags the book by the time an event takes to arrive, and it commits nothing (the book
+ * stays the authority for fills).
  */
 public final class LocalBooks {
 
-  private static final Logger log = LoggerFactory.getLogger(LocalBooks.class);
+  /** Tells the actors of two instances in one system apart (tests make more than one). */
+  private static final AtomicLong INSTANCES = new AtomicLong();
 
-  private final BookClient books;
   private final List<String> useCases;
   private final Clock clock;
-  private final Map<String, OrderBookCore> replicas = new ConcurrentHashMap<>();
-  private final Map<String, List<Quote.Option>> offers = new ConcurrentHashMap<>();
+  private final Map<String, BookReplica> replicas = new ConcurrentHashMap<>();
+  private final LongAdder resyncs = new LongAdder();
 
-  public LocalBooks(ActorSystem<?> system, BookClient books, List<String> useCases, Duration refresh, Clock clock) {
-    this.books = books;
+  public LocalBooks(ActorSystem<?> system, BookClient books, List<String> useCases, Duration resyncWhenQuiet, Clock clock) {
     this.useCases = List.copyOf(useCases);
     this.clock = clock;
-    system.scheduler().scheduleWithFixedDelay(Duration.ZERO, refresh, this::refresh, system.executionContext());
-  }
-
-  private void refresh() {
-    for (String useCase : useCases) {
-      books.snapshot(useCase).whenComplete((snapshot, failure) -> {
-        if (failure != null) {
-          log.debug("The local replica of book {} could not be refreshed: {}", useCase, failure.toString());
-        } else {
-          OrderBookCore replica = OrderBookCore.fromSnapshot(snapshot);
-          replicas.put(useCase, replica);
-          offers.put(useCase, replica.quote(ANY, clock.millis(), Integer.MAX_VALUE).options());
-        }
-      });
+    long instance = INSTANCES.incrementAndGet();
+    for (String useCase : this.useCases) {
+      BookReplica replica = new BookReplica();
+      replicas.put(useCase, replica);
+      system.systemActorOf(BookFollower.create(useCase, books, replica, resyncWhenQuiet, resyncs),
+          "local-books-" + instance + "-" + URLEncoder.encode(useCase, StandardCharsets.UTF_8), Props.empty());
     }
   }
 
-  /** What {@code bid} would clear at on the replica now, or empty before the first refresh answered. */
+  /** What {@code bid} would clear at on the replica now, or empty before the replica's first snapshot arrived. */
   public Optional<Quote> quote(String useCase, Bid bid, int maxOptions) {
-    OrderBookCore replica = replicas.get(useCase);
-    return replica == null ? Optional.empty() : Optional.of(replica.quote(bid, clock.millis(), maxOptions));
+    BookReplica replica = replicas.get(useCase);
+    return replica == null ? Optional.empty() : replica.quote(bid, clock.millis(), maxOptions);
   }
 
   /**
@@ -60,19 +57,27 @@ public final class LocalBooks {
    * catalog of models shows.
    */
   public List<Quote.Option> offers(String useCase) {
-    return offers.getOrDefault(useCase, List.of());
+    BookReplica replica = replicas.get(useCase);
+    return replica == null ? List.of() : replica.offers(clock.millis());
   }
-
-  /** A bid any open ask could serve: one token, no ceiling below the book's maximum, a deadline far away. */
-  private static final Bid ANY = new Bid("catalog", "", null, 0, OrderBookCore.MAX_PRICE, 1, Long.MAX_VALUE / 4, Long.MAX_VALUE / 4,
-      null, null, null, null);
 
   /** True once every book's replica has arrived at least once. */
   public boolean loaded() {
-    return replicas.keySet().containsAll(useCases);
+    return replicas.values().stream().allMatch(BookReplica::loaded);
   }
 
   public List<String> useCases() {
     return useCases;
+  }
+
+  /** How many snapshots the replicas have asked for so far: a start, a gap, a restart or a quiet book each cost one. */
+  long resyncs() {
+    return resyncs.sum();
+  }
+
+  /** The replica of {@code useCase} as it stands, or null before its first snapshot. */
+  BookSnapshot replicaSnapshot(String useCase) {
+    BookReplica replica = replicas.get(useCase);
+    return replica == null ? null : replica.snapshot();
   }
 }

@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -24,6 +25,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
@@ -49,7 +51,8 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *
  * <p>A timer fires at the earliest escalation point among resting bids; it is re-armed after every
  * write and after recovery, so a bid whose escalation point passed while the book was down
- * expires right after it comes back. Persisted events go to the {@link BookListener}.
+ * expires right after it comes back. Persisted events go to the {@link BookListener}, and with their
+ * sequence numbers to the book's topic ({@link BookEventTopics}), which node-local replicas follow.
  */
 public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<OrderBook.Command, BookEvent, OrderBook.State> {
 
@@ -70,7 +73,26 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
   public record GetView(ActorRef<BookView> replyTo) implements Command {}
 
   /** The whole book as it stands, for a node-local read replica ({@link LocalBooks}). */
-  public record GetSnapshot(ActorRef<BookSnapshot> replyTo) implements Command {}
+  public record GetSnapshot(ActorRef<SnapshotAt> replyTo) implements Command {}
+
+  /**
+   * The book as it stood after event {@code seqNr} of this {@code incarnation}: where a replica
+   * starts following {@link PersistedEvents}.
+   */
+  public record SnapshotAt(String incarnation, long seqNr, BookSnapshot book) implements CborSerializable {}
+
+  /**
+   * What one write persisted, published on the book's topic: events {@link #firstSeqNr} to
+   * {@code lastSeqNr}, in order. {@code incarnation} is new each time the book starts, so a replica
+   * sees a restart even when sequence numbers go on; a book that has just recovered announces itself
+   * with no events.
+   */
+  public record PersistedEvents(String useCase, String incarnation, long lastSeqNr, List<BookEvent> events)
+      implements CborSerializable {
+    public long firstSeqNr() {
+      return lastSeqNr - events.size() + 1;
+    }
+  }
 
   /** Where a bid stands, for a job that recovers and must learn what it missed. */
   public record GetBidStatus(String bidId, ActorRef<BidStatus> replyTo) implements Command {}
@@ -142,6 +164,8 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
   private final Clock clock;
   private final MatchingRules rules;
   private final BookListener listener;
+  private final ActorRef<Topic.Command<PersistedEvents>> published;
+  private final String incarnation = UUID.randomUUID().toString();
 
   private OrderBook(String useCase, ActorContext<Command> context, TimerScheduler<Command> timers, Clock clock,
       MatchingRules rules, BookListener listener) {
@@ -152,6 +176,7 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
     this.clock = clock;
     this.rules = rules;
     this.listener = listener;
+    this.published = BookEventTopics.get(context.getSystem()).topic(useCase);
   }
 
   @Override
@@ -191,7 +216,8 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
         .onCommand(Execute.class, this::onExecute)
         .onCommand(GetQuote.class, (state, q) -> Effect().reply(q.replyTo(), state.core.quote(q.bid(), clock.millis(), Math.max(1, q.maxOptions()))))
         .onCommand(GetView.class, (state, v) -> Effect().reply(v.replyTo(), state.core.view(clock.millis())))
-        .onCommand(GetSnapshot.class, (state, v) -> Effect().reply(v.replyTo(), state.core.snapshot()))
+        .onCommand(GetSnapshot.class, (state, v) -> Effect().reply(v.replyTo(),
+            new SnapshotAt(incarnation, lastSequenceNumber(context), state.core.snapshot())))
         .onCommand(GetBidStatus.class, this::onBidStatus)
         .onCommand(ExpireTick.class, this::onExpireTick)
         .build();
@@ -229,6 +255,7 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
 
   private void afterWrite(State state, List<BookEvent> events) {
     armExpiryTimer(state);
+    published.tell(Topic.publish(new PersistedEvents(useCase, incarnation, lastSequenceNumber(context), List.copyOf(events))));
     listener.onPersisted(useCase, events);
     if (listener.wantsViews()) listener.onView(useCase, state.core.view(clock.millis()));
   }
@@ -259,6 +286,7 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
           context.getLog().debug("Book {} recovered: {} asks, {} resting bids, {} active fills", useCase,
               state.core.askCount(), state.core.restingBidCount(), state.core.activeFillCount());
           armExpiryTimer(state);
+          published.tell(Topic.publish(new PersistedEvents(useCase, incarnation, lastSequenceNumber(context), List.of())));
         })
         .build();
   }

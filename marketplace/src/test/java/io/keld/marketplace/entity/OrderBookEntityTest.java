@@ -2,6 +2,7 @@ package io.keld.marketplace.entity;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
@@ -19,8 +20,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes;
 import org.apache.pekko.actor.testkit.typed.javadsl.SerializationTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -105,6 +108,38 @@ class OrderBookEntityTest {
     var restarted = kit.restart();
     assertEquals(before, restarted.state().core().snapshot());
     assertTrue(restarted.state().core().isResting("job_2"));
+  }
+
+  @Test
+  void eachWriteIsPublishedWithItsSequenceNumbersAndARestartAnnouncesItself() {
+    long now = System.currentTimeMillis();
+    TestProbe<OrderBook.PersistedEvents> published = testKit.createTestProbe();
+    BookEventTopics.get(testKit.system()).topic(USE_CASE).tell(Topic.subscribe(published.ref()));
+    kit.<OrderBook.ExecuteReply>runCommand(r -> new OrderBook.Execute(List.of(
+        new BookOp.PostAsk(ask("ask_1", "prv_1", 100_000)),
+        new BookOp.PlaceBid(bid("job_1", 50_000, now + 600_000))), r));
+    kit.<OrderBook.ExecuteReply>runCommand(r -> new OrderBook.Execute(List.of(new BookOp.WithdrawAsk("ask_1", "prv_1")), r));
+
+    // The book may announce its start (no events) after the probe subscribed; that is not a write.
+    OrderBook.PersistedEvents first = published.fishForMessage(Duration.ofSeconds(3),
+        m -> m.events().isEmpty() ? FishingOutcomes.continueAndIgnore() : FishingOutcomes.complete()).get(0);
+    assertEquals(1, first.firstSeqNr());
+    assertEquals(2, first.lastSeqNr());
+    assertEquals(List.of(BookEvent.AskPosted.class, BookEvent.BidRested.class), first.events().stream().map(Object::getClass).toList());
+    OrderBook.PersistedEvents second = published.receiveMessage();
+    assertEquals(first.incarnation(), second.incarnation());
+    assertEquals(3, second.firstSeqNr());
+    assertEquals(3, second.lastSeqNr());
+    var snapshot = kit.<OrderBook.SnapshotAt>runCommand(OrderBook.GetSnapshot::new).reply();
+    assertEquals(first.incarnation(), snapshot.incarnation());
+    assertEquals(3, snapshot.seqNr(), "a snapshot says which events it holds");
+
+    kit.restart();
+    OrderBook.PersistedEvents announced = published.receiveMessage();
+    assertNotEquals(first.incarnation(), announced.incarnation());
+    assertEquals(3, announced.lastSeqNr());
+    assertTrue(announced.events().isEmpty());
+    new SerializationTestKit(testKit.system()).verifySerialization(second, true);
   }
 
   @Test
