@@ -203,7 +203,7 @@ public final class KeldNode implements AutoCloseable {
       Atlas.DeadlineJobs jobs = startJobs(config, atlas, books, flow, providerRoutes);
       bookListeners.add(jobs.bookListener());
       Route ixp = ixpRoutes(system, config, atlas, jobs, books);
-      Route openAi = openAiRoutes(system, config, database, blocking, atlas, jobs, books, providerRoutes);
+      Route openAi = openAiRoutes(system, config, database, blocking, atlas, jobs, books, providerRoutes, flow);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -314,18 +314,18 @@ public final class KeldNode implements AutoCloseable {
     return new IxpRoutes(system, atlas.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
   }
 
-  /** {@code /v1}: the OpenAI-compatible edge and its real-time path. */
+  /** {@code /v1}: the OpenAI-compatible edge and its real-time path, which forwards through Flow's provider client. */
   private static Route openAiRoutes(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, Atlas atlas,
-      Atlas.DeadlineJobs jobs, BookClient books, JobStreams.RouteResolver routes) {
+      Atlas.DeadlineJobs jobs, BookClient books, JobStreams.RouteResolver routes, Flow flow) {
     Config c = config.getConfig("keld.edge");
     OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
         WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
         c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
-        c.getDuration("lease-max-age"), c.getInt("max-connections-per-provider"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-refresh"), Clock.systemUTC());
     return new OpenAiRoutes(system, atlas.authenticator(), atlas.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
-        atlas.budgets(), atlas.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
+        atlas.budgets(), atlas.edgeDefaults(), routes, flow.client(), settings, Clock.systemUTC()).route();
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
