@@ -37,6 +37,11 @@ public final class Flow implements AutoCloseable {
     return settings;
   }
 
+  /** The provider client every lane sends through; a proxy's real-time path forwards through it too, so a node has one pool per provider host. */
+  public ProviderClient client() {
+    return client;
+  }
+
   /** Registers an endpoint with its stated limits, or updates them (and its URL or credential). */
   public void endpoint(ProviderEndpoint endpoint, Capacity capacity) {
     boolean[] created = {false};

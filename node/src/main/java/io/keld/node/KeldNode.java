@@ -220,7 +220,7 @@ public final class KeldNode implements AutoCloseable {
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
-      Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes);
+      Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -334,19 +334,19 @@ public final class KeldNode implements AutoCloseable {
     return new IxpRoutes(system, governance.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
   }
 
-  /** {@code /v1}: the OpenAI-compatible edge and its real-time path. */
+  /** {@code /v1}: the OpenAI-compatible edge and its real-time path, which forwards through Flow's provider client. */
   private static Route openAiRoutes(ActorSystem<?> system, Config config, Governance governance, Exchange exchange, BookClient books,
-      JobStreams.RouteResolver routes) {
+      JobStreams.RouteResolver routes, Flow flow) {
     Exchange.DeadlineJobs jobs = exchange.jobs();
     Config c = config.getConfig("keld.edge");
     OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
         WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
         c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
-        c.getDuration("lease-max-age"), c.getInt("max-connections-per-provider"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-resync-when-quiet"), Clock.systemUTC());
     return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
-        governance.budgets(), exchange.edgeDefaults(), routes, settings, Clock.systemUTC()).route();
+        governance.budgets(), exchange.edgeDefaults(), routes, flow.client(), settings, Clock.systemUTC()).route();
   }
 
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */

@@ -21,6 +21,7 @@ import io.keld.kit.KeyAuthentication;
 import io.keld.flow.Item;
 import io.keld.flow.ItemResult;
 import io.keld.flow.Operation;
+import io.keld.flow.client.ProviderClient;
 import io.keld.ixp.auth.Authenticator;
 import io.keld.ixp.auth.Principal;
 import io.keld.ixp.auth.Principal.OrgKind;
@@ -77,8 +78,7 @@ public final class OpenAiRoutes {
    * @param maxBodyBytes           the largest request body read
    */
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
-      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, int maxConnectionsPerProvider, long maxBodyBytes,
-      Duration keyCacheFor) {}
+      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
   /** A body is one JSON value: anything after it is refused. */
@@ -103,7 +103,7 @@ public final class OpenAiRoutes {
 
   public OpenAiRoutes(ActorSystem<?> system, Authenticator keys, TenancyStore tenancy, Jobs jobs, JobStreams streams,
       io.keld.exchange.ixp.JobIndex index, LocalBooks localBooks, io.keld.atlas.budget.BudgetClient budgets, EdgeDefaults defaults,
-      JobStreams.RouteResolver routes, Settings settings, Clock clock) {
+      JobStreams.RouteResolver routes, ProviderClient providers, Settings settings, Clock clock) {
     this.keys = new CachingAuthenticator(keys, settings.keyCacheFor());
     this.tenancy = tenancy;
     this.jobs = jobs;
@@ -115,8 +115,7 @@ public final class OpenAiRoutes {
     this.materializer = Materializer.matFromSystem(system);
     this.createdEpochSeconds = clock.instant().getEpochSecond();
     BudgetLeases leases = new BudgetLeases(system, budgets, settings.leaseChunkMicroUsd(), settings.leaseChunkTokens(), settings.leaseMaxAge());
-    this.realtime = new RealtimePath(system, localBooks, leases, index, routes, jobs.settings().operatorBackup(),
-        settings.maxConnectionsPerProvider(), clock);
+    this.realtime = new RealtimePath(localBooks, leases, index, routes, jobs.settings().operatorBackup(), providers, clock);
   }
 
   public Route route() {

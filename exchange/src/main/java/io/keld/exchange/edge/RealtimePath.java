@@ -1,5 +1,6 @@
 package io.keld.exchange.edge;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -9,8 +10,12 @@ import io.keld.exchange.ixp.JobResources;
 import io.keld.exchange.jobs.Backup;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobUsageStore;
+import io.keld.kit.ProblemResponses;
 import io.keld.flow.Operation;
-import io.keld.flow.client.ProviderEndpoint;
+import io.keld.flow.Route;
+import io.keld.flow.Usage;
+import io.keld.flow.client.Forwarded;
+import io.keld.flow.client.ProviderClient;
 import io.keld.ixp.Ids;
 import io.keld.ixp.Money;
 import io.keld.ixp.jobs.JobResource;
@@ -28,30 +33,22 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.ConnectHttp;
-import org.apache.pekko.http.javadsl.Http;
+import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.Authorization;
-import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
-import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
-import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.util.ByteString;
 
 /**
  * The real-time path of the OpenAI edge: a one-item request with a near deadline, served without
  * waiting on any database write. It quotes from the node-local book replica, takes a hold on a
- * node-local budget lease, forwards the request straight to the chosen provider (streams pass
- * through as they come), and on the answer releases the hold at the actual cost and hands the
- * job's record and usage to the job index's next batch.
+ * node-local budget lease, forwards the request straight to the chosen provider through Flow's
+ * provider client (streams pass through as they come), and on the answer releases the hold at the
+ * actual cost and hands the job's record and usage to the job index's next batch.
  *
  * <p>A provider that fails (429, 5xx, no connection) is replaced by the next feasible ask once;
  * the operator's backup is the last resort when the book has nothing under the ceiling.
@@ -66,27 +63,18 @@ final class RealtimePath {
   private final JobIndex index;
   private final JobStreams.RouteResolver routes;
   private final Optional<Backup> operatorBackup;
+  private final ProviderClient providers;
   private final Clock clock;
-  private final Http http;
-  private final ConnectionPoolSettings pool;
-  private final Materializer materializer;
-  private final org.apache.pekko.event.LoggingAdapter log;
 
-  RealtimePath(ActorSystem<?> system, LocalBooks localBooks, BudgetLeases leases, JobIndex index, JobStreams.RouteResolver routes,
-      Optional<Backup> operatorBackup, int maxConnectionsPerProvider, Clock clock) {
+  RealtimePath(LocalBooks localBooks, BudgetLeases leases, JobIndex index, JobStreams.RouteResolver routes, Optional<Backup> operatorBackup,
+      ProviderClient providers, Clock clock) {
     this.localBooks = localBooks;
     this.leases = leases;
     this.index = index;
     this.routes = routes;
     this.operatorBackup = operatorBackup;
+    this.providers = providers;
     this.clock = clock;
-    this.http = Http.get(system);
-    this.pool = ConnectionPoolSettings.create(system.classicSystem())
-        .withMaxConnections(maxConnectionsPerProvider)
-        .withMaxOpenRequests(Integer.highestOneBit(Math.max(2, maxConnectionsPerProvider) * 8 - 1) << 1)
-        .withMaxRetries(0);
-    this.materializer = Materializer.matFromSystem(system);
-    this.log = system.classicSystem().log();
   }
 
   /** A provider the request may go to, in the order to try them. */
@@ -115,126 +103,88 @@ final class RealtimePath {
     String jobId = Ids.next("job");
     return leases.hold(call.project().teamId(), call.project().id(), holdAmount, call.estimatedTokens())
         .exceptionally(failure -> {
-          Throwable cause = io.keld.kit.ProblemResponses.cause(failure);
+          Throwable cause = ProblemResponses.cause(failure);
           if (cause instanceof BudgetLeases.Refused r) {
             throw OpenAiError.insufficientQuota("Your project's budget refused this request: " + r.refusal.problem().detail());
           }
-          throw cause instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(cause);
+          throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
         })
-        .thenCompose(hold -> attempt(call, jobId, choices, 0, hold));
+        .thenCompose(hold -> forward(call, jobId, choices, hold));
   }
 
-  private CompletionStage<HttpResponse> attempt(EdgeCall call, String jobId, List<Choice> choices, int at, BudgetLeases.Hold hold) {
-    Choice choice = choices.get(at);
-    long left = Duration.between(clock.instant(), call.deadline()).toMillis();
-    if (left <= 0) {
+  /** Forwards to the choices in order through Flow's provider client, and answers with what came back. */
+  private CompletionStage<HttpResponse> forward(EdgeCall call, String jobId, List<Choice> choices, BudgetLeases.Hold hold) {
+    List<Supplier<CompletionStage<Route>>> candidates = new ArrayList<>(choices.size());
+    for (Choice choice : choices) candidates.add(() -> routes.resolve(choice.providerId(), choice.model()));
+    Duration untilDeadline = Duration.between(clock.instant(), call.deadline());
+    return providers.forward(call.operation(), call.body(), call.stream(), candidates, untilDeadline)
+        .thenApply(forwarded -> finish(call, jobId, choices.get(forwarded.route()), hold, forwarded));
+  }
+
+  /** Pass the provider's answer on with Keld's headers, and account for it when it is complete. */
+  private HttpResponse finish(EdgeCall call, String jobId, Choice choice, BudgetLeases.Hold hold, Forwarded forwarded) {
+    if (forwarded instanceof Forwarded.DeadlinePassed) {
       hold.release(0, 0);
       record(call, jobId, choice, 0, 0, "deadline_missed", "the deadline passed before a provider answered");
-      return CompletableFuture.failedFuture(new OpenAiError(504, "server_error", "deadline_exceeded", null,
-          "No provider answered before the request's deadline (" + call.deadline() + ").", true));
+      throw new OpenAiError(504, "server_error", "deadline_exceeded", null,
+          "No provider answered before the request's deadline (" + call.deadline() + ").", true);
     }
-    return routes.resolve(choice.providerId(), choice.model()).thenCompose(route -> send(route.endpoint(), choice, call, left))
-        .handle((response, failure) -> {
-          boolean retry = failure != null || response.status().intValue() == 429 || response.status().intValue() >= 500;
-          if (retry && at + 1 < choices.size()) {
-            if (response != null) response.discardEntityBytes(materializer);
-            return attempt(call, jobId, choices, at + 1, hold);
-          }
-          if (failure != null) {
-            hold.release(0, 0);
-            record(call, jobId, choice, 0, 0, "failed", "provider_unreachable");
-            return CompletableFuture.<HttpResponse>failedFuture(OpenAiError.provider(502,
-                "The provider " + choice.providerId() + " could not be reached: " + rootMessage(failure)));
-          }
-          return finish(call, jobId, choice, hold, response);
-        }).thenCompose(x -> x);
-  }
-
-  private CompletionStage<HttpResponse> send(ProviderEndpoint endpoint, Choice choice, EdgeCall call, long timeoutMillis) {
-    ObjectNode body = call.body().deepCopy();
-    body.put("model", choice.model());
-    if (call.stream()) {
-      // The edge settles on the provider's usage, so it always asks for the usage chunk.
-      JsonNode opts = body.get("stream_options");
-      ObjectNode o = opts instanceof ObjectNode on ? on : body.putObject("stream_options");
-      o.put("include_usage", true);
+    if (forwarded instanceof Forwarded.Unreachable unreachable) {
+      hold.release(0, 0);
+      record(call, jobId, choice, 0, 0, "failed", "provider_unreachable");
+      throw OpenAiError.provider(502, "The provider " + choice.providerId() + " could not be reached: " + unreachable.reason());
     }
-    HttpRequest request = HttpRequest.POST(endpoint.baseUrl() + call.operation().path())
-        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString()));
-    if (endpoint.credential() != null) request = request.addHeader(Authorization.create(HttpCredentials.createOAuth2BearerToken(endpoint.credential())));
-    return http.singleRequest(request, http.defaultClientHttpsContext(), pool, log)
-        .toCompletableFuture().orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
-  }
-
-  /** The provider answered: pass it on with Keld's headers, and account for it when it is complete. */
-  private CompletionStage<HttpResponse> finish(EdgeCall call, String jobId, Choice choice, BudgetLeases.Hold hold, HttpResponse response) {
-    List<org.apache.pekko.http.javadsl.model.HttpHeader> keld = List.of(
+    if (forwarded instanceof Forwarded.BrokeOff brokeOff) {
+      hold.release(0, 0);
+      record(call, jobId, choice, 0, 0, "failed", "answer_broken");
+      throw OpenAiError.provider(502, "The provider's answer broke off: " + brokeOff.reason());
+    }
+    List<HttpHeader> keld = List.of(
         RawHeader.create("X-Keld-Job-Id", jobId),
         RawHeader.create("X-Keld-Provider", choice.providerId()),
         RawHeader.create("X-Keld-Price", WireMoney.usd(choice.pricePerMtok()).toPlainString()),
         RawHeader.create("X-Keld-Path", "realtime"));
-    boolean ok = response.status().isSuccess();
-    if (ok && call.stream()) {
-      SseUsage usage = new SseUsage();
-      var bytes = response.entity().getDataBytes()
-          .map(b -> {
-            usage.feed(b);
-            return b;
-          })
-          .watchTermination((mat, done) -> {
-            done.whenComplete((d, failure) -> {
-              long in = usage.inputTokens(call.estimatedTokens());
-              long out = usage.outputTokens();
-              long cost = Money.costMicroUsd(in + out, choice.pricePerMtok());
-              hold.release(cost, in + out);
-              record(call, jobId, choice, in, out, failure == null ? "completed" : "failed", failure == null ? null : "stream_broken");
-            });
-            return mat;
-          });
-      return CompletableFuture.completedFuture(HttpResponse.create().withStatus(StatusCodes.OK).withHeaders(keld)
-          .withEntity(HttpEntities.createChunked(response.entity().getContentType(), bytes)));
+    if (forwarded instanceof Forwarded.Streaming streaming) {
+      streaming.usage().thenAccept(end -> {
+        // A provider that sent no usage chunk is charged the estimate in, a token per chunk out.
+        long in = end.usage().map(Usage::inputTokens).orElse(call.estimatedTokens());
+        long out = end.usage().map(Usage::outputTokens).orElse(end.dataChunks());
+        hold.release(Money.costMicroUsd(in + out, choice.pricePerMtok()), in + out);
+        record(call, jobId, choice, in, out, end.brokeOff() ? "failed" : "completed", end.brokeOff() ? "stream_broken" : null);
+      });
+      return HttpResponse.create().withStatus(StatusCodes.OK).withHeaders(keld)
+          .withEntity(HttpEntities.createChunked(streaming.contentType(), streaming.body()));
     }
-    long left = Math.max(1, Duration.between(clock.instant(), call.deadline()).toMillis());
-    return response.entity().toStrict(left, materializer).handle((strict, failure) -> {
-      if (failure != null) {
-        hold.release(0, 0);
-        record(call, jobId, choice, 0, 0, "failed", "answer_broken");
-        throw OpenAiError.provider(502, "The provider's answer broke off: " + rootMessage(failure));
-      }
-      byte[] data = strict.getData().toArray();
-      if (!ok) {
-        hold.release(0, 0);
-        record(call, jobId, choice, 0, 0, "failed", "provider_status_" + response.status().intValue());
-        // The provider's own error (an OpenAI-shaped body, usually) goes back as it came.
-        return HttpResponse.create().withStatus(response.status()).withHeaders(keld)
-            .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, data));
-      }
-      long in = call.estimatedTokens();
-      long out = 0;
-      try {
-        JsonNode json = JSON.readTree(data);
-        JsonNode u = json.path("usage");
-        in = u.path("prompt_tokens").asLong(in);
-        out = u.path("completion_tokens").asLong(0);
-        if (call.operation() == Operation.EMBEDDINGS && "base64".equals(call.body().path("encoding_format").asText(null))) {
-          data = asBase64Embeddings(json);
-        }
-      } catch (Exception notJson) {
-        // passed on as it is; charged at the estimate
-      }
-      long cost = Money.costMicroUsd(in + out, choice.pricePerMtok());
-      hold.release(cost, in + out);
-      record(call, jobId, choice, in, out, "completed", null);
-      return HttpResponse.create().withStatus(response.status()).withHeaders(keld)
+    Forwarded.Answered answered = (Forwarded.Answered) forwarded;
+    byte[] data = answered.body();
+    if (!answered.status().isSuccess()) {
+      hold.release(0, 0);
+      record(call, jobId, choice, 0, 0, "failed", "provider_status_" + answered.status().intValue());
+      // The provider's own error (an OpenAI-shaped body, usually) goes back as it came.
+      return HttpResponse.create().withStatus(answered.status()).withHeaders(keld)
           .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, data));
-    });
+    }
+    // An answer without usage (or not JSON at all) is charged at the estimate.
+    long in = answered.usage().map(Usage::inputTokens).orElse(call.estimatedTokens());
+    long out = answered.usage().map(Usage::outputTokens).orElse(0L);
+    if (call.operation() == Operation.EMBEDDINGS && "base64".equals(call.body().path("encoding_format").asText(null))) {
+      try {
+        data = asBase64Embeddings(JSON.readTree(data));
+      } catch (Exception notJson) {
+        // passed on as it is
+      }
+    }
+    hold.release(Money.costMicroUsd(in + out, choice.pricePerMtok()), in + out);
+    record(call, jobId, choice, in, out, "completed", null);
+    return HttpResponse.create().withStatus(answered.status()).withHeaders(keld)
+        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, data));
   }
 
   /**
    * OpenAI's SDKs ask for embeddings as base64 (little-endian float32) by default; a provider that
    * answered with float arrays anyway gets its vectors encoded here.
    */
-  static byte[] asBase64Embeddings(JsonNode json) throws com.fasterxml.jackson.core.JsonProcessingException {
+  static byte[] asBase64Embeddings(JsonNode json) throws JsonProcessingException {
     for (JsonNode d : json.path("data")) {
       JsonNode e = d.path("embedding");
       if (e.isArray() && d instanceof ObjectNode od) {
@@ -265,12 +215,5 @@ final class RealtimePath {
         call.project().id(), call.useCase(), choice.providerId(), choice.model(), "realtime", null, null, "{}", state, 1, answered ? 0 : 1,
         in, out, choice.pricePerMtok(), cost, call.receivedAt(), ended);
     index.recordRealtime(r, usage);
-  }
-
-  static String rootMessage(Throwable t) {
-    Throwable c = t;
-    while (c.getCause() != null && c.getCause() != c) c = c.getCause();
-    if (c instanceof java.util.concurrent.TimeoutException) return "no answer in time";
-    return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
   }
 }

@@ -5,27 +5,41 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.flow.Item;
 import io.keld.flow.ItemError;
+import io.keld.flow.Operation;
+import io.keld.flow.Route;
 import io.keld.flow.Usage;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.headers.Authorization;
 import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
 import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
 
 /**
  * Sends one item to an OpenAI-compatible endpoint over Pekko HTTP's pooled client and classifies
  * what came back. It does not retry: retries go back through the endpoint's pacing pipeline, so a
  * retry waits for a free slot like any other request instead of hammering a busy fleet.
+ *
+ * <p>It also {@linkplain #forward forwards} a proxy's real-time requests, streamed or not, over the
+ * same pool: one set of connections per provider host on a node, whoever the caller.
  *
  * <p>Request and response bodies hold content: they are read into memory, handed on, and never
  * logged. Error messages quote only the provider's error object, never the request.
@@ -38,7 +52,7 @@ public final class ProviderClient {
   private final Materializer materializer;
   private final ConnectionPoolSettings pool;
   private final HttpsConnectionContext https;
-  private final org.apache.pekko.event.LoggingAdapter log;
+  private final LoggingAdapter log;
 
   /**
    * @param maxConnectionsPerHost the pool's connection limit per provider host; the pacing limit
@@ -49,6 +63,7 @@ public final class ProviderClient {
     this.materializer = Materializer.matFromSystem(system);
     // max-open-requests must be a power of two and above the connections, so a paced request is
     // never refused by the pool itself.
+    // Real-time forwards share the pool unpaced: one that finds it full fails as CONNECTION and moves on.
     int open = Integer.highestOneBit(Math.max(2, maxConnectionsPerHost) * 4 - 1) << 1;
     this.pool = ConnectionPoolSettings.create(system.classicSystem())
         .withMaxConnections(maxConnectionsPerHost)
@@ -93,12 +108,12 @@ public final class ProviderClient {
         if (bodyFailure != null) {
           result.complete(failed(Attempt.Failure.CONNECTION, "the provider's answer broke off: " + rootMessage(bodyFailure), response.status().intValue(), null, started));
         } else {
-          result.complete(classify(response, strict.getData().toArray(), started));
+          result.complete(classify(response, readJson(strict.getData().toArray()), started));
         }
       });
     });
     return result.orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS).exceptionally(e -> {
-      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof TimeoutException) {
         return failed(Attempt.Failure.TIMEOUT, "no answer from the provider within " + timeout.toMillis() + " ms", 0, null, started);
       }
@@ -106,20 +121,142 @@ public final class ProviderClient {
     });
   }
 
-  private static Attempt classify(HttpResponse response, byte[] bytes, long started) {
-    int status = response.status().intValue();
-    JsonNode json = null;
-    try {
-      json = JSON.readTree(bytes);
-    } catch (Exception notJson) {
-      // handled below by status
+  /**
+   * Forwards one request of a proxy's real-time path: {@code body} goes as the caller wrote it, with
+   * only {@code model} set to each route's, to the first route that answers. It moves on to the next
+   * route only when no answer came (the route could not be resolved or reached, or sent no response
+   * head in the time left) or the answer is a 429 or a 5xx; never once an answer is being read or
+   * streamed. Each route is resolved only when it is tried. Never fails: every outcome is a
+   * {@link Forwarded}.
+   *
+   * <p>A {@code stream} request whose answer is a 2xx comes back as {@link Forwarded.Streaming}: the
+   * events pass through as they arrive, and the provider is always asked for the final usage chunk
+   * ({@code stream_options.include_usage}), which is read on the way. Any other answer is read whole.
+   *
+   * @param routes  where the request may go, in the order to try them; at least one
+   * @param timeout the time allowed for the whole forward until the answer starts (and, for an answer
+   *                read whole, until it is read); a stream, once started, runs as long as it runs
+   */
+  public CompletionStage<Forwarded> forward(Operation operation, ObjectNode body, boolean stream, List<Supplier<CompletionStage<Route>>> routes,
+      Duration timeout) {
+    if (routes.isEmpty()) throw new IllegalArgumentException("a forward needs at least one route");
+    ObjectNode sent = body.deepCopy();
+    if (stream) {
+      JsonNode options = sent.get("stream_options");
+      ObjectNode streamOptions = options instanceof ObjectNode o ? o : sent.putObject("stream_options");
+      streamOptions.put("include_usage", true);
     }
+    return forwardFrom(0, operation, sent, stream, routes, System.nanoTime() + timeout.toNanos());
+  }
+
+  private CompletionStage<Forwarded> forwardFrom(int at, Operation operation, ObjectNode body, boolean stream,
+      List<Supplier<CompletionStage<Route>>> routes, long deadlineNanos) {
+    long started = System.nanoTime();
+    long left = (deadlineNanos - started) / 1_000_000;
+    if (left <= 0) return CompletableFuture.completedFuture(new Forwarded.DeadlinePassed(at));
+    boolean lastRoute = at + 1 == routes.size();
+    CompletionStage<HttpResponse> head;
+    try {
+      head = routes.get(at).get().thenCompose(route -> responseHead(route, operation, body, left));
+    } catch (RuntimeException resolveFailed) {
+      head = CompletableFuture.failedFuture(resolveFailed);
+    }
+    return head.handle((response, failure) -> {
+      // Only what another provider may not repeat moves on: no answer, a 429 or a 5xx. Any other
+      // 4xx (408 included) goes back as it came, as the OpenAI edge has always answered it.
+      boolean another = failure != null || response.status().intValue() == 429 || response.status().intValue() >= 500;
+      if (another && !lastRoute) {
+        if (response != null) response.discardEntityBytes(materializer);
+        return forwardFrom(at + 1, operation, body, stream, routes, deadlineNanos);
+      }
+      if (failure != null) return CompletableFuture.<Forwarded>completedFuture(unreachable(at, failure));
+      return answer(at, stream, response, deadlineNanos, started);
+    }).thenCompose(next -> next);
+  }
+
+  /** Sends the request and waits at most {@code timeoutMillis} for the response head; a head that comes later is drained. */
+  private CompletionStage<HttpResponse> responseHead(Route route, Operation operation, ObjectNode body, long timeoutMillis) {
+    ProviderEndpoint endpoint = route.endpoint();
+    ObjectNode routed = body.deepCopy();
+    routed.put("model", route.model());
+    HttpRequest request;
+    try {
+      request = HttpRequest.POST(endpoint.baseUrl() + operation.path()).withEntity(ContentTypes.APPLICATION_JSON, JSON.writeValueAsBytes(routed));
+    } catch (Exception e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (endpoint.credential() != null) request = request.addHeader(Authorization.create(HttpCredentials.createOAuth2BearerToken(endpoint.credential())));
+    CompletableFuture<HttpResponse> head = new CompletableFuture<>();
+    http.singleRequest(request, https, pool, log).whenComplete((response, failure) -> {
+      if (failure != null) head.completeExceptionally(failure);
+      else if (!head.complete(response)) response.discardEntityBytes(materializer);
+    });
+    return head.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
+  }
+
+  private CompletionStage<Forwarded> answer(int at, boolean stream, HttpResponse response, long deadlineNanos, long started) {
+    StatusCode status = response.status();
+    if (stream && status.isSuccess()) {
+      SseUsage reader = new SseUsage();
+      CompletableFuture<Forwarded.StreamEnd> usage = new CompletableFuture<>();
+      Source<ByteString, NotUsed> bytes = response.entity().getDataBytes()
+          .map(chunk -> {
+            reader.feed(chunk);
+            return chunk;
+          })
+          .watchTermination((mat, done) -> {
+            done.whenComplete((d, failure) -> usage.complete(new Forwarded.StreamEnd(reader.usage(), reader.chunks(), failure != null)));
+            return mat;
+          })
+          .mapMaterializedValue(mat -> NotUsed.notUsed());
+      return CompletableFuture.completedFuture(new Forwarded.Streaming(at, status, response.entity().getContentType(), bytes, usage));
+    }
+    long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
+    return response.entity().toStrict(left, materializer).handle((strict, failure) -> {
+      if (failure != null) return new Forwarded.BrokeOff(at, status, reason(failure));
+      byte[] bytes = strict.getData().toArray();
+      JsonNode json = readJson(bytes);
+      return new Forwarded.Answered(at, status, response.entity().getContentType(), bytes, usageOf(json), classify(response, json, started));
+    });
+  }
+
+  private static Forwarded unreachable(int at, Throwable failure) {
+    Attempt.Failure kind = rootCause(failure) instanceof TimeoutException ? Attempt.Failure.TIMEOUT : Attempt.Failure.CONNECTION;
+    return new Forwarded.Unreachable(at, kind, reason(failure));
+  }
+
+  /** A forward's failure in words a proxy can show its caller. */
+  private static String reason(Throwable failure) {
+    return rootCause(failure) instanceof TimeoutException ? "no answer in time" : rootMessage(failure);
+  }
+
+  private static Throwable rootCause(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+    return t;
+  }
+
+  /** The body as JSON, or null if it is not JSON (the status then says what happened). */
+  private static JsonNode readJson(byte[] bytes) {
+    try {
+      return JSON.readTree(bytes);
+    } catch (Exception notJson) {
+      return null;
+    }
+  }
+
+  /** The {@code usage} object of an answer or a stream's chunk, if it carries one; a count it leaves out reads 0. */
+  static Optional<Usage> usageOf(JsonNode json) {
+    JsonNode u = json == null ? null : json.get("usage");
+    if (u == null || !u.isObject()) return Optional.empty();
+    return Optional.of(new Usage(u.path("prompt_tokens").asLong(0), u.path("completion_tokens").asLong(0)));
+  }
+
+  private static Attempt classify(HttpResponse response, JsonNode json, long started) {
+    int status = response.status().intValue();
     if (status >= 200 && status < 300) {
       if (json == null || !json.isObject()) return failed(Attempt.Failure.SERVER_ERROR, "the provider answered " + status + " without a JSON body", status, null, started);
-      JsonNode u = json.path("usage");
-      long in = u.path("prompt_tokens").asLong(0);
-      long out = u.path("completion_tokens").asLong(0);
-      return new Attempt.Answered(json, new Usage(in, out), Duration.ofNanos(System.nanoTime() - started));
+      return new Attempt.Answered(json, usageOf(json).orElse(Usage.NONE), Duration.ofNanos(System.nanoTime() - started));
     }
     Duration retryAfter = response.getHeader("Retry-After").map(h -> parseSeconds(h.value())).orElse(null);
     JsonNode err = json == null ? null : json.path("error");
@@ -152,8 +289,7 @@ public final class ProviderClient {
   }
 
   private static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+    Throwable t = rootCause(e);
     return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
 }

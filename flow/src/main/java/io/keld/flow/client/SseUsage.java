@@ -1,24 +1,26 @@
-package io.keld.exchange.edge;
+package io.keld.flow.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.flow.Usage;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.apache.pekko.util.ByteString;
 
 /**
  * Reads the token usage out of a streamed chat completion as it passes through, without holding
  * the stream: only the current partial line is kept, and only {@code data:} lines that carry a
  * {@code usage} object are parsed. Counts chunks too, to estimate output when a provider sends no
- * usage.
+ * usage. One instance per stream, fed from one stage: it is not thread-safe.
  */
 final class SseUsage {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** A longer line is cut here: a usage chunk is small, and a runaway line must not grow memory. */
+  private static final int MAX_LINE_CHARS = 1_048_576;
 
   private final StringBuilder line = new StringBuilder();
-  private long inputTokens;
-  private long outputTokens;
-  private boolean seen;
+  private Usage usage;
   private long chunks;
 
   void feed(ByteString bytes) {
@@ -28,7 +30,7 @@ final class SseUsage {
       if (c == '\n') {
         take(line.toString());
         line.setLength(0);
-      } else if (line.length() < 1_048_576) {
+      } else if (line.length() < MAX_LINE_CHARS) {
         line.append(c);
       }
     }
@@ -41,22 +43,19 @@ final class SseUsage {
     chunks++;
     if (!data.contains("\"usage\"")) return;
     try {
-      JsonNode u = JSON.readTree(data).path("usage");
-      if (u.isObject()) {
-        inputTokens = u.path("prompt_tokens").asLong(0);
-        outputTokens = u.path("completion_tokens").asLong(0);
-        seen = true;
-      }
+      ProviderClient.usageOf(JSON.readTree(data)).ifPresent(u -> usage = u);
     } catch (Exception notJson) {
       // a chunk we cannot read is passed on untouched; it just tells us nothing
     }
   }
 
-  long inputTokens(long estimate) {
-    return seen ? inputTokens : estimate;
+  /** The usage of the last chunk that carried one. */
+  Optional<Usage> usage() {
+    return Optional.ofNullable(usage);
   }
 
-  long outputTokens() {
-    return seen ? outputTokens : chunks;
+  /** The {@code data:} events seen, {@code [DONE]} aside. */
+  long chunks() {
+    return chunks;
   }
 }
