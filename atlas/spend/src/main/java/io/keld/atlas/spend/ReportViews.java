@@ -5,12 +5,16 @@ import io.keld.atlas.budget.ScopeView;
 import io.keld.atlas.spend.reports.Recommendations;
 import io.keld.atlas.spend.reports.SpendReports;
 import io.keld.atlas.spend.reports.SpendReports.Dimension;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVPrinter;
 
 /**
  * How the spend map's answers look on the wire: reports as JSON or CSV (money as both exact
@@ -77,38 +81,41 @@ final class ReportViews {
   }
 
   static String csv(SpendReports.Report r) {
-    StringBuilder out = new StringBuilder("period_start,period_end");
     List<String> groupBy = r.query().groupBy();
+    List<String> header = new ArrayList<>(List.of("period_start", "period_end"));
     for (String g : groupBy) {
-      out.append(',').append(g.startsWith("tag:") ? "tag." + g.substring(4) : key(g));
-      if (g.equals("team")) out.append(",team_name");
-      if (g.equals("project")) out.append(",project_name");
+      header.add(g.startsWith("tag:") ? "tag." + g.substring(4) : key(g));
+      if (g.equals("team")) header.add("team_name");
+      if (g.equals("project")) header.add("project_name");
     }
-    out.append(",records,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,reasoning_tokens,cost_usd,list_cost_usd\r\n");
-    for (SpendReports.Row row : r.rows()) {
-      out.append(row.periodStart()).append(',').append(row.periodEnd());
-      for (String g : groupBy) {
-        String v = row.group().get(g);
-        out.append(',').append(cell(v));
-        if (g.equals("team")) out.append(',').append(cell(v.isEmpty() ? "(unassigned)" : r.teamNames().getOrDefault(v, v)));
-        if (g.equals("project")) out.append(',').append(cell(v.isEmpty() ? "(unassigned)" : r.projectNames().getOrDefault(v, v)));
+    header.addAll(List.of("records", "requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "cost_usd", "list_cost_usd"));
+    StringBuilder out = new StringBuilder();
+    try (CSVPrinter csv = new CSVPrinter(out, CSVFormat.RFC4180)) {
+      csv.printRecord(header);
+      for (SpendReports.Row row : r.rows()) {
+        List<Object> cells = new ArrayList<>(List.of(row.periodStart(), row.periodEnd()));
+        for (String g : groupBy) {
+          String v = row.group().get(g);
+          cells.add(defused(v));
+          if (g.equals("team")) cells.add(defused(v.isEmpty() ? "(unassigned)" : r.teamNames().getOrDefault(v, v)));
+          if (g.equals("project")) cells.add(defused(v.isEmpty() ? "(unassigned)" : r.projectNames().getOrDefault(v, v)));
+        }
+        SpendReports.Totals t = row.totals();
+        cells.addAll(List.of(t.records, t.requests, t.inputTokens, t.cachedInputTokens, t.cacheWriteTokens, t.outputTokens,
+            t.reasoningTokens, usd(t.costMicroUsd).toPlainString(), usd(t.listCostMicroUsd).toPlainString()));
+        csv.printRecord(cells);
       }
-      SpendReports.Totals t = row.totals();
-      out.append(',').append(t.records).append(',').append(t.requests).append(',').append(t.inputTokens).append(',')
-          .append(t.cachedInputTokens).append(',').append(t.cacheWriteTokens).append(',').append(t.outputTokens).append(',')
-          .append(t.reasoningTokens).append(',').append(usd(t.costMicroUsd).toPlainString()).append(',')
-          .append(usd(t.listCostMicroUsd).toPlainString()).append("\r\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // a StringBuilder does not fail
     }
     return out.toString();
   }
 
-  /** RFC 4180: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for spreadsheets. */
-  static String cell(String v) {
+  /** A leading = + - @ would be a formula to a spreadsheet: a quote before it makes the cell text. */
+  static String defused(String v) {
     if (v == null) return "";
-    String s = v;
-    if (!s.isEmpty() && "=+-@".indexOf(s.charAt(0)) >= 0) s = "'" + s;
-    if (s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")) return '"' + s.replace("\"", "\"\"") + '"';
-    return s;
+    return !v.isEmpty() && "=+-@".indexOf(v.charAt(0)) >= 0 ? "'" + v : v;
   }
 
   static Map<String, Object> budgetLine(Dimension d, String scopeId, ScopeView v, long ledgerSpend) {

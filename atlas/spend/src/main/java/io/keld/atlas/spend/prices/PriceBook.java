@@ -2,9 +2,9 @@ package io.keld.atlas.spend.prices;
 
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.kit.sql.Sql;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.math.RoundingMode;
@@ -15,12 +15,16 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
 
 /**
  * Effective-dated list prices per provider, model and token type, in micro-USD per million tokens.
@@ -41,6 +45,9 @@ public final class PriceBook {
   public record Entry(long id, String provider, String model, String tokenType, long microUsdPerMtok, Instant effectiveFrom, String origin) {}
 
   private static final BigInteger MILLION = BigInteger.valueOf(1_000_000);
+
+  /** The seed file: {@code #} starts a comment line; a field may be quoted; spaces around a field are padding. */
+  private static final CSVFormat SEED = CSVFormat.RFC4180.builder().setCommentMarker('#').setIgnoreSurroundingSpaces(true).get();
 
   private final Sql sql;
   private final Clock clock;
@@ -84,25 +91,33 @@ public final class PriceBook {
   /** Parses the seed CSV; a bad line fails with its line number. */
   public static List<Entry> parseCsv(String csv, String origin) {
     List<Entry> out = new ArrayList<>();
-    try (BufferedReader in = new BufferedReader(new StringReader(csv))) {
-      String line;
-      int no = 0;
-      while ((line = in.readLine()) != null) {
-        no++;
-        String t = line.strip();
-        if (t.isEmpty() || t.startsWith("#") || t.startsWith("provider,")) continue;
-        String[] f = t.split(",", -1);
-        if (f.length != 5) throw new IllegalArgumentException("price book line " + no + ": expected 5 fields, got " + f.length);
+    try (CSVParser parser = CSVParser.builder().setReader(new StringReader(csv)).setFormat(SEED).get()) {
+      Iterator<CSVRecord> records = parser.iterator();
+      while (hasNext(records, parser)) {
+        CSVRecord f = records.next();
+        // The parser has just read the record's line: single-line records, so its number is the record's.
+        long no = parser.getCurrentLineNumber();
+        if ((f.size() == 1 && f.get(0).isEmpty()) || f.get(0).equals("provider")) continue; // a blank line, the header
+        if (f.size() != 5) throw new IllegalArgumentException("price book line " + no + ": expected 5 fields, got " + f.size());
         try {
-          out.add(entry(f[0].strip(), f[1].strip(), f[2].strip(), new BigDecimal(f[3].strip()), Instant.parse(f[4].strip()), origin));
+          out.add(entry(f.get(0), f.get(1), f.get(2), new BigDecimal(f.get(3)), Instant.parse(f.get(4)), origin));
         } catch (NumberFormatException | DateTimeParseException e) {
           throw new IllegalArgumentException("price book line " + no + ": " + e.getMessage());
         }
       }
     } catch (IOException e) {
-      throw new IllegalStateException(e);
+      throw new UncheckedIOException(e); // a StringReader does not fail
     }
     return out;
+  }
+
+  /** Whether there is another record; malformed quoting fails with the line it was found on. */
+  private static boolean hasNext(Iterator<CSVRecord> records, CSVParser parser) {
+    try {
+      return records.hasNext();
+    } catch (UncheckedIOException malformed) {
+      throw new IllegalArgumentException("price book line " + parser.getCurrentLineNumber() + ": " + malformed.getCause().getMessage());
+    }
   }
 
   /** Validates and normalises one entry (USD per Mtok, at most 6 decimals). */

@@ -3,6 +3,8 @@ package io.keld.atlas.spend.reports;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.kit.sql.Sql;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -22,6 +24,8 @@ import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVPrinter;
 
 /**
  * An organization's spend ledger as a FinOps FOCUS 1.2 cost and usage dataset: RFC 4180 CSV, a header
@@ -151,8 +155,13 @@ public final class FocusExport {
       Names names = names(c, orgId);
       List<Group> groups = groups(c, orgId, from, to);
       StringBuilder out = new StringBuilder();
-      writeRecord(out, COLUMNS);
-      for (Group g : sorted(groups, names)) writeRecord(out, row(g, orgId, names));
+      // A null is an empty field: CSV has no other way to say null.
+      try (CSVPrinter csv = new CSVPrinter(out, CSVFormat.RFC4180)) {
+        csv.printRecord(COLUMNS);
+        for (Group g : sorted(groups, names)) csv.printRecord(row(g, orgId, names));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // a StringBuilder does not fail
+      }
       return out.toString();
     });
   }
@@ -360,22 +369,5 @@ public final class FocusExport {
 
   private static String midnight(LocalDate day) {
     return DATE_TIME.format(day.atStartOfDay(ZoneOffset.UTC));
-  }
-
-  // ---- RFC 4180 ----------------------------------------------------------------------------------
-
-  /** One record, CRLF-terminated. A null is an empty field: CSV has no other way to say null. */
-  private static void writeRecord(StringBuilder out, List<String> fields) {
-    for (int i = 0; i < fields.size(); i++) {
-      if (i > 0) out.append(',');
-      String f = fields.get(i);
-      if (f == null) continue;
-      if (f.indexOf(',') >= 0 || f.indexOf('"') >= 0 || f.indexOf('\r') >= 0 || f.indexOf('\n') >= 0) {
-        out.append('"').append(f.replace("\"", "\"\"")).append('"');
-      } else {
-        out.append(f);
-      }
-    }
-    out.append("\r\n");
   }
 }

@@ -465,7 +465,7 @@ class UsageImportsTest {
     assertError(p, 10, "cost_usd", "6 decimal places");
     assertError(p, 11, "spend_class", "capex");
     assertError(p, 12, "input_tokens", "whole number");
-    assertError(p, 13, "closing quote");
+    assertError(p, 13, "column 3: text after the closing quote");
     assertError(p, 14, "expected 26 fields", "got 2");
     assertEquals(9, p.errors().size());
   }
@@ -511,8 +511,16 @@ class UsageImportsTest {
     assertNull(r.next());
 
     CsvReader.Row unclosed = new CsvReader("x,\"never closed\n").next();
-    assertNotNull(unclosed.problem());
-    assertTrue(unclosed.problem().contains("never closed"));
+    assertEquals("column 2: the quoted field is never closed", unclosed.problem());
+
+    CsvReader malformed = new CsvReader("a,\"b\"x,\"c\"y\r\n\"d\"\t, \"e,f\" ,g\n");
+    CsvReader.Row trailing = malformed.next();
+    assertEquals(1, trailing.line());
+    assertEquals("column 2: text after the closing quote", trailing.problem(), "the first malformed field is named");
+    CsvReader.Row padded = malformed.next();
+    assertEquals(2, padded.line(), "reading goes on with the next record");
+    assertEquals(List.of("d", "e,f", "g"), padded.fields(), "spaces around a field are padding");
+    assertNull(malformed.next());
   }
 
   // ---- Atlas JSONL ----
