@@ -3,9 +3,6 @@ package io.keld.trade.feed;
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.extractWebSocketUpgrade;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.edge.JsonBodies;
 import io.keld.edge.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal;
@@ -148,7 +145,7 @@ public final class FeedRoute {
       id = msg.id();
       String correlation = id;
       FeedCommand command = msg.command(p.role());
-      CompletionStage<JsonNode> result;
+      CompletionStage<FeedMessage.AckResult> result;
       if (command instanceof FeedCommand.PostAsk post) {
         result = asks.post(p.orgId(), post.ask()).thenApply(FeedRoute::askResult);
       } else if (command instanceof FeedCommand.AmendAsk amend) {
@@ -167,17 +164,16 @@ public final class FeedRoute {
         throw new IllegalStateException("no handler for " + command);
       }
       return result.handle((r, failure) -> {
-        if (failure == null) session.tell(new FeedSession.Reply("ack", FeedSession.ack(correlation, r)));
-        else session.tell(new FeedSession.Reply("error", error(correlation, failure)));
+        session.tell(new FeedSession.Reply(failure == null ? new FeedMessage.Ack(correlation, r) : error(correlation, failure)));
         return Done.getInstance();
       });
     } catch (RuntimeException e) {
-      session.tell(new FeedSession.Reply("error", error(id, e)));
+      session.tell(new FeedSession.Reply(error(id, e)));
       return CompletableFuture.completedFuture(Done.getInstance());
     }
   }
 
-  private CompletionStage<JsonNode> capacity(Principal p, FeedCommand.Capacity limits) {
+  private CompletionStage<FeedMessage.AckResult> capacity(Principal p, FeedCommand.Capacity limits) {
     long tps = limits.tokensPerSecond();
     int concurrency = limits.maxConcurrency();
     String endpointId = limits.endpointId();
@@ -190,18 +186,11 @@ public final class FeedRoute {
       CompletionStage<Void> all = CompletableFuture.completedFuture(null);
       for (String askId : limits.askIds()) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));
       return all;
-    }).thenApply(v -> {
-      ObjectNode r = JsonBodies.MAPPER.createObjectNode().put("tokens_per_second", tps).put("max_concurrency", concurrency);
-      if (endpointId != null) r.put("endpoint_id", endpointId);
-      r.set("ask_ids", JsonBodies.MAPPER.valueToTree(limits.askIds()));
-      return r;
-    });
+    }).thenApply(v -> new FeedMessage.CapacityApplied(tps, concurrency, endpointId, limits.askIds()));
   }
 
-  private static JsonNode askResult(ProviderAsk a) {
-    ObjectNode r = JsonBodies.MAPPER.createObjectNode();
-    r.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(a)));
-    return r;
+  private static FeedMessage.AckResult askResult(ProviderAsk a) {
+    return new FeedMessage.AskResult(AskView.of(a));
   }
 
   /** The use cases, each one in the node's catalog. */
@@ -211,14 +200,11 @@ public final class FeedRoute {
   }
 
   /** An error message: the problem's status, its type's short code, the field, what to do. */
-  static ObjectNode error(String correlationId, Throwable failure) {
+  static FeedMessage.Error error(String correlationId, Throwable failure) {
     Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     Problem problem = t instanceof ProblemException pe ? pe.problem() : Problem.of(ProblemType.INTERNAL, "the message could not be handled");
     if (!(t instanceof ProblemException)) log.error("feed message failed", t);
-    ObjectNode e = JsonBodies.MAPPER.createObjectNode();
-    if (correlationId != null) e.put("id", correlationId);
-    e.put("status", problem.status()).put("code", problem.type().substring(problem.type().lastIndexOf('/') + 1)).put("message", problem.detail());
-    if (problem.field() != null) e.put("field", problem.field());
-    return e;
+    String code = problem.type().substring(problem.type().lastIndexOf('/') + 1);
+    return new FeedMessage.Error(correlationId, problem.status(), code, problem.detail(), problem.field());
   }
 }
