@@ -1,7 +1,5 @@
 package io.keld.trade;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.kit.JsonBodies;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
@@ -9,6 +7,7 @@ import io.keld.trade.asks.AskView;
 import io.keld.trade.feed.BookFeedPublisher;
 import io.keld.trade.feed.CapacitySink;
 import io.keld.trade.feed.FeedEvent;
+import io.keld.trade.feed.FeedMessage;
 import io.keld.trade.feed.FeedRoute;
 import io.keld.trade.feed.FeedSettings;
 import io.keld.trade.feed.FeedTopics;
@@ -58,9 +57,7 @@ public final class Trade {
     providers.verifyMasterKey();
     FeedTopics topics = new FeedTopics(system);
     AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
-      ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
-      msg.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(ask)));
-      topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
+      topics.provider(ask.orgId()).tell(Topic.publish(FeedEvent.of(new FeedMessage.AskState(AskView.of(ask)), null, 0)));
     });
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);

@@ -1,13 +1,11 @@
 package io.keld.trade.feed;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.kit.JsonBodies;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Fill;
 import io.keld.marketplace.entity.BookListener;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,39 +91,31 @@ public final class BookFeedPublisher implements BookListener {
     book.lastPublishedNanos = System.nanoTime();
     book.published = true;
     try {
-      ObjectNode delta = delta(book.lastSent, view);
+      FeedMessage.BookDelta delta = delta(book.lastSent, view);
       book.lastSent = view;
-      if (delta != null) topics.book(useCase).tell(Topic.publish(new FeedEvent("book_delta", useCase, view.atMillis(), delta.toString())));
+      if (delta != null) topics.book(useCase).tell(Topic.publish(FeedEvent.of(delta, useCase, view.atMillis())));
     } catch (RuntimeException e) {
       log.error("the {} book's delta could not be published", useCase, e);
     }
   }
 
   /** The levels that differ from {@code before} (all of them when there is no before), or null when nothing changed. */
-  static ObjectNode delta(BookView before, BookView after) {
+  static FeedMessage.BookDelta delta(BookView before, BookView after) {
     Map<Long, BookView.PriceLevel> old = new HashMap<>();
     if (before != null) before.asks().forEach(l -> old.put(l.pricePerMtok(), l));
-    ObjectNode out = JsonBodies.MAPPER.createObjectNode().put("use_case", after.useCase()).put("at_millis", after.atMillis());
-    ArrayNode changed = out.putArray("asks");
+    List<BookView.PriceLevel> changed = new ArrayList<>();
     for (BookView.PriceLevel l : after.asks()) {
-      if (!l.equals(old.remove(l.pricePerMtok()))) changed.add(JsonBodies.MAPPER.valueToTree(l));
+      if (!l.equals(old.remove(l.pricePerMtok()))) changed.add(l);
     }
-    ArrayNode removed = out.putArray("removed_prices");
-    old.keySet().stream().sorted().forEach(removed::add);
+    List<Long> removed = old.keySet().stream().sorted().toList();
     boolean demandChanged = before == null || !Objects.equals(before.restingDemand(), after.restingDemand());
     if (changed.isEmpty() && removed.isEmpty() && !demandChanged) return null;
-    out.set("resting_demand", JsonBodies.MAPPER.valueToTree(after.restingDemand()));
-    return out;
+    return new FeedMessage.BookDelta(after.useCase(), after.atMillis(), changed, removed, after.restingDemand());
   }
 
   private void publishFill(String useCase, Fill f) {
-    ObjectNode fill = JsonBodies.MAPPER.createObjectNode()
-        .put("fill_id", f.fillId()).put("ask_id", f.askId()).put("use_case", useCase).put("model", f.model())
-        .put("price_per_mtok", f.pricePerMtok()).put("tokens", f.tokens()).put("start_millis", f.startMillis())
-        .put("finish_millis", f.finishMillis()).put("deadline_millis", f.deadlineMillis()).put("filled_at_millis", f.filledAtMillis());
-    ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
-    msg.set("fill", fill);
-    topics.provider(f.providerId()).tell(Topic.publish(new FeedEvent("fill", useCase, 0, msg.toString())));
+    FeedMessage.FillMessage fill = new FeedMessage.FillMessage(FeedMessage.ProviderFill.of(useCase, f));
+    topics.provider(f.providerId()).tell(Topic.publish(FeedEvent.of(fill, useCase, 0)));
   }
 
   public void close() {

@@ -14,6 +14,11 @@ import io.keld.ixp.CborSerializable;
  */
 public record FeedEvent(String type, String useCase, long atMillis, String json) implements CborSerializable {
 
+  /** A message rendered for the topics; {@code useCase} and {@code atMillis} as above. */
+  public static FeedEvent of(FeedMessage message, String useCase, long atMillis) {
+    return new FeedEvent(message.type(), useCase, atMillis, message.membersJson());
+  }
+
   /** The message as sent on one connection: {@code {"seq":…,"type":…,<the members of json>}}, in one copy. */
   String render(long seq) {
     int open = json.indexOf('{');

@@ -3,23 +3,16 @@ package io.keld.trade.feed;
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.extractWebSocketUpgrade;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.kit.JsonBodies;
 import io.keld.kit.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal;
-import io.keld.ixp.auth.Role;
 import io.keld.ixp.problem.Problem;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.marketplace.entity.BookClient;
-import io.keld.trade.asks.AskAmendment;
 import io.keld.trade.asks.AskService;
-import io.keld.trade.asks.AskTerms;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.asks.ProviderAsk;
 import io.keld.trade.providers.ProviderStore;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -148,55 +141,42 @@ public final class FeedRoute {
     try {
       if (text == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "binary messages are not part of the feed protocol; send JSON text");
       if (text.equals("\u0000too-long")) throw ProblemException.of(ProblemType.PAYLOAD_TOO_LARGE, "a message is at most " + MAX_MESSAGE_CHARS + " characters");
-      JsonNode msg;
-      try {
-        msg = JsonBodies.MAPPER.readTree(text);
-      } catch (Exception e) {
-        throw ProblemException.of(ProblemType.BAD_REQUEST, "the message is not valid JSON");
-      }
-      if (msg == null || !msg.isObject()) throw ProblemException.of(ProblemType.BAD_REQUEST, "a message is a JSON object with a 'type'");
-      id = msg.hasNonNull("id") ? msg.get("id").asText() : null;
-      if (id != null && id.length() > 100) throw ProblemException.invalid("id", "a correlation id is at most 100 characters");
-      String type = msg.path("type").asText("");
+      IncomingMessage msg = IncomingMessage.read(text);
+      id = msg.id();
       String correlation = id;
-      if (p.role() == Role.READ_ONLY && !type.equals("subscribe") && !type.equals("unsubscribe")) {
-        throw ProblemException.of(ProblemType.FORBIDDEN, "a read-only key can subscribe to books but not change asks or capacity");
+      FeedCommand command = msg.command(p.role());
+      CompletionStage<FeedMessage.AckResult> result;
+      if (command instanceof FeedCommand.PostAsk post) {
+        result = asks.post(p.orgId(), post.ask()).thenApply(FeedRoute::askResult);
+      } else if (command instanceof FeedCommand.AmendAsk amend) {
+        result = asks.amend(p.orgId(), amend.askId(), amend.amendment()).thenApply(FeedRoute::askResult);
+      } else if (command instanceof FeedCommand.WithdrawAsk withdraw) {
+        result = asks.withdraw(p.orgId(), withdraw.askId()).thenApply(FeedRoute::askResult);
+      } else if (command instanceof FeedCommand.Capacity limits) {
+        result = capacity(p, limits);
+      } else if (command instanceof FeedCommand.Subscribe subscribe) {
+        session.tell(new FeedSession.Subscribe(correlation, knownUseCases(subscribe.useCases())));
+        return CompletableFuture.completedFuture(Done.getInstance()); // the session acknowledges, after it has subscribed
+      } else if (command instanceof FeedCommand.Unsubscribe unsubscribe) {
+        session.tell(new FeedSession.Unsubscribe(correlation, knownUseCases(unsubscribe.useCases())));
+        return CompletableFuture.completedFuture(Done.getInstance());
+      } else {
+        throw new IllegalStateException("no handler for " + command);
       }
-      CompletionStage<JsonNode> result = switch (type) {
-        case "post_ask" -> asks.post(p.orgId(), JsonBodies.parse(required(msg, "ask").toString(), AskTerms.class)).thenApply(FeedRoute::askResult);
-        case "amend_ask" -> asks.amend(p.orgId(), askId(msg), JsonBodies.parse(without(msg, "type", "id", "ask_id").toString(), AskAmendment.class))
-            .thenApply(FeedRoute::askResult);
-        case "withdraw_ask" -> asks.withdraw(p.orgId(), askId(msg)).thenApply(FeedRoute::askResult);
-        case "capacity" -> capacity(p, msg);
-        case "subscribe", "unsubscribe" -> {
-          List<String> useCases = useCases(msg);
-          session.tell(type.equals("subscribe") ? new FeedSession.Subscribe(correlation, useCases) : new FeedSession.Unsubscribe(correlation, useCases));
-          yield null; // the session acknowledges, after it has subscribed
-        }
-        default -> throw ProblemException.invalid("type", type.isEmpty() ? "a message needs a 'type'"
-            : "unknown message type '" + type + "'; known: post_ask, amend_ask, withdraw_ask, capacity, subscribe, unsubscribe");
-      };
-      if (result == null) return CompletableFuture.completedFuture(Done.getInstance());
       return result.handle((r, failure) -> {
-        if (failure == null) session.tell(new FeedSession.Reply("ack", FeedSession.ack(correlation, r)));
-        else session.tell(new FeedSession.Reply("error", error(correlation, failure)));
+        session.tell(new FeedSession.Reply(failure == null ? new FeedMessage.Ack(correlation, r) : error(correlation, failure)));
         return Done.getInstance();
       });
     } catch (RuntimeException e) {
-      session.tell(new FeedSession.Reply("error", error(id, e)));
+      session.tell(new FeedSession.Reply(error(id, e)));
       return CompletableFuture.completedFuture(Done.getInstance());
     }
   }
 
-  private CompletionStage<JsonNode> capacity(Principal p, JsonNode msg) {
-    long tps = msg.path("tokens_per_second").asLong(-1);
-    int concurrency = msg.path("max_concurrency").asInt(-1);
-    if (!msg.path("tokens_per_second").isIntegralNumber() || tps < 0) throw ProblemException.invalid("tokens_per_second", "tokens_per_second is a whole number, 0 or more");
-    if (!msg.path("max_concurrency").isIntegralNumber() || concurrency < 0) throw ProblemException.invalid("max_concurrency", "max_concurrency is a whole number, 0 or more");
-    String endpointId = msg.hasNonNull("endpoint_id") ? msg.get("endpoint_id").asText() : null;
-    List<String> askIds = new ArrayList<>();
-    msg.path("ask_ids").forEach(a -> askIds.add(a.asText()));
-    if (endpointId == null && askIds.isEmpty()) throw ProblemException.invalid("endpoint_id", "capacity names an endpoint_id, ask_ids, or both");
+  private CompletionStage<FeedMessage.AckResult> capacity(Principal p, FeedCommand.Capacity limits) {
+    long tps = limits.tokensPerSecond();
+    int concurrency = limits.maxConcurrency();
+    String endpointId = limits.endpointId();
     CompletionStage<Void> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
         : providers.endpoint(p.orgId(), endpointId).thenCompose(e -> {
           var found = e.orElseThrow(() -> ProblemException.notFound("endpoint " + endpointId));
@@ -204,59 +184,27 @@ public final class FeedRoute {
         });
     return endpoint.thenCompose(v -> {
       CompletionStage<Void> all = CompletableFuture.completedFuture(null);
-      for (String askId : askIds) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));
+      for (String askId : limits.askIds()) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));
       return all;
-    }).thenApply(v -> {
-      ObjectNode r = JsonBodies.MAPPER.createObjectNode().put("tokens_per_second", tps).put("max_concurrency", concurrency);
-      if (endpointId != null) r.put("endpoint_id", endpointId);
-      r.set("ask_ids", JsonBodies.MAPPER.valueToTree(askIds));
-      return r;
-    });
+    }).thenApply(v -> new FeedMessage.CapacityApplied(tps, concurrency, endpointId, limits.askIds()));
   }
 
-  private static JsonNode askResult(ProviderAsk a) {
-    ObjectNode r = JsonBodies.MAPPER.createObjectNode();
-    r.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(a)));
-    return r;
+  private static FeedMessage.AckResult askResult(ProviderAsk a) {
+    return new FeedMessage.AskResult(AskView.of(a));
   }
 
-  private static JsonNode required(JsonNode msg, String member) {
-    JsonNode v = msg.get(member);
-    if (v == null || !v.isObject()) throw ProblemException.invalid(member, "'" + member + "' is required and is a JSON object");
-    return v;
-  }
-
-  private static String askId(JsonNode msg) {
-    if (!msg.path("ask_id").isTextual()) throw ProblemException.invalid("ask_id", "ask_id is required");
-    return msg.get("ask_id").asText();
-  }
-
-  private static ObjectNode without(JsonNode msg, String... members) {
-    ObjectNode copy = ((ObjectNode) msg).deepCopy();
-    for (String m : members) copy.remove(m);
-    return copy;
-  }
-
-  private List<String> useCases(JsonNode msg) {
-    JsonNode list = msg.get("use_cases");
-    if (list == null || !list.isArray() || list.isEmpty()) throw ProblemException.invalid("use_cases", "use_cases lists at least one use case");
-    List<String> out = new ArrayList<>();
-    for (JsonNode u : list) {
-      asks.requireKnownUseCase(u.asText(), "use_cases");
-      out.add(u.asText());
-    }
-    return out;
+  /** The use cases, each one in the node's catalog. */
+  private List<String> knownUseCases(List<String> useCases) {
+    for (String u : useCases) asks.requireKnownUseCase(u, "use_cases");
+    return useCases;
   }
 
   /** An error message: the problem's status, its type's short code, the field, what to do. */
-  static ObjectNode error(String correlationId, Throwable failure) {
+  static FeedMessage.Error error(String correlationId, Throwable failure) {
     Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     Problem problem = t instanceof ProblemException pe ? pe.problem() : Problem.of(ProblemType.INTERNAL, "the message could not be handled");
     if (!(t instanceof ProblemException)) log.error("feed message failed", t);
-    ObjectNode e = JsonBodies.MAPPER.createObjectNode();
-    if (correlationId != null) e.put("id", correlationId);
-    e.put("status", problem.status()).put("code", problem.type().substring(problem.type().lastIndexOf('/') + 1)).put("message", problem.detail());
-    if (problem.field() != null) e.put("field", problem.field());
-    return e;
+    String code = problem.type().substring(problem.type().lastIndexOf('/') + 1);
+    return new FeedMessage.Error(correlationId, problem.status(), code, problem.detail(), problem.field());
   }
 }

@@ -1,8 +1,5 @@
 package io.keld.trade.feed;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.kit.JsonBodies;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.entity.BookClient;
 import java.time.Instant;
@@ -40,7 +37,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
   public sealed interface Msg {}
 
   /** A reply to one of the provider's messages ({@code ack} or {@code error}). */
-  public record Reply(String type, ObjectNode body) implements Msg {}
+  public record Reply(FeedMessage message) implements Msg {}
 
   public record Subscribe(String correlationId, List<String> useCases) implements Msg {}
 
@@ -104,16 +101,14 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     this.events = ctx.messageAdapter(FeedEvent.class, Event::new);
     topics.provider(orgId).tell(Topic.subscribe(events));
     timers.startTimerAtFixedRate(new Heartbeat(), settings.heartbeat());
-    ObjectNode welcome = JsonBodies.MAPPER.createObjectNode().put("org_id", orgId).put("heartbeat_ms", settings.heartbeat().toMillis())
-        .put("buffer", settings.buffer());
-    emit("welcome", welcome);
+    emit(new FeedMessage.Welcome(orgId, settings.heartbeat().toMillis(), settings.buffer()));
   }
 
   @Override
   public Receive<Msg> createReceive() {
     return newReceiveBuilder()
         .onMessage(Reply.class, r -> {
-          emit(r.type(), r.body());
+          emit(r.message());
           return this;
         })
         .onMessage(Event.class, e -> onEvent(e.event()))
@@ -121,7 +116,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
         .onMessage(Unsubscribe.class, this::onUnsubscribe)
         .onMessage(SnapshotRead.class, this::onSnapshot)
         .onMessage(Heartbeat.class, h -> {
-          emit("heartbeat", JsonBodies.MAPPER.createObjectNode().put("at", Instant.now().toString()));
+          emit(new FeedMessage.Heartbeat(Instant.now()));
           return this;
         })
         .onMessage(Closed.class, c -> {
@@ -166,9 +161,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       snapshotRequest.put(useCase, request);
       getContext().pipeToSelf(books.view(useCase), (view, failure) -> new SnapshotRead(useCase, request, view, failure));
     }
-    ObjectNode result = JsonBodies.MAPPER.createObjectNode();
-    result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
-    emit("ack", ack(s.correlationId(), result));
+    emit(new FeedMessage.Ack(s.correlationId(), new FeedMessage.Subscribed(List.copyOf(subscribed))));
     return this;
   }
 
@@ -179,9 +172,7 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
       snapshotAt.remove(useCase);
       snapshotRequest.remove(useCase);
     }
-    ObjectNode result = JsonBodies.MAPPER.createObjectNode();
-    result.set("subscribed", JsonBodies.MAPPER.valueToTree(subscribed));
-    emit("ack", ack(u.correlationId(), result));
+    emit(new FeedMessage.Ack(u.correlationId(), new FeedMessage.Subscribed(List.copyOf(subscribed))));
     return this;
   }
 
@@ -192,12 +183,10 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     if (r.failure() != null) {
       subscribed.remove(r.useCase());
       topics.book(r.useCase()).tell(Topic.unsubscribe(events));
-      emit("error", JsonBodies.MAPPER.createObjectNode().put("status", 503).put("code", "unavailable")
-          .put("message", "the " + r.useCase() + " book did not answer; subscribe again"));
+      emit(new FeedMessage.Error(null, 503, "unavailable", "the " + r.useCase() + " book did not answer; subscribe again", null));
       return this;
     }
-    ObjectNode snapshot = JsonBodies.MAPPER.valueToTree(r.view());
-    emit("book_snapshot", snapshot);
+    emit(FeedMessage.BookSnapshot.of(r.view()));
     snapshotAt.put(r.useCase(), r.view().atMillis());
     for (FeedEvent e : waiting) {
       if (e.atMillis() >= r.view().atMillis()) emitRendered(e);
@@ -205,19 +194,9 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     return this;
   }
 
-  static ObjectNode ack(String correlationId, JsonNode result) {
-    ObjectNode ack = JsonBodies.MAPPER.createObjectNode();
-    if (correlationId != null) ack.put("id", correlationId);
-    ack.set("result", result);
-    return ack;
-  }
-
   /** Numbers and queues one message; a connection too far behind is told why and closed. */
-  private void emit(String type, ObjectNode body) {
-    if (!roomFor()) return;
-    ObjectNode msg = JsonBodies.MAPPER.createObjectNode().put("seq", ++seq).put("type", type);
-    msg.setAll(body);
-    if (!out.offer(text(msg)).isEnqueued()) closing = true;
+  private void emit(FeedMessage message) {
+    emitRendered(FeedEvent.of(message, null, 0));
   }
 
   /** The same for an event rendered once for every subscriber: only the sequence number and type are put in front. */
@@ -232,8 +211,9 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     if (out.size() >= settings.buffer() - 1) {
       closing = true;
       log.warn("disconnecting a feed connection of {}: slow consumer, {} messages waiting", orgId, out.size());
-      out.offer(text(JsonBodies.MAPPER.createObjectNode().put("seq", ++seq).put("type", "closing").put("reason", "slow_consumer")
-          .put("message", "more than " + (settings.buffer() - 1) + " messages were waiting for this connection; read faster, then reconnect and subscribe again")));
+      FeedMessage closingMessage = new FeedMessage.Closing("slow_consumer",
+          "more than " + (settings.buffer() - 1) + " messages were waiting for this connection; read faster, then reconnect and subscribe again");
+      out.offer(TextMessage.create(FeedEvent.of(closingMessage, null, 0).render(++seq)));
       completeOutgoing();
       timers.startSingleTimer(new CutOff(), settings.closeGrace());
       return false;
@@ -248,9 +228,5 @@ public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
     } catch (IllegalStateException alreadyCompleted) {
       // nothing left to end
     }
-  }
-
-  private static Message text(ObjectNode msg) {
-    return TextMessage.create(msg.toString());
   }
 }
