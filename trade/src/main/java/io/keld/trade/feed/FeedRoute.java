@@ -18,7 +18,8 @@ import io.keld.trade.asks.AskService;
 import io.keld.trade.asks.AskTerms;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.asks.ProviderAsk;
-import io.keld.trade.providers.ProviderStore;
+import io.keld.flow.pacing.Capacity;
+import io.keld.trade.providers.ProviderDirectory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -58,22 +59,20 @@ public final class FeedRoute {
   private final ActorSystem<?> system;
   private final Materializer materializer;
   private final AskService asks;
-  private final ProviderStore providers;
+  private final ProviderDirectory directory;
   private final FeedTopics topics;
   private final BookClient books;
-  private final CapacitySink capacity;
   private final FeedSettings settings;
   private final ConcurrentHashMap<String, AtomicInteger> connections = new ConcurrentHashMap<>();
 
-  public FeedRoute(ActorSystem<?> system, AskService asks, ProviderStore providers, FeedTopics topics, BookClient books,
-      CapacitySink capacity, FeedSettings settings) {
+  public FeedRoute(ActorSystem<?> system, AskService asks, ProviderDirectory directory, FeedTopics topics, BookClient books,
+      FeedSettings settings) {
     this.system = system;
     this.materializer = Materializer.matFromSystem(system);
     this.asks = asks;
-    this.providers = providers;
+    this.directory = directory;
     this.topics = topics;
     this.books = books;
-    this.capacity = capacity;
     this.settings = settings;
   }
 
@@ -197,11 +196,8 @@ public final class FeedRoute {
     List<String> askIds = new ArrayList<>();
     msg.path("ask_ids").forEach(a -> askIds.add(a.asText()));
     if (endpointId == null && askIds.isEmpty()) throw ProblemException.invalid("endpoint_id", "capacity names an endpoint_id, ask_ids, or both");
-    CompletionStage<Void> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
-        : providers.endpoint(p.orgId(), endpointId).thenCompose(e -> {
-          var found = e.orElseThrow(() -> ProblemException.notFound("endpoint " + endpointId));
-          return providers.credential(found.id()).thenAccept(credential -> capacity.endpointCapacity(found, credential, concurrency, tps));
-        });
+    CompletionStage<?> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
+        : directory.capacity(p.orgId(), endpointId, new Capacity(concurrency, tps));
     return endpoint.thenCompose(v -> {
       CompletionStage<Void> all = CompletableFuture.completedFuture(null);
       for (String askId : askIds) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));
