@@ -6,12 +6,11 @@ import io.keld.atlas.spend.SpendMap;
 import io.keld.exchange.Exchange;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
+import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.atlas.keys.KeyStore;
 import java.util.Set;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.flow.Flow;
-import io.keld.flow.client.ProviderEndpoint;
-import io.keld.flow.pacing.Capacity;
 import io.keld.trade.Trade;
 import io.keld.trade.feed.FeedSettings;
 import io.keld.trade.crypto.MasterKey;
@@ -286,15 +285,9 @@ public final class KeldNode implements AutoCloseable {
   private static Exchange startExchange(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, KeldMetrics metrics,
       Governance governance, SpendMap spend, BookClient books, Flow flow, JobStreams.RouteResolver routes) {
     Config c = config.getConfig("keld.jobs");
-    JobSettings settings = JobSettings.fromConfig(c);
-    Config backup = c.getConfig("operator-backup");
-    if (settings.operatorBackup().isPresent() && !backup.getString("base-url").isBlank()) {
-      String credential = System.getenv(backup.getString("credential-env"));
-      flow.endpoint(new ProviderEndpoint(backup.getString("provider-id"), backup.getString("base-url"), credential),
-          new Capacity(backup.getInt("max-concurrency"), 0));
-    }
     return Exchange.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(), governance, spend.ingest(), books,
-        flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
+        flow, routes, JobSettings.fromConfig(c), OperatorBackupFleet.fromConfig(c.getConfig("operator-backup"), System::getenv),
+        Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
   }
 
   /** {@code /ixp/v1}: the job protocol's control and data planes. */
