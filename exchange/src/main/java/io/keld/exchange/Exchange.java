@@ -12,6 +12,7 @@ import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.jobs.Jobs;
+import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.flow.Flow;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookClient;
@@ -19,6 +20,7 @@ import io.keld.marketplace.entity.BookListener;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import javax.sql.DataSource;
@@ -53,11 +55,14 @@ public final class Exchange {
    * Registers the deadline-job entities with Cluster Sharding and starts this node's data plane for
    * them. Call once, before the HTTP routes are built.
    *
-   * @param blocking where JDBC calls run (the node's blocking dispatcher)
+   * @param blocking    where JDBC calls run (the node's blocking dispatcher)
+   * @param routes      where a leg's provider and model are served (Trade's provider directory)
+   * @param backupFleet where the operator's default backup is called, registered here with this node's Flow
    */
   public static Exchange start(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, MeterRegistry registry,
       Governance governance, SpendIngest spend, BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings,
-      Set<String> useCases, Duration askTimeout) {
+      Optional<OperatorBackupFleet> backupFleet, Set<String> useCases, Duration askTimeout) {
+    backupFleet.ifPresent(fleet -> fleet.register(flow));
     Sql sql = new Sql(dataSource, blocking);
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);

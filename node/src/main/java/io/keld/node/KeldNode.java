@@ -6,15 +6,12 @@ import io.keld.atlas.spend.SpendMap;
 import io.keld.exchange.Exchange;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
+import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.atlas.keys.KeyStore;
-import io.keld.trade.providers.Endpoint;
 import java.util.Set;
 import io.keld.marketplace.book.MatchingRules;
 import io.keld.flow.Flow;
-import io.keld.flow.client.ProviderEndpoint;
-import io.keld.flow.pacing.Capacity;
 import io.keld.trade.Trade;
-import io.keld.trade.feed.CapacitySink;
 import io.keld.trade.feed.FeedSettings;
 import io.keld.trade.crypto.MasterKey;
 import java.nio.file.Path;
@@ -214,7 +211,7 @@ public final class KeldNode implements AutoCloseable {
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
       bookListeners.add(trade.bookListener());
-      JobStreams.RouteResolver providerRoutes = providerRoutes(flow, trade);
+      JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
       Exchange.DeadlineJobs jobs = exchange.jobs();
       bookListeners.add(jobs.bookListener());
@@ -282,48 +279,15 @@ public final class KeldNode implements AutoCloseable {
   }
 
   /**
-   * Deadline jobs: the entities, this node's data plane, and how a leg's provider becomes a Flow
-   * route (an endpoint registered under the provider's id, as the demo fleets and the operator's
-   * backup are, else the provider's first Trade endpoint).
+   * Deadline jobs: the entities, this node's data plane, and the operator's backup fleet;
+   * {@code routes} (Trade's provider directory) find a leg's endpoint.
    */
   private static Exchange startExchange(ActorSystem<?> system, Config config, KeldDatabase database, Executor blocking, KeldMetrics metrics,
       Governance governance, SpendMap spend, BookClient books, Flow flow, JobStreams.RouteResolver routes) {
     Config c = config.getConfig("keld.jobs");
-    JobSettings settings = JobSettings.fromConfig(c);
-    Config backup = c.getConfig("operator-backup");
-    if (settings.operatorBackup().isPresent() && !backup.getString("base-url").isBlank()) {
-      String credential = System.getenv(backup.getString("credential-env"));
-      flow.endpoint(new ProviderEndpoint(backup.getString("provider-id"), backup.getString("base-url"), credential),
-          new Capacity(backup.getInt("max-concurrency"), 0));
-    }
     return Exchange.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(), governance, spend.ingest(), books,
-        flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
-  }
-
-  /**
-   * How a provider's model becomes an endpoint to call: an endpoint registered with Flow under the
-   * provider's id (the demo fleets, the operator's backup), else the provider's first Trade endpoint.
-   */
-  private static JobStreams.RouteResolver providerRoutes(Flow flow, Trade trade) {
-    return (providerId, model) -> {
-      Optional<ProviderEndpoint> direct = flow.registered(providerId);
-      if (direct.isPresent()) return CompletableFuture.completedFuture(new io.keld.flow.Route(direct.get(), model));
-      return trade.providers().endpoints(providerId).thenCompose(endpoints -> {
-        for (Endpoint e : endpoints) {
-          Optional<ProviderEndpoint> known = flow.registered(e.id());
-          if (known.isPresent()) return CompletableFuture.completedFuture(new io.keld.flow.Route(known.get(), model));
-        }
-        if (endpoints.isEmpty()) {
-          return CompletableFuture.failedFuture(new IllegalStateException("provider " + providerId + " has no endpoint registered"));
-        }
-        Endpoint e = endpoints.get(0);
-        return trade.providers().credential(e.id()).thenApply(credential -> {
-          ProviderEndpoint endpoint = new ProviderEndpoint(e.id(), e.baseUrl(), credential.orElse(null));
-          flow.endpoint(endpoint, Capacity.UNKNOWN);
-          return new io.keld.flow.Route(endpoint, model);
-        });
-      });
-    };
+        flow, routes, JobSettings.fromConfig(c), OperatorBackupFleet.fromConfig(c.getConfig("operator-backup"), System::getenv),
+        Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
   }
 
   /** {@code /ixp/v1}: the job protocol's control and data planes. */
@@ -349,18 +313,18 @@ public final class KeldNode implements AutoCloseable {
         governance.budgets(), exchange.edgeDefaults(), routes, flow.client(), settings, Clock.systemUTC()).route();
   }
 
-  /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
+  /**
+   * Trade, with its provider directory on this node's Flow. Trade refuses to start on a master key
+   * other than the one the stored credentials were sealed with.
+   */
   private static Trade startTrade(ActorSystem<Void> system, Config config, KeldDatabase database, Executor blocking, BookClient books,
       Governance governance, Flow flow) {
     String file = config.getString("keld.trade.master-key-file");
     Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
     try {
       MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
-      // A provider's capacity message reaches Flow's pacing for that endpoint.
-      CapacitySink toFlow = (endpoint, credential, maxConcurrency, tokensPerSecond) -> flow.endpoint(
-          new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
       return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
-          config.getStringList("keld.marketplace.use-cases"), toFlow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
+          config.getStringList("keld.marketplace.use-cases"), flow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
           Clock.systemUTC());
     } catch (MasterKey.InvalidMasterKeyException e) {
       throw new IllegalStateException(e.getMessage(), e);

@@ -5,7 +5,6 @@ import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.feed.BookFeedPublisher;
-import io.keld.trade.feed.CapacitySink;
 import io.keld.trade.feed.FeedEvent;
 import io.keld.trade.feed.FeedMessage;
 import io.keld.trade.feed.FeedRoute;
@@ -20,6 +19,8 @@ import io.keld.trade.asks.AskStore;
 import io.keld.trade.crypto.CredentialCipher;
 import io.keld.trade.crypto.MasterKey;
 import io.keld.trade.http.TradeRoutes;
+import io.keld.flow.Flow;
+import io.keld.trade.providers.ProviderDirectory;
 import io.keld.trade.providers.ProviderStore;
 import io.keld.trade.statement.StatementStore;
 import java.time.Clock;
@@ -30,39 +31,47 @@ import org.apache.pekko.http.javadsl.server.Route;
 
 /**
  * Keld Trade, the providers' side: endpoints (credentials encrypted at rest), models, asks, the
- * public view of the books, and the live WebSocket feed. {@link #start} checks the master key against the database before
+ * public view of the books, the live WebSocket feed, and the provider directory that feeds Flow. {@link #start} checks the master key against the database before
  * anything else: a node with the wrong key refuses to start.
  */
 public final class Trade {
 
   private final ProviderStore providers;
+  private final ProviderDirectory directory;
   private final TradeRoutes routes;
   private final BookFeedPublisher publisher;
   private final StatementStore statement;
   private final FeedRoute feed;
 
-  private Trade(ProviderStore providers, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement, FeedRoute feed) {
+  private Trade(ProviderStore providers, ProviderDirectory directory, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement,
+      FeedRoute feed) {
     this.providers = providers;
+    this.directory = directory;
     this.routes = routes;
     this.publisher = publisher;
     this.statement = statement;
     this.feed = feed;
   }
 
-  /** @throws MasterKey.InvalidMasterKeyException when the key is not the one the stored credentials were sealed with */
+  /**
+   * @param flow this node's data plane: Trade's provider directory registers providers' endpoints
+   *             and their stated capacity there
+   * @throws MasterKey.InvalidMasterKeyException when the key is not the one the stored credentials were sealed with
+   */
   public static Trade start(ActorSystem<?> system, DataSource dataSource, Executor blocking, BookClient books, Authenticator authenticator,
-      MasterKey masterKey, List<String> useCases, CapacitySink capacity, FeedSettings feedSettings, Clock clock) {
+      MasterKey masterKey, List<String> useCases, Flow flow, FeedSettings feedSettings, Clock clock) {
     Sql sql = new Sql(dataSource, blocking);
     ProviderStore providers = new ProviderStore(sql, new CredentialCipher(masterKey), clock);
     providers.verifyMasterKey();
+    ProviderDirectory directory = new ProviderDirectory(providers, flow);
     FeedTopics topics = new FeedTopics(system);
     AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
       topics.provider(ask.orgId()).tell(Topic.publish(FeedEvent.of(new FeedMessage.AskState(AskView.of(ask)), null, 0)));
     });
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
-    FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);
-    return new Trade(providers, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
+    FeedRoute feed = new FeedRoute(system, asks, directory, topics, books, feedSettings);
+    return new Trade(providers, directory, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
   }
 
   /**
@@ -90,5 +99,10 @@ public final class Trade {
 
   public ProviderStore providers() {
     return providers;
+  }
+
+  /** Which endpoint serves which provider's model: the exchange's route resolver ({@link ProviderDirectory#route}). */
+  public ProviderDirectory directory() {
+    return directory;
   }
 }

@@ -51,11 +51,23 @@ class TradeApiTest {
         assertOnlyCiphertextStored(db);
         api.expect(404, "GET", "/trade/v1/endpoints/" + endpointId, otherProvider, null);
         api.expect(409, "POST", "/trade/v1/endpoints", provider, "{\"name\":\"main\",\"base_url\":\"https://other.example/v1\"}");
-        assertTrue(api.expect(201, "POST", "/trade/v1/endpoints", provider, "{\"name\":\"short\",\"base_url\":\"https://x.example/v1\",\"credential\":\"abc\"}")
-            .json().path("credential_hint").isMissingNode(), "a short credential gets no hint");
+        ApiClient.Response second = api.expect(201, "POST", "/trade/v1/endpoints", provider,
+            "{\"name\":\"short\",\"base_url\":\"https://x.example/v1\",\"credential\":\"abc\"}");
+        assertTrue(second.json().path("credential_hint").isMissingNode(), "a short credential gets no hint");
 
         // The model and its use cases, then an ask on one of them.
         api.expect(200, "PUT", "/trade/v1/models/swift-8b", provider, "{\"use_cases\":[\"summarize\",\"chat\"],\"regions\":[\"eu\"]}");
+
+        // With several endpoints a model names the one that serves it; without endpoint_id, the first one serves it.
+        String providerOrg = orgOf(api, provider);
+        assertEquals(endpointId, node.trade().directory().route(providerOrg, "swift-8b").toCompletableFuture().get(10, TimeUnit.SECONDS)
+            .endpoint().id());
+        String big = "{\"use_cases\":[\"chat\"],\"endpoint_id\":\"" + second.id() + "\"}";
+        assertEquals(second.id(), api.expect(200, "PUT", "/trade/v1/models/swift-70b", provider, big).json().path("endpoint_id").asText());
+        assertEquals(second.id(), node.trade().directory().route(providerOrg, "swift-70b").toCompletableFuture().get(10, TimeUnit.SECONDS)
+            .endpoint().id());
+        assertField(api.expect(422, "PUT", "/trade/v1/models/swift-70b", otherProvider, big), "endpoint_id");
+        api.expect(409, "DELETE", "/trade/v1/endpoints/" + second.id(), provider, null);
         ApiClient.Response ask = api.expect(201, "POST", "/trade/v1/asks", provider,
             "{\"model\":\"swift-8b\",\"use_case\":\"summarize\",\"price_per_mtok\":300000,\"quality\":80,\"throughput_tps\":5000,\"max_concurrency\":16}");
         String askId = ask.id();

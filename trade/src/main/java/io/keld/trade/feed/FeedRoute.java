@@ -12,7 +12,8 @@ import io.keld.marketplace.entity.BookClient;
 import io.keld.trade.asks.AskService;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.asks.ProviderAsk;
-import io.keld.trade.providers.ProviderStore;
+import io.keld.flow.pacing.Capacity;
+import io.keld.trade.providers.ProviderDirectory;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -51,22 +52,20 @@ public final class FeedRoute {
   private final ActorSystem<?> system;
   private final Materializer materializer;
   private final AskService asks;
-  private final ProviderStore providers;
+  private final ProviderDirectory directory;
   private final FeedTopics topics;
   private final BookClient books;
-  private final CapacitySink capacity;
   private final FeedSettings settings;
   private final ConcurrentHashMap<String, AtomicInteger> connections = new ConcurrentHashMap<>();
 
-  public FeedRoute(ActorSystem<?> system, AskService asks, ProviderStore providers, FeedTopics topics, BookClient books,
-      CapacitySink capacity, FeedSettings settings) {
+  public FeedRoute(ActorSystem<?> system, AskService asks, ProviderDirectory directory, FeedTopics topics, BookClient books,
+      FeedSettings settings) {
     this.system = system;
     this.materializer = Materializer.matFromSystem(system);
     this.asks = asks;
-    this.providers = providers;
+    this.directory = directory;
     this.topics = topics;
     this.books = books;
-    this.capacity = capacity;
     this.settings = settings;
   }
 
@@ -177,11 +176,8 @@ public final class FeedRoute {
     long tps = limits.tokensPerSecond();
     int concurrency = limits.maxConcurrency();
     String endpointId = limits.endpointId();
-    CompletionStage<Void> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
-        : providers.endpoint(p.orgId(), endpointId).thenCompose(e -> {
-          var found = e.orElseThrow(() -> ProblemException.notFound("endpoint " + endpointId));
-          return providers.credential(found.id()).thenAccept(credential -> capacity.endpointCapacity(found, credential, concurrency, tps));
-        });
+    CompletionStage<?> endpoint = endpointId == null ? CompletableFuture.completedFuture(null)
+        : directory.capacity(p.orgId(), endpointId, new Capacity(concurrency, tps));
     return endpoint.thenCompose(v -> {
       CompletionStage<Void> all = CompletableFuture.completedFuture(null);
       for (String askId : limits.askIds()) all = all.thenCompose(x -> asks.capacity(p.orgId(), askId, tps, Math.max(1, concurrency)).thenApply(a -> null));

@@ -45,8 +45,12 @@ final class TradeJson {
     }
   }
 
-  record PutModel(List<String> useCases, List<String> regions) {
+  /** @param endpointId optional: which of the provider's endpoints serves the model (absent: its first endpoint) */
+  record PutModel(List<String> useCases, List<String> regions, String endpointId) {
     PutModel {
+      if (endpointId != null && (endpointId.isBlank() || endpointId.length() > 64)) {
+        throw new InvalidField("endpoint_id", "endpoint_id is the id of one of your endpoints (end_…), or absent for your first endpoint");
+      }
       if (useCases == null || useCases.isEmpty()) throw new InvalidField("use_cases", "use_cases lists at least one use case");
       useCases = List.copyOf(useCases);
       regions = regions == null ? List.of() : List.copyOf(regions);
@@ -56,9 +60,10 @@ final class TradeJson {
     }
   }
 
-  record ModelView(String model, List<String> useCases, List<String> regions, Instant updatedAt) {
+  /** {@code endpoint_id} is left out when the model is served by the provider's first endpoint. */
+  record ModelView(String model, List<String> useCases, List<String> regions, String endpointId, Instant updatedAt) {
     static ModelView of(ServedModel m) {
-      return new ModelView(m.model(), m.useCases(), m.regions(), m.updatedAt());
+      return new ModelView(m.model(), m.useCases(), m.regions(), m.endpointId(), m.updatedAt());
     }
   }
 

@@ -73,7 +73,7 @@ public final class TradeRoutes {
                   put(() -> writes(p, () -> body(PutModel.class, req -> {
                     if (model.length() > 200) throw ProblemException.invalid("model", "a model name is at most 200 characters");
                     req.useCases().forEach(u -> asks.requireKnownUseCase(u, "use_cases"));
-                    return onSuccess(providers.putModel(p.orgId(), model, req.useCases(), req.regions()), m -> complete(ok(ModelView.of(m))));
+                    return onSuccess(providers.putModel(p.orgId(), model, req.useCases(), req.regions(), req.endpointId()), m -> complete(ok(ModelView.of(m))));
                   }))),
                   delete(() -> writes(p, () -> onSuccess(providers.deleteModel(p.orgId(), model), gone -> {
                     if (!gone) throw ProblemException.notFound("model " + model);

@@ -18,7 +18,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Provider endpoints and served models, in SQL tables ({@code V3__trade.sql}). Credentials go in
+ * Provider endpoints and served models, in SQL tables ({@code V3__trade.sql}, {@code V7__trade_model_endpoints.sql}). Credentials go in
  * encrypted and come out only through {@link #credential}, for the data plane; nothing that lists or
  * shows an endpoint reads them.
  */
@@ -124,35 +124,93 @@ public final class ProviderStore {
     });
   }
 
+  /**
+   * Deletes an endpoint; refused with a conflict while a model names it (the model would silently
+   * move to another endpoint).
+   */
   public CompletionStage<Boolean> deleteEndpoint(String orgId, String id) {
     return sql.run(c -> {
+      List<String> serving = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT model FROM trade_models WHERE org_id = ? AND endpoint_id = ? ORDER BY model")) {
+        Sql.bind(ps, orgId, id);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) serving.add(rs.getString(1));
+        }
+      }
+      if (!serving.isEmpty()) throw servesModels(id, serving);
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM trade_endpoints WHERE org_id = ? AND id = ?")) {
         Sql.bind(ps, orgId, id);
         return ps.executeUpdate() == 1;
+      } catch (SQLException e) {
+        if (isForeignKeyViolation(e)) throw servesModels(id, List.of()); // a model named it meanwhile
+        throw e;
       }
     });
   }
 
-  /** Creates or replaces what a provider serves a model for. */
-  public CompletionStage<ServedModel> putModel(String orgId, String model, List<String> useCases, List<String> regions) {
-    ServedModel m = new ServedModel(orgId, model, List.copyOf(useCases), List.copyOf(regions), now());
+  private static ProblemException servesModels(String endpointId, List<String> models) {
+    return ProblemException.of(ProblemType.CONFLICT, "endpoint " + endpointId + " serves "
+        + (models.isEmpty() ? "a model" : "model" + (models.size() == 1 ? " " : "s ") + String.join(", ", models))
+        + "; register " + (models.size() == 1 ? "it" : "them") + " with another endpoint_id (or none) first");
+  }
+
+  /**
+   * The endpoint that serves a provider's model: the one the model names, else the provider's
+   * first endpoint (the oldest). Empty when the provider has no endpoint at all.
+   */
+  public CompletionStage<Optional<Endpoint>> servingEndpoint(String orgId, String model) {
+    return sql.run(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT e.* FROM trade_models m JOIN trade_endpoints e ON e.id = m.endpoint_id "
+          + "WHERE m.org_id = ? AND m.model = ?")) {
+        Sql.bind(ps, orgId, model);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) return Optional.of(endpoint(rs));
+        }
+      }
+      try (PreparedStatement ps = c.prepareStatement("SELECT * FROM trade_endpoints WHERE org_id = ? ORDER BY created_at, id LIMIT 1")) {
+        ps.setString(1, orgId);
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(endpoint(rs)) : Optional.<Endpoint>empty();
+        }
+      }
+    });
+  }
+
+  /**
+   * Creates or replaces what a provider serves a model for.
+   *
+   * @param endpointId the provider's endpoint that serves the model, or null for its first endpoint
+   */
+  public CompletionStage<ServedModel> putModel(String orgId, String model, List<String> useCases, List<String> regions, String endpointId) {
+    ServedModel m = new ServedModel(orgId, model, List.copyOf(useCases), List.copyOf(regions), endpointId, now());
     return sql.run(c -> {
       // Replaced in one transaction: nobody sees the model missing in between.
       c.setAutoCommit(false);
       try {
-        try (PreparedStatement upd = c.prepareStatement("UPDATE trade_models SET use_cases = ?, regions = ?, updated_at = ? WHERE org_id = ? AND model = ?")) {
-          Sql.bind(upd, String.join(",", m.useCases()), String.join(",", m.regions()), m.updatedAt(), orgId, model);
+        if (endpointId != null) {
+          try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM trade_endpoints WHERE org_id = ? AND id = ?")) {
+            Sql.bind(ps, orgId, endpointId);
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) throw unknownEndpoint(endpointId);
+            }
+          }
+        }
+        try (PreparedStatement upd = c.prepareStatement("UPDATE trade_models SET use_cases = ?, regions = ?, endpoint_id = ?, updated_at = ? "
+            + "WHERE org_id = ? AND model = ?")) {
+          Sql.bind(upd, String.join(",", m.useCases()), String.join(",", m.regions()), endpointId, m.updatedAt(), orgId, model);
           if (upd.executeUpdate() == 0) {
-            try (PreparedStatement ins = c.prepareStatement("INSERT INTO trade_models (org_id, model, use_cases, regions, updated_at) VALUES (?, ?, ?, ?, ?)")) {
-              Sql.bind(ins, orgId, model, String.join(",", m.useCases()), String.join(",", m.regions()), m.updatedAt());
+            try (PreparedStatement ins = c.prepareStatement("INSERT INTO trade_models (org_id, model, use_cases, regions, endpoint_id, updated_at) "
+                + "VALUES (?, ?, ?, ?, ?, ?)")) {
+              Sql.bind(ins, orgId, model, String.join(",", m.useCases()), String.join(",", m.regions()), endpointId, m.updatedAt());
               ins.executeUpdate();
             }
           }
         }
         c.commit();
-      } catch (SQLException e) {
+      } catch (SQLException | RuntimeException e) {
         c.rollback();
         if (Sql.isUniqueViolation(e)) throw ProblemException.of(ProblemType.CONFLICT, "model '" + model + "' was registered at the same moment; try again");
+        if (isForeignKeyViolation(e)) throw unknownEndpoint(endpointId); // deleted meanwhile
         throw e;
       } finally {
         c.setAutoCommit(true);
@@ -201,7 +259,19 @@ public final class ProviderStore {
 
   private static ServedModel model(ResultSet rs) throws SQLException {
     return new ServedModel(rs.getString("org_id"), rs.getString("model"), split(rs.getString("use_cases")), split(rs.getString("regions")),
-        Sql.instant(rs, "updated_at"));
+        rs.getString("endpoint_id"), Sql.instant(rs, "updated_at"));
+  }
+
+  private static ProblemException unknownEndpoint(String endpointId) {
+    return ProblemException.invalid("endpoint_id", "endpoint_id '" + endpointId + "' is not one of your endpoints (GET /trade/v1/endpoints)");
+  }
+
+  /** SQLSTATE 23503 (PostgreSQL, and H2 for a row still referenced) or 23506 (H2, for a referenced row missing). */
+  private static boolean isForeignKeyViolation(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException s && ("23503".equals(s.getSQLState()) || "23506".equals(s.getSQLState()))) return true;
+    }
+    return false;
   }
 
   private static List<String> split(String csv) {
