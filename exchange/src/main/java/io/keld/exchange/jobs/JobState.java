@@ -347,6 +347,21 @@ public final class JobState implements CborSerializable {
   }
 
   /**
+   * The events that move the work to the backup, or end the job when an unmatched job has none.
+   * None when the job runs on a fill and has no backup: there is nothing better to go to.
+   */
+  public List<JobEvent> escalation(String why, long now) {
+    if (backup == null) {
+      if (currentLeg() != null) return List.of(); // running on a fill: nothing better to go to, keep going
+      return List.of(new JobEvent.Failed(why, "no ask could finish the job before its deadline and it has no backup", now));
+    }
+    long remaining = Math.max(1, spec.estimatedTokens() - tokens());
+    Leg leg = new Leg(legs.size() + 1, Leg.BACKUP, null, null, null, backup.providerId(), backup.model(), backup.pricePerMtok(),
+        remaining, now, now + backup.leadMillis(remaining), why);
+    return List.of(new JobEvent.Escalated(leg, why, now));
+  }
+
+  /**
    * Whether the running work should move off its current provider now, and why: {@code provider_errors}
    * (a run of failed requests), {@code stalled} (items waiting and no answer for a while), or
    * {@code projected_late} (at the observed rate the remaining tokens finish after the deadline less
