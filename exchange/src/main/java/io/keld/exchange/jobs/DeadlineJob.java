@@ -4,7 +4,6 @@ import io.keld.atlas.budget.BudgetClient;
 import io.keld.atlas.budget.TeamBudgets;
 import io.keld.ixp.CborSerializable;
 import io.keld.ixp.Money;
-import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.Fill;
 import io.keld.marketplace.entity.BookClient;
@@ -12,9 +11,7 @@ import io.keld.marketplace.entity.OrderBook;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -160,15 +157,13 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private final JobSettings settings;
   private final BudgetClient budgets;
   private final JobMetrics metrics;
-  private final JobObserver observer;
   private final JobBookSteps book;
   private final Settlement settlement;
   private final JobTimers timers;
 
   // In memory only: who waits for what on this incarnation. After a restart the data planes
   // re-attach through their reports, and submitters retry with their idempotency key.
-  private final List<ActorRef<SubmitReply>> pendingSubmits = new ArrayList<>();
-  private final Set<ActorRef<JobView>> followers = new HashSet<>();
+  private final JobWatchers watchers;
   private final AttachedPlanes planes;
   private boolean busy;
   private boolean needsBidCheck;
@@ -186,10 +181,10 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     this.settings = deps.settings();
     this.budgets = deps.budgets();
     this.metrics = deps.metrics();
-    this.observer = deps.observer();
     this.book = new JobBookSteps(jobId, deps.books(), deps.settings());
     this.settlement = new Settlement(jobId, book, deps.usage(), deps.budgets());
     this.timers = new JobTimers(timers, deps.clock(), deps.settings());
+    this.watchers = new JobWatchers(deps.observer());
     this.planes = new AttachedPlanes(jobId);
   }
 
@@ -225,7 +220,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(Follow.class, this::onFollow)
         .onCommand(Unfollow.class, (s, c) -> {
-          followers.remove(c.subscriber());
+          watchers.unfollow(c.subscriber());
           return Effect().none();
         })
         .onCommand(Attach.class, this::onAttach)
@@ -247,11 +242,11 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private Effect<JobEvent, JobState> onSubmit(JobState s, Submit c) {
     if (!s.isEmpty()) {
       if (!s.spec().requestHash().equals(c.spec().requestHash())) return Effect().reply(c.replyTo(), new KeyConflict(jobId));
-      if (s.phase() == JobPhase.ADMITTED) pendingSubmits.add(c.replyTo());
-      else c.replyTo().tell(submitReply(s, false));
+      if (s.phase() == JobPhase.ADMITTED) watchers.awaitAdmission(c.replyTo());
+      else c.replyTo().tell(JobWatchers.submitReply(s, false));
       return Effect().none();
     }
-    pendingSubmits.add(c.replyTo());
+    watchers.awaitAdmission(c.replyTo());
     return persist(s, List.of(new JobEvent.Admitted(c.spec(), c.backup(), c.escalateAtMillis(), now())));
   }
 
@@ -283,7 +278,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     c.subscriber().tell(JobView.of(s));
     if (!s.phase().terminal() || !s.settled()) {
-      followers.add(c.subscriber());
+      watchers.follow(c.subscriber());
       ctx.watchWith(c.subscriber(), new Unfollow(c.subscriber()));
     }
     return Effect().none();
@@ -314,11 +309,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       if (s.phase().terminal() && !c.usage().isEmpty()) log.debug("Job {}: usage reported after the job ended is not charged", jobId);
       return Effect().reply(c.replyTo(), planes.route(s, c.seq()));
     }
-    long now = now();
-    List<JobEvent> events = new ArrayList<>();
-    if (s.phase() == JobPhase.MATCHED && !s.started()) events.add(new JobEvent.Started(now));
-    events.add(new JobEvent.Progressed(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now));
-    if ((c.uploadFinished() || s.uploadFinished()) && c.itemsOpen() == 0) events.add(new JobEvent.Completed(now));
+    List<JobEvent> events = s.progress(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now());
     return persist(s, events).thenRun(after -> {
       c.replyTo().tell(planes.route(after, c.seq()));
       maybeMove(after);
@@ -332,8 +323,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       passivate();
       return Effect().none();
     }
-    boolean known = s.legs().stream().anyMatch(l -> fill.fillId().equals(l.fillId()));
-    if (known || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
+    if (s.hasFill(fill.fillId()) || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
     boolean wanted = fill.bidId().equals(book.firstBidId());
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED) && !busy) {
       return persist(s, List.of(new JobEvent.Matched(Leg.of(fill, 1, now(), null), now())));
@@ -414,23 +404,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       }
       return persist(s, List.of(new JobEvent.Failed("bid_rejected", r.detail(), now())));
     }
-    return persist(s, onFirstBid(s, ((BookResult.Accepted) c.result()).events()));
-  }
-
-  private List<JobEvent> onFirstBid(JobState s, List<BookEvent> events) {
-    long now = now();
-    for (BookEvent e : events) {
-      if (e instanceof BookEvent.Filled f && f.fill().bidId().equals(book.firstBidId())) {
-        return List.of(new JobEvent.Matched(Leg.of(f.fill(), 1, now(), null), now));
-      }
-    }
-    List<JobEvent> out = new ArrayList<>();
-    out.add(new JobEvent.BidPlaced(book.firstBidId(), now));
-    for (BookEvent e : events) {
-      // Placed past its escalation point and nothing could take it: it expired on arrival.
-      if (e instanceof BookEvent.BidExpired x && x.bidId().equals(book.firstBidId())) out.addAll(s.escalation("no_feasible_ask", now()));
-    }
-    return out;
+    return persist(s, s.firstBidPlaced(book.firstBidId(), ((BookResult.Accepted) c.result()).events(), now()));
   }
 
   private void checkBid(JobState s, String bidId) {
@@ -442,9 +416,8 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private Effect<JobEvent, JobState> onBidChecked(JobState s, BidChecked c) {
     busy = false;
     if (s.phase() != JobPhase.ADMITTED && s.phase() != JobPhase.OPEN) {
-      if (c.status() != null && c.status().fill() != null) {
-        boolean known = s.legs().stream().anyMatch(l -> c.status().fill().fillId().equals(l.fillId()));
-        if (!known) book.release(s.spec().useCase(), c.status().fill());
+      if (c.status() != null && c.status().fill() != null && !s.hasFill(c.status().fill().fillId())) {
+        book.release(s.spec().useCase(), c.status().fill());
       }
       return afterStep(s);
     }
@@ -603,15 +576,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     if (from != s.phase()) metrics.transition(s.phase());
     metrics.live(jobId, s.phase());
-    if (s.phase() != JobPhase.ADMITTED && !pendingSubmits.isEmpty()) {
-      SubmitReply reply = submitReply(s, true);
-      pendingSubmits.forEach(r -> r.tell(reply));
-      pendingSubmits.clear();
-    }
-    JobView view = JobView.of(s);
-    observer.changed(view, lastSequenceNumber(ctx));
-    followers.forEach(f -> f.tell(view));
-    if (s.phase().terminal() && s.settled()) followers.clear();
+    watchers.changed(s, lastSequenceNumber(ctx));
     planes.push(s);
     timers.arm(s);
     if (s.phase().terminal() && s.settled()) {
@@ -619,11 +584,6 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       return;
     }
     advance(s);
-  }
-
-  private SubmitReply submitReply(JobState s, boolean created) {
-    if (s.refusal() != null) return new Refused(s.refusal(), JobView.of(s));
-    return new Accepted(JobView.of(s), created);
   }
 
   private void onRecovered(JobState s) {
