@@ -12,7 +12,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -471,11 +470,10 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     Leg from = s.currentLeg();
     long remaining = Math.max(1, s.spec().estimatedTokens() - s.tokens());
     String bidId = book.moveBidId(s, now);
-    CompletionStage<BookResult> placed = book.placeMoveBid(s, bidId, remaining, now);
     log.info("Job {}: moving off {} ({}), {} tokens left", jobId, from.providerId(), reason, remaining);
     busy = true;
     pendingMoveBidId = bidId;
-    ctx.pipeToSelf(placed, (result, failure) -> new MoveDone(reason, bidId, remaining, result, failure));
+    ctx.pipeToSelf(book.placeMoveBid(s, bidId, remaining, now), (result, failure) -> new MoveDone(reason, bidId, remaining, result, failure));
   }
 
   private Effect<JobEvent, JobState> onMoveDone(JobState s, MoveDone c) {
