@@ -4,9 +4,6 @@ import io.keld.atlas.budget.BudgetClient;
 import io.keld.atlas.budget.TeamBudgets;
 import io.keld.ixp.CborSerializable;
 import io.keld.ixp.Money;
-import io.keld.marketplace.book.Bid;
-import io.keld.marketplace.book.BookEvent;
-import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.Fill;
 import io.keld.marketplace.entity.BookClient;
@@ -14,13 +11,7 @@ import io.keld.marketplace.entity.OrderBook;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -37,6 +28,7 @@ import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
@@ -133,7 +125,8 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   private record SettleDone(long cost, long tokens, Throwable failure) implements Command {}
 
-  private enum Timer implements Command { ESCALATION_DUE, DEADLINE_DUE, TICK, RETRY, PASSIVATE }
+  /** Armed by {@link JobTimers}. */
+  enum Timer implements Command { ESCALATION_DUE, DEADLINE_DUE, TICK, RETRY, PASSIVATE }
 
   // -- wiring -----------------------------------------------------------------------------------
 
@@ -159,27 +152,23 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private final String jobId;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final ActorContext<Command> ctx;
-  private final TimerScheduler<Command> timers;
   private final Clock clock;
   private final JobSettings settings;
-  private final BookClient books;
   private final BudgetClient budgets;
-  private final JobUsageStore usage;
   private final JobMetrics metrics;
-  private final JobObserver observer;
+  private final JobBookSteps book;
+  private final Settlement settlement;
+  private final JobTimers timers;
 
   // In memory only: who waits for what on this incarnation. After a restart the data planes
   // re-attach through their reports, and submitters retry with their idempotency key.
-  private final List<ActorRef<SubmitReply>> pendingSubmits = new ArrayList<>();
-  private final Set<ActorRef<JobView>> followers = new HashSet<>();
-  private final Map<String, ActorRef<RouteUpdate>> attached = new HashMap<>();
+  private final JobWatchers watchers;
+  private final AttachedPlanes planes;
   private boolean busy;
   private boolean needsBidCheck;
   private String pendingMoveBidId;
   private BookFilled heldFill;
   private long moveCooldownUntil;
-  private int pushedLegNo = -1;
-  private JobPhase pushedPhase;
 
   private DeadlineJob(String jobId, ActorRef<ClusterSharding.ShardCommand> shard, ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Deps deps) {
@@ -187,14 +176,15 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     this.jobId = jobId;
     this.shard = shard;
     this.ctx = ctx;
-    this.timers = timers;
     this.clock = deps.clock();
     this.settings = deps.settings();
-    this.books = deps.books();
     this.budgets = deps.budgets();
-    this.usage = deps.usage();
     this.metrics = deps.metrics();
-    this.observer = deps.observer();
+    this.book = new JobBookSteps(jobId, deps.books(), deps.settings());
+    this.settlement = new Settlement(jobId, book, deps.usage(), deps.budgets());
+    this.timers = new JobTimers(timers, deps.clock(), deps.settings());
+    this.watchers = new JobWatchers(deps.observer());
+    this.planes = new AttachedPlanes(jobId);
   }
 
   @Override
@@ -229,7 +219,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(Follow.class, this::onFollow)
         .onCommand(Unfollow.class, (s, c) -> {
-          followers.remove(c.subscriber());
+          watchers.unfollow(c.subscriber());
           return Effect().none();
         })
         .onCommand(Attach.class, this::onAttach)
@@ -251,11 +241,11 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private Effect<JobEvent, JobState> onSubmit(JobState s, Submit c) {
     if (!s.isEmpty()) {
       if (!s.spec().requestHash().equals(c.spec().requestHash())) return Effect().reply(c.replyTo(), new KeyConflict(jobId));
-      if (s.phase() == JobPhase.ADMITTED) pendingSubmits.add(c.replyTo());
-      else c.replyTo().tell(submitReply(s, false));
+      if (s.phase() == JobPhase.ADMITTED) watchers.awaitAdmission(c.replyTo());
+      else c.replyTo().tell(JobWatchers.submitReply(s, false));
       return Effect().none();
     }
-    pendingSubmits.add(c.replyTo());
+    watchers.awaitAdmission(c.replyTo());
     return persist(s, List.of(new JobEvent.Admitted(c.spec(), c.backup(), c.escalateAtMillis(), now())));
   }
 
@@ -275,7 +265,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     String bidToCancel = s.phase() == JobPhase.OPEN ? s.firstBidId() : null;
     return persist(s, List.of(new JobEvent.Cancelled(c.reason(), now()))).thenRun(after -> {
       // A bid left resting could still fill; if it fills anyway, the fill is released when it is told.
-      if (bidToCancel != null) books.submit(after.spec().useCase(), new BookOp.CancelBid(bidToCancel));
+      if (bidToCancel != null) book.cancelBid(after.spec().useCase(), bidToCancel);
       c.replyTo().tell(new CancelReply(JobView.of(after), true));
     });
   }
@@ -287,7 +277,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     c.subscriber().tell(JobView.of(s));
     if (!s.phase().terminal() || !s.settled()) {
-      followers.add(c.subscriber());
+      watchers.follow(c.subscriber());
       ctx.watchWith(c.subscriber(), new Unfollow(c.subscriber()));
     }
     return Effect().none();
@@ -295,36 +285,32 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   private Effect<JobEvent, JobState> onAttach(JobState s, Attach c) {
     if (s.isEmpty()) {
-      c.replyTo().tell(new RouteUpdate(jobId, 0, JobPhase.CANCELLED, null, 0));
+      c.replyTo().tell(planes.noSuchJob(0));
       passivate();
       return Effect().none();
     }
-    if (!s.phase().terminal()) attached.put(c.reporter(), c.replyTo());
-    c.replyTo().tell(route(s, 0));
+    planes.attach(s, c.reporter(), c.replyTo());
+    c.replyTo().tell(planes.route(s, 0));
     if (s.phase() == JobPhase.MATCHED && !s.started()) return persist(s, List.of(new JobEvent.Started(now())));
     return Effect().none();
   }
 
   private Effect<JobEvent, JobState> onReport(JobState s, Report c) {
     if (s.isEmpty()) {
-      c.replyTo().tell(new RouteUpdate(jobId, c.seq(), JobPhase.CANCELLED, null, 0));
+      c.replyTo().tell(planes.noSuchJob(c.seq()));
       return Effect().none();
     }
-    if (!s.phase().terminal()) attached.put(c.reporter(), c.replyTo());
+    planes.attach(s, c.reporter(), c.replyTo());
     boolean countable = s.phase() == JobPhase.MATCHED || s.phase() == JobPhase.RUNNING || s.phase() == JobPhase.ESCALATED;
     boolean changes = !c.usage().isEmpty() || c.itemsOpen() != s.itemsOpen() || c.uploadFinished();
     if (!countable || s.alreadyApplied(c.reporter(), c.seq()) || !changes) {
       // Usage told after a job ended is not charged: the job's cost was settled when it ended.
       if (s.phase().terminal() && !c.usage().isEmpty()) log.debug("Job {}: usage reported after the job ended is not charged", jobId);
-      return Effect().reply(c.replyTo(), route(s, c.seq()));
+      return Effect().reply(c.replyTo(), planes.route(s, c.seq()));
     }
-    long now = now();
-    List<JobEvent> events = new ArrayList<>();
-    if (s.phase() == JobPhase.MATCHED && !s.started()) events.add(new JobEvent.Started(now));
-    events.add(new JobEvent.Progressed(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now));
-    if ((c.uploadFinished() || s.uploadFinished()) && c.itemsOpen() == 0) events.add(new JobEvent.Completed(now));
+    List<JobEvent> events = s.progress(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now());
     return persist(s, events).thenRun(after -> {
-      c.replyTo().tell(route(after, c.seq()));
+      c.replyTo().tell(planes.route(after, c.seq()));
       maybeMove(after);
     });
   }
@@ -332,22 +318,21 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private Effect<JobEvent, JobState> onBookFilled(JobState s, BookFilled c) {
     Fill fill = c.fill();
     if (s.isEmpty()) {
-      release(c.useCase(), fill);
+      book.release(c.useCase(), fill);
       passivate();
       return Effect().none();
     }
-    boolean known = s.legs().stream().anyMatch(l -> fill.fillId().equals(l.fillId()));
-    if (known || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
-    boolean wanted = fill.bidId().equals(firstBidId());
+    if (s.hasFill(fill.fillId()) || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
+    boolean wanted = fill.bidId().equals(book.firstBidId());
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED) && !busy) {
-      return persist(s, List.of(new JobEvent.Matched(legOf(fill, 1, null), now())));
+      return persist(s, List.of(new JobEvent.Matched(Leg.of(fill, 1, now(), null), now())));
     }
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED)) {
       heldFill = c; // a step is under way: taken up (or given back) when it ends
       return Effect().none();
     }
     // A fill the job no longer wants (it escalated, ended, or was cut off mid-move): give the capacity back.
-    release(c.useCase(), fill);
+    book.release(c.useCase(), fill);
     return Effect().none();
   }
 
@@ -357,7 +342,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       needsBidCheck = true;
       return Effect().none();
     }
-    return persist(s, escalation(s, "no_feasible_ask"));
+    return persist(s, s.escalation("no_feasible_ask", now()));
   }
 
   // -- the job's own steps ----------------------------------------------------------------------
@@ -401,14 +386,9 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     return persist(s, List.of(new JobEvent.Failed("budget_rejected", r.detail(), now())));
   }
 
-  private String firstBidId() {
-    return jobId + ".b1";
-  }
-
   private void placeFirstBid(JobState s) {
     busy = true;
-    Bid bid = s.spec().bid(firstBidId(), s.spec().estimatedTokens(), s.escalateAtMillis(), Set.of());
-    ctx.pipeToSelf(books.submit(s.spec().useCase(), new BookOp.PlaceBid(bid)), FirstBidDone::new);
+    ctx.pipeToSelf(book.placeFirstBid(s), FirstBidDone::new);
   }
 
   private Effect<JobEvent, JobState> onFirstBidDone(JobState s, FirstBidDone c) {
@@ -418,42 +398,25 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     if (c.result() instanceof BookResult.Rejected r) {
       if (r.reason() == BookResult.Reason.DUPLICATE_ID) {
         // Placed before a crash: ask the book where it stands.
-        checkBid(s, firstBidId());
+        checkBid(s, book.firstBidId());
         return Effect().none();
       }
       return persist(s, List.of(new JobEvent.Failed("bid_rejected", r.detail(), now())));
     }
-    return persist(s, onFirstBid(s, ((BookResult.Accepted) c.result()).events()));
-  }
-
-  private List<JobEvent> onFirstBid(JobState s, List<BookEvent> events) {
-    long now = now();
-    for (BookEvent e : events) {
-      if (e instanceof BookEvent.Filled f && f.fill().bidId().equals(firstBidId())) {
-        return List.of(new JobEvent.Matched(legOf(f.fill(), 1, null), now));
-      }
-    }
-    List<JobEvent> out = new ArrayList<>();
-    out.add(new JobEvent.BidPlaced(firstBidId(), now));
-    for (BookEvent e : events) {
-      // Placed past its escalation point and nothing could take it: it expired on arrival.
-      if (e instanceof BookEvent.BidExpired x && x.bidId().equals(firstBidId())) out.addAll(escalation(s, "no_feasible_ask"));
-    }
-    return out;
+    return persist(s, s.firstBidPlaced(book.firstBidId(), ((BookResult.Accepted) c.result()).events(), now()));
   }
 
   private void checkBid(JobState s, String bidId) {
     busy = true;
     needsBidCheck = false;
-    ctx.pipeToSelf(books.bidStatus(s.spec().useCase(), bidId), BidChecked::new);
+    ctx.pipeToSelf(book.bidStatus(s.spec().useCase(), bidId), BidChecked::new);
   }
 
   private Effect<JobEvent, JobState> onBidChecked(JobState s, BidChecked c) {
     busy = false;
     if (s.phase() != JobPhase.ADMITTED && s.phase() != JobPhase.OPEN) {
-      if (c.status() != null && c.status().fill() != null) {
-        boolean known = s.legs().stream().anyMatch(l -> c.status().fill().fillId().equals(l.fillId()));
-        if (!known) release(s.spec().useCase(), c.status().fill());
+      if (c.status() != null && c.status().fill() != null && !s.hasFill(c.status().fill().fillId())) {
+        book.release(s.spec().useCase(), c.status().fill());
       }
       return afterStep(s);
     }
@@ -463,13 +426,13 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     long now = now();
     return switch (c.status().status()) {
-      case FILLED -> persist(s, List.of(new JobEvent.Matched(legOf(c.status().fill(), 1, null), now)));
-      case RESTING -> s.phase() == JobPhase.ADMITTED ? persist(s, List.of(new JobEvent.BidPlaced(firstBidId(), now))) : afterStep(s);
+      case FILLED -> persist(s, List.of(new JobEvent.Matched(Leg.of(c.status().fill(), 1, now(), null), now)));
+      case RESTING -> s.phase() == JobPhase.ADMITTED ? persist(s, List.of(new JobEvent.BidPlaced(book.firstBidId(), now))) : afterStep(s);
       case NOT_ON_BOOK -> {
         // Expired (or cancelled) while the job could not hear it.
         List<JobEvent> events = new ArrayList<>();
-        if (s.phase() == JobPhase.ADMITTED) events.add(new JobEvent.BidPlaced(firstBidId(), now));
-        events.addAll(escalation(s, "no_feasible_ask"));
+        if (s.phase() == JobPhase.ADMITTED) events.add(new JobEvent.BidPlaced(book.firstBidId(), now));
+        events.addAll(s.escalation("no_feasible_ask", now()));
         yield persist(s, events);
       }
     };
@@ -477,14 +440,14 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   /** The escalation point came with the bid still open: take it off the book, then escalate. */
   private Effect<JobEvent, JobState> onEscalationDue(JobState s) {
-    if (s.phase() == JobPhase.ADMITTED && s.reserved() && !busy) return persist(s, escalation(s, "no_feasible_ask"));
+    if (s.phase() == JobPhase.ADMITTED && s.reserved() && !busy) return persist(s, s.escalation("no_feasible_ask", now()));
     if (s.phase() != JobPhase.OPEN) return Effect().none();
     if (busy) {
-      timers.startSingleTimer(Timer.ESCALATION_DUE, Timer.ESCALATION_DUE, Duration.ofMillis(100));
+      timers.escalationAgainSoon();
       return Effect().none();
     }
     busy = true;
-    ctx.pipeToSelf(books.submit(s.spec().useCase(), new BookOp.CancelBid(s.firstBidId())), EscalationCancelDone::new);
+    ctx.pipeToSelf(book.cancelBid(s.spec().useCase(), s.firstBidId()), EscalationCancelDone::new);
     return Effect().none();
   }
 
@@ -492,29 +455,10 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     busy = false;
     if (s.phase() != JobPhase.OPEN) return afterStep(s);
     if (c.failure() != null) return retryLater(s, "withdrawing the bid at its escalation point", c.failure());
-    if (c.result() instanceof BookResult.Accepted) return persist(s, escalation(s, "no_feasible_ask"));
+    if (c.result() instanceof BookResult.Accepted) return persist(s, s.escalation("no_feasible_ask", now()));
     // Not resting any more: it filled or expired just before; the book knows which.
     checkBid(s, s.firstBidId());
     return Effect().none();
-  }
-
-  /** Moves the work to the backup, or ends the job when an unmatched job has none. */
-  private List<JobEvent> escalation(JobState s, String reason) {
-    long now = now();
-    Backup backup = s.backup();
-    if (backup == null) {
-      if (s.currentLeg() != null) return List.of(); // running on a fill: nothing better to go to, keep going
-      return List.of(new JobEvent.Failed(reason, "no ask could finish the job before its deadline and it has no backup", now));
-    }
-    long remaining = Math.max(1, s.spec().estimatedTokens() - s.tokens());
-    Leg leg = new Leg(s.legs().size() + 1, Leg.BACKUP, null, null, null, backup.providerId(), backup.model(), backup.pricePerMtok(),
-        remaining, now, now + backup.leadMillis(remaining), reason);
-    return List.of(new JobEvent.Escalated(leg, reason, now));
-  }
-
-  private Leg legOf(Fill fill, int no, String movedFor) {
-    return new Leg(no, Leg.FILL, fill.bidId(), fill.fillId(), fill.askId(), fill.providerId(), fill.model(), fill.pricePerMtok(),
-        fill.tokens(), now(), fill.finishMillis(), movedFor);
   }
 
   /** On a tick or a report: move the running work if it would miss its deadline where it is. */
@@ -525,110 +469,44 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     if (reason == null) return;
     Leg from = s.currentLeg();
     long remaining = Math.max(1, s.spec().estimatedTokens() - s.tokens());
-    // A fresh bid for what is left, away from every provider already tried. Its escalation point is
-    // now, so it fills at once or expires at once: it never rests.
-    String bidId = jobId + ".b" + (s.bidsPlaced() + 1) + "." + Long.toString(now, 36);
-    Bid bid = s.spec().bid(bidId, remaining, now, s.triedProviders());
+    String bidId = book.moveBidId(s, now);
     log.info("Job {}: moving off {} ({}), {} tokens left", jobId, from.providerId(), reason, remaining);
     busy = true;
     pendingMoveBidId = bidId;
-    ctx.pipeToSelf(books.submit(s.spec().useCase(), new BookOp.PlaceBid(bid)),
-        (result, failure) -> new MoveDone(reason, bidId, remaining, result, failure));
+    ctx.pipeToSelf(book.placeMoveBid(s, bidId, remaining, now), (result, failure) -> new MoveDone(reason, bidId, remaining, result, failure));
   }
 
   private Effect<JobEvent, JobState> onMoveDone(JobState s, MoveDone c) {
     busy = false;
     pendingMoveBidId = null;
-    Fill filled = null;
-    boolean expired = false;
-    if (c.result() instanceof BookResult.Accepted a) {
-      for (BookEvent e : a.events()) {
-        if (e instanceof BookEvent.Filled f && f.fill().bidId().equals(c.bidId())) filled = f.fill();
-        if (e instanceof BookEvent.BidExpired x && x.bidId().equals(c.bidId())) expired = true;
-      }
-    }
+    Fill filled = JobBookSteps.filled(c.result(), c.bidId());
+    boolean expired = JobBookSteps.expired(c.result(), c.bidId());
     if (s.phase() != JobPhase.RUNNING) {
-      if (filled != null) release(s.spec().useCase(), filled);
+      if (filled != null) book.release(s.spec().useCase(), filled);
       return afterStep(s);
     }
     Leg from = s.currentLeg();
     if (filled != null) {
-      Leg to = legOf(filled, s.legs().size() + 1, c.reason());
-      return persist(s, List.of(new JobEvent.Rerouted(to, c.reason(), now()))).thenRun(after -> releaseLeg(after, from, true));
+      Leg to = Leg.of(filled, s.legs().size() + 1, now(), c.reason());
+      return persist(s, List.of(new JobEvent.Rerouted(to, c.reason(), now()))).thenRun(after -> book.releaseLeg(after, from, true));
     }
     if (expired) {
-      List<JobEvent> events = escalation(s, c.reason());
-      if (!events.isEmpty()) return persist(s, events).thenRun(after -> releaseLeg(after, from, true));
+      List<JobEvent> events = s.escalation(c.reason(), now());
+      if (!events.isEmpty()) return persist(s, events).thenRun(after -> book.releaseLeg(after, from, true));
       log.warn("Job {}: {} on {}, and no other ask or backup can take the work; it stays", jobId, c.reason(), from.providerId());
     } else if (c.failure() != null) {
       log.warn("Job {}: could not re-route ({}): {}", jobId, c.reason(), c.failure().toString());
-      // The book may have filled the bid all the same: give that fill back.
-      String useCase = s.spec().useCase();
-      books.bidStatus(useCase, c.bidId()).thenAccept(st -> {
-        if (st.fill() != null) release(useCase, st.fill());
-      });
+      book.releaseIfFilled(s.spec().useCase(), c.bidId());
     }
     moveCooldownUntil = now() + settings.stallAfter().toMillis();
     return Effect().none();
   }
 
-  private void releaseLeg(JobState s, Leg leg, boolean failed) {
-    if (leg == null || leg.fillId() == null) return; // settlement releases every leg's fill again, in case this one is lost
-    releaseWithRetries(s.spec().useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed), 3);
-  }
-
-  /** Gives a fill the job does not use back to the book (nothing was served on it), trying again if the book does not answer. */
-  private void release(String useCase, Fill fill) {
-    releaseWithRetries(useCase, new BookOp.ReleaseFill(fill.fillId(), 0, true), 5);
-  }
-
-  private void releaseWithRetries(String useCase, BookOp.ReleaseFill op, int triesLeft) {
-    books.submit(useCase, op).whenComplete((r, failure) -> {
-      if (failure != null && triesLeft > 1) {
-        CompletableFuture.delayedExecutor(settings.retryDelay().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-            .execute(() -> releaseWithRetries(useCase, op, triesLeft - 1));
-      } else if (failure != null) {
-        log.error("Job {}: could not release fill {} in the {} book: {}", jobId, op.fillId(), useCase, failure.toString());
-      }
-    });
-  }
-
-  /**
-   * Settlement, once the job has ended: every fill released in the book, the usage records written,
-   * and the budget settled to the actual cost (or released, if the job never reserved). Each part is
-   * idempotent, so a settlement cut short is simply run again; {@code Settled} is recorded last.
-   */
+  /** Settles the ended job (see {@link Settlement}); {@code Settled} is recorded when it is done. */
   private void settle(JobState s) {
     busy = true;
-    JobSpec spec = s.spec();
-    long cost = s.costMicroUsd();
-    long tokens = s.tokens();
-    Leg last = s.currentLeg();
-    List<CompletableFuture<BookResult>> releases = new ArrayList<>();
-    for (Leg leg : s.legs()) {
-      if (leg.fillId() == null) continue;
-      boolean failed = s.phase() != JobPhase.COMPLETED || leg != last;
-      releases.add(books.submit(spec.useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed))
-          .toCompletableFuture());
-    }
-    // The first bid may hold a fill the job never took up (it filled while the job was ending): release it.
-    Set<String> legFills = new HashSet<>();
-    s.legs().forEach(l -> legFills.add(l.fillId()));
-    releases.add(books.bidStatus(spec.useCase(), firstBidId()).thenCompose(st -> st.fill() != null && !legFills.contains(st.fill().fillId())
-        ? books.submit(spec.useCase(), new BookOp.ReleaseFill(st.fill().fillId(), 0, true))
-        : CompletableFuture.<BookResult>completedFuture(null)).toCompletableFuture());
-    List<JobUsageStore.UsageRecord> records = JobUsageStore.recordsOf(s);
-    boolean reserved = s.reserved();
-    CompletionStage<TeamBudgets.Reply> done = CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new))
-        .thenCompose(x -> usage.write(records))
-        .thenCompose(x -> reserved ? budgets.settle(spec.teamId(), jobId, cost, tokens) : budgets.release(spec.teamId(), jobId));
-    ctx.pipeToSelf(done, (reply, failure) -> {
-      if (failure == null && reply instanceof TeamBudgets.Rejected r && (reserved || r.reason() != io.keld.atlas.budget.Outcome.Reason.NOT_FOUND)) {
-        // Not retried: the budget holds another settlement of this job, which only a bug can cause.
-        log.error("Job {}: the budget refused its settlement of {} micro-USD: {}", jobId, cost, r.detail());
-      }
-      return new SettleDone(cost, tokens, failure);
-    });
+    Settlement.Charge charge = Settlement.Charge.of(s);
+    ctx.pipeToSelf(settlement.run(s, charge), (reply, failure) -> new SettleDone(charge.costMicroUsd(), charge.tokens(), failure));
   }
 
   private Effect<JobEvent, JobState> onSettleDone(JobState s, SettleDone c) {
@@ -646,7 +524,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       case DEADLINE_DUE:
         if (s.phase().terminal()) return Effect().none();
         if (now() < s.deadlineMillis()) {
-          armTimers(s); // the timer ran early against the wall clock: wait the rest
+          timers.arm(s); // the timer ran early against the wall clock: wait the rest
           return Effect().none();
         }
         return persist(s, List.of(new JobEvent.DeadlineMissed(now())));
@@ -667,7 +545,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   private Effect<JobEvent, JobState> retryLater(JobState s, String what, Throwable failure) {
     log.warn("Job {}: {} failed, retrying in {}: {}", jobId, what, settings.retryDelay(), failure.toString());
-    timers.startSingleTimer(Timer.RETRY, Timer.RETRY, settings.retryDelay());
+    timers.retry();
     return Effect().none();
   }
 
@@ -678,7 +556,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   // -- after every write ------------------------------------------------------------------------
 
-  private org.apache.pekko.persistence.typed.javadsl.EffectBuilder<JobEvent, JobState> persist(JobState before, List<JobEvent> events) {
+  private EffectBuilder<JobEvent, JobState> persist(JobState before, List<JobEvent> events) {
     if (events.isEmpty()) return Effect().none();
     JobPhase from = before.isEmpty() ? null : before.phase();
     return Effect().persist(events).thenRun(after -> afterWrite(from, after, events));
@@ -696,17 +574,9 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     }
     if (from != s.phase()) metrics.transition(s.phase());
     metrics.live(jobId, s.phase());
-    if (s.phase() != JobPhase.ADMITTED && !pendingSubmits.isEmpty()) {
-      SubmitReply reply = submitReply(s, true);
-      pendingSubmits.forEach(r -> r.tell(reply));
-      pendingSubmits.clear();
-    }
-    JobView view = JobView.of(s);
-    observer.changed(view, lastSequenceNumber(ctx));
-    followers.forEach(f -> f.tell(view));
-    if (s.phase().terminal() && s.settled()) followers.clear();
-    pushRoute(s);
-    armTimers(s);
+    watchers.changed(s, lastSequenceNumber(ctx));
+    planes.push(s);
+    timers.arm(s);
     if (s.phase().terminal() && s.settled()) {
       passivate();
       return;
@@ -714,61 +584,17 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     advance(s);
   }
 
-  private SubmitReply submitReply(JobState s, boolean created) {
-    if (s.refusal() != null) return new Refused(s.refusal(), JobView.of(s));
-    return new Accepted(JobView.of(s), created);
-  }
-
-  private RouteUpdate route(JobState s, long ackedSeq) {
-    return new RouteUpdate(jobId, ackedSeq, s.phase(), s.currentLeg(), s.deadlineMillis());
-  }
-
-  /** Tells attached data planes when the leg or the phase changed. */
-  private void pushRoute(JobState s) {
-    Leg leg = s.currentLeg();
-    int legNo = leg == null ? 0 : leg.no();
-    if (legNo == pushedLegNo && s.phase() == pushedPhase) return;
-    pushedLegNo = legNo;
-    pushedPhase = s.phase();
-    RouteUpdate update = route(s, 0);
-    attached.values().forEach(a -> a.tell(update));
-    if (s.phase().terminal()) attached.clear();
-  }
-
-  /** Timers follow from persisted times, so re-arming them after every write or a recovery never drifts. */
-  private void armTimers(JobState s) {
-    long now = now();
-    if (s.phase().terminal()) {
-      timers.cancel(Timer.DEADLINE_DUE);
-      timers.cancel(Timer.ESCALATION_DUE);
-      timers.cancel(Timer.TICK);
-      return;
-    }
-    timers.startSingleTimer(Timer.DEADLINE_DUE, Timer.DEADLINE_DUE, Duration.ofMillis(Math.max(0, s.deadlineMillis() - now)));
-    if (s.phase() == JobPhase.ADMITTED || s.phase() == JobPhase.OPEN) {
-      // A little after the book's own expiry, which usually tells the job first.
-      long due = s.escalateAtMillis() + 50 - now;
-      timers.startSingleTimer(Timer.ESCALATION_DUE, Timer.ESCALATION_DUE, Duration.ofMillis(Math.max(0, due)));
-    } else {
-      timers.cancel(Timer.ESCALATION_DUE);
-    }
-    if (s.phase() == JobPhase.RUNNING && !timers.isTimerActive(Timer.TICK)) {
-      timers.startTimerWithFixedDelay(Timer.TICK, Timer.TICK, settings.tick());
-    }
-  }
-
   private void onRecovered(JobState s) {
     if (s.isEmpty()) return;
     s.awake(now());
     metrics.live(jobId, s.phase());
-    pushedLegNo = s.currentLeg() == null ? 0 : s.currentLeg().no();
-    pushedPhase = s.phase();
+    planes.recovered(s);
     if (s.phase() == JobPhase.OPEN) needsBidCheck = true;
     if (s.phase().terminal() && s.settled()) {
-      timers.startSingleTimer(Timer.PASSIVATE, Timer.PASSIVATE, Duration.ofSeconds(30));
+      timers.passivateSoon();
       return;
     }
-    armTimers(s);
+    timers.arm(s);
     advance(s);
   }
 

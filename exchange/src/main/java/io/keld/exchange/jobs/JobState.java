@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
 import io.keld.atlas.budget.Refusal;
 import io.keld.ixp.CborSerializable;
 import io.keld.ixp.Money;
+import io.keld.marketplace.book.BookEvent;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -286,6 +287,11 @@ public final class JobState implements CborSerializable {
     return itemsOpen;
   }
 
+  /** Whether one of the job's legs runs on this fill of the book. */
+  public boolean hasFill(String fillId) {
+    return legs.stream().anyMatch(l -> fillId.equals(l.fillId()));
+  }
+
   /** True when a report with this sequence number (or a later one) from this reporter was already applied. */
   public boolean alreadyApplied(String reporter, long seq) {
     Long last = reporterSeqs.get(reporter);
@@ -344,6 +350,46 @@ public final class JobState implements CborSerializable {
   /** The job is done when an upload ended with all its items answered and nothing else is open. */
   public boolean workDone() {
     return uploadFinished && itemsOpen == 0;
+  }
+
+  /** What a data plane's report records: it started the job, its progress, and the end when nothing is left open. */
+  public List<JobEvent> progress(String reporter, long seq, List<JobEvent.LegUsage> usage, int open, boolean finished, long now) {
+    List<JobEvent> events = new ArrayList<>();
+    if (phase == JobPhase.MATCHED && !started()) events.add(new JobEvent.Started(now));
+    events.add(new JobEvent.Progressed(reporter, seq, usage, open, finished, now));
+    if ((finished || uploadFinished) && open == 0) events.add(new JobEvent.Completed(now));
+    return events;
+  }
+
+  /** What the book's answer to the first bid records: the match, or the bid resting (or expiring on arrival). */
+  public List<JobEvent> firstBidPlaced(String bidId, List<BookEvent> events, long now) {
+    for (BookEvent e : events) {
+      if (e instanceof BookEvent.Filled f && f.fill().bidId().equals(bidId)) {
+        return List.of(new JobEvent.Matched(Leg.of(f.fill(), 1, now, null), now));
+      }
+    }
+    List<JobEvent> out = new ArrayList<>();
+    out.add(new JobEvent.BidPlaced(bidId, now));
+    for (BookEvent e : events) {
+      // Placed past its escalation point and nothing could take it: it expired on arrival.
+      if (e instanceof BookEvent.BidExpired x && x.bidId().equals(bidId)) out.addAll(escalation("no_feasible_ask", now));
+    }
+    return out;
+  }
+
+  /**
+   * The events that move the work to the backup, or end the job when an unmatched job has none.
+   * None when the job runs on a fill and has no backup: there is nothing better to go to.
+   */
+  public List<JobEvent> escalation(String why, long now) {
+    if (backup == null) {
+      if (currentLeg() != null) return List.of(); // running on a fill: nothing better to go to, keep going
+      return List.of(new JobEvent.Failed(why, "no ask could finish the job before its deadline and it has no backup", now));
+    }
+    long remaining = Math.max(1, spec.estimatedTokens() - tokens());
+    Leg leg = new Leg(legs.size() + 1, Leg.BACKUP, null, null, null, backup.providerId(), backup.model(), backup.pricePerMtok(),
+        remaining, now, now + backup.leadMillis(remaining), why);
+    return List.of(new JobEvent.Escalated(leg, why, now));
   }
 
   /**

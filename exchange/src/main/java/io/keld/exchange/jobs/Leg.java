@@ -1,6 +1,7 @@
 package io.keld.exchange.jobs;
 
 import io.keld.ixp.CborSerializable;
+import io.keld.marketplace.book.Fill;
 
 /**
  * One provider a job's work ran on, at one price. A job has one leg when all goes well; a re-route
@@ -18,6 +19,12 @@ public record Leg(int no, String kind, String bidId, String fillId, String askId
 
   public static final String FILL = "fill";
   public static final String BACKUP = "backup";
+
+  /** The leg a book's fill makes, starting {@code atMillis}. */
+  static Leg of(Fill fill, int no, long atMillis, String movedFor) {
+    return new Leg(no, FILL, fill.bidId(), fill.fillId(), fill.askId(), fill.providerId(), fill.model(), fill.pricePerMtok(),
+        fill.tokens(), atMillis, fill.finishMillis(), movedFor);
+  }
 
   public boolean backup() {
     return BACKUP.equals(kind);
