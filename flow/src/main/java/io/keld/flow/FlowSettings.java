@@ -1,5 +1,7 @@
 package io.keld.flow;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 
 /**
@@ -18,8 +20,8 @@ import java.time.Duration;
 public record FlowSettings(long batchTokens, int batchItems, Duration batchLinger, Duration requestTimeout, int maxAttempts,
     Duration retryBase, Duration retryCap, Duration limitHold, int maxConnectionsPerHost) {
 
-  public static final FlowSettings DEFAULTS = new FlowSettings(16_384, 8, Duration.ofMillis(5), Duration.ofSeconds(120), 5,
-      Duration.ofMillis(200), Duration.ofSeconds(10), Duration.ofSeconds(1), 1024);
+  /** The defaults, as this module's reference.conf states them. */
+  public static final FlowSettings DEFAULTS = fromConfig(ConfigFactory.defaultReference().getConfig("keld.flow"));
 
   public FlowSettings {
     if (batchTokens < 1 || batchItems < 1) throw new IllegalArgumentException("a micro-batch holds at least one token and one item");
@@ -27,7 +29,8 @@ public record FlowSettings(long batchTokens, int batchItems, Duration batchLinge
     if (maxConnectionsPerHost < 1) throw new IllegalArgumentException("max-connections-per-host is at least 1");
   }
 
-  public static FlowSettings fromConfig(com.typesafe.config.Config c) {
+  /** Reads the {@code keld.flow} section. */
+  public static FlowSettings fromConfig(Config c) {
     return new FlowSettings(c.getLong("batch-tokens"), c.getInt("batch-items"), c.getDuration("batch-linger"),
         c.getDuration("request-timeout"), c.getInt("max-attempts"), c.getDuration("retry-base"), c.getDuration("retry-cap"),
         c.getDuration("limit-hold"), c.getInt("max-connections-per-host"));

@@ -9,7 +9,7 @@ import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.atlas.keys.KeyStore;
 import java.util.Set;
-import io.keld.marketplace.book.MatchingRules;
+import io.keld.marketplace.entity.MarketplaceSettings;
 import io.keld.flow.Flow;
 import io.keld.trade.Trade;
 import io.keld.trade.feed.FeedSettings;
@@ -24,10 +24,8 @@ import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
 import io.keld.exchange.ixp.IxpRoutes;
 import io.keld.exchange.edge.OpenAiRoutes;
-import io.keld.ixp.jobs.WireMoney;
 import io.keld.marketplace.entity.LocalBooks;
 import io.keld.node.http.KeldHttpServer;
-import java.math.BigDecimal;
 import org.apache.pekko.http.javadsl.server.Route;
 import io.keld.node.http.MetricsRoutes;
 import io.keld.node.metrics.KeldMetrics;
@@ -195,10 +193,9 @@ public final class KeldNode implements AutoCloseable {
       BookListeners bookListeners = new BookListeners();
       bookListeners.add(new BookMetrics(metrics.registry()));
       bookListenersAtStart.forEach(bookListeners::add);
-      Config market = config.getConfig("keld.marketplace");
-      OrderBook.init(system, Clock.systemUTC(),
-          new MatchingRules(MatchingRules.VERSION, market.getDuration("safety-margin").toMillis()), bookListeners);
-      BookClient books = new BookClient(system, market.getInt("gateway-max-batch"), market.getDuration("book-timeout"));
+      MarketplaceSettings market = MarketplaceSettings.fromConfig(config.getConfig("keld.marketplace"));
+      OrderBook.init(system, Clock.systemUTC(), market.matchingRules(), bookListeners);
+      BookClient books = new BookClient(system, market.gatewayMaxBatch(), market.bookTimeout());
       startManagement(system, startTimeout);
       Flow flow = new Flow(system, FlowSettings.fromConfig(config.getConfig("keld.flow")), metrics.registry());
 
@@ -293,8 +290,7 @@ public final class KeldNode implements AutoCloseable {
   /** {@code /ixp/v1}: the job protocol's control and data planes. */
   private static Route ixpRoutes(ActorSystem<?> system, Config config, Governance governance, Exchange.DeadlineJobs jobs, BookClient books) {
     Config c = config.getConfig("keld.ixp");
-    IxpRoutes.Settings settings = new IxpRoutes.Settings(c.getInt("max-line-bytes"), c.getInt("max-items"), c.getDuration("heartbeat"),
-        c.getInt("quote-options"));
+    IxpRoutes.Settings settings = IxpRoutes.Settings.fromConfig(c);
     return new IxpRoutes(system, governance.authenticator(), jobs.jobs(), jobs.streams(), jobs.index(), books, settings, Clock.systemUTC()).route();
   }
 
@@ -303,10 +299,7 @@ public final class KeldNode implements AutoCloseable {
       JobStreams.RouteResolver routes, Flow flow) {
     Exchange.DeadlineJobs jobs = exchange.jobs();
     Config c = config.getConfig("keld.edge");
-    OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
-        WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
-        c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
-        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+    OpenAiRoutes.Settings settings = OpenAiRoutes.Settings.fromConfig(c);
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-resync-when-quiet"), Clock.systemUTC());
     return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,

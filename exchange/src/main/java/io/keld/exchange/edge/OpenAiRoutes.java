@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
 import io.keld.atlas.budget.BudgetLedger;
 import io.keld.atlas.governance.Access;
 import io.keld.exchange.jobs.DeadlineJob;
@@ -78,7 +79,15 @@ public final class OpenAiRoutes {
    * @param maxBodyBytes           the largest request body read
    */
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
-      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {}
+      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {
+
+    /** Reads the {@code keld.edge} section (its {@code book-replica-resync-when-quiet} is the node-local books', not the routes'). */
+    public static Settings fromConfig(Config c) {
+      return new Settings(c.getDuration("default-deadline"), WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))),
+          c.getDuration("realtime-max-lead"), c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))),
+          c.getLong("lease-chunk-tokens"), c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
   /** A body is one JSON value: anything after it is refused. */

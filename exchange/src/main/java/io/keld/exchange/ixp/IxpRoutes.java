@@ -5,6 +5,7 @@ import static io.keld.kit.JsonBodies.response;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.typesafe.config.Config;
 import io.keld.exchange.jobs.Backup;
 import io.keld.exchange.jobs.DeadlineJob;
 import io.keld.exchange.jobs.JobRequest;
@@ -62,7 +63,13 @@ import org.apache.pekko.stream.typed.javadsl.ActorSource;
 public final class IxpRoutes {
 
   /** Limits and timings of the protocol's HTTP side ({@code keld.ixp}). */
-  public record Settings(int maxLineBytes, int maxItems, Duration heartbeat, int maxQuoteOptions) {}
+  public record Settings(int maxLineBytes, int maxItems, Duration heartbeat, int maxQuoteOptions) {
+
+    /** Reads the {@code keld.ixp} section. */
+    public static Settings fromConfig(Config c) {
+      return new Settings(c.getInt("max-line-bytes"), c.getInt("max-items"), c.getDuration("heartbeat"), c.getInt("quote-options"));
+    }
+  }
 
   public static final ContentType NDJSON = ContentTypes.parse("application/x-ndjson");
   private static final int DEFAULT_PAGE = 50;

@@ -32,6 +32,7 @@ public record JobSettings(
     Duration retryDelay,
     Optional<Backup> operatorBackup) {
 
+  /** Reads the {@code keld.jobs} section. */
   public static JobSettings fromConfig(Config c) {
     Config b = c.getConfig("operator-backup");
     Optional<Backup> backup = b.getString("provider-id").isBlank() ? Optional.empty()

@@ -5,10 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.time.Duration;
+import com.typesafe.config.ConfigFactory;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -16,9 +15,8 @@ import org.junit.jupiter.api.Test;
 class JobStateTest {
 
   static final long T0 = 1_000_000;
-  static final JobSettings SETTINGS = new JobSettings(Duration.ofMillis(500), Duration.ofSeconds(5), 3, Duration.ofSeconds(3),
-      Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofDays(7), Duration.ofMillis(200),
-      Duration.ofSeconds(1), Optional.empty());
+  /** The defaults of exchange's reference.conf: tick 500 ms, stall after 5 s, backup margin 5 s, no operator backup. */
+  static final JobSettings SETTINGS = JobSettings.fromConfig(ConfigFactory.load().getConfig("keld.jobs"));
 
   static JobSpec spec(long tokens, long deadline) {
     return new JobSpec("job_0000000000000001", "org_a", "team_a", "prj_a", "key_a", "summarize", Set.of(), 0, 2_000_000, tokens, T0,

@@ -76,8 +76,8 @@ class LocalBooksTest {
     };
     OrderBook.init(books.system(), CLOCK, MatchingRules.DEFAULT, crashOnce);
     OrderBook.init(edge.system(), CLOCK, MatchingRules.DEFAULT, crashOnce); // a proxy: the edge node has no role "books"
-    onBooksNode = new BookClient(books.system(), 16, Duration.ofSeconds(3));
-    onEdgeNode = new BookClient(edge.system(), 16, Duration.ofSeconds(3));
+    onBooksNode = new BookClient(books.system(), 16, Duration.ofSeconds(15));
+    onEdgeNode = new BookClient(edge.system(), 16, Duration.ofSeconds(15));
   }
 
   private static Config nodeConfig(String roles) {
@@ -154,7 +154,7 @@ class LocalBooksTest {
         new OrderBook.PersistedEvents(useCase, at.incarnation(), at.seqNr() + 3, List.of(new BookEvent.AskPosted(ghost, T0)))));
 
     TestProbe<Object> probe = books.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(5), () -> {
+    probe.awaitAssert(Duration.ofSeconds(15), () -> {
       assertEquals(resyncsBefore + 1, local.resyncs());
       return null;
     });
@@ -200,7 +200,7 @@ class LocalBooksTest {
     String useCase = "chat";
     LocalBooks local = new LocalBooks(books.system(), onBooksNode, List.of(useCase), Duration.ofMillis(200), CLOCK);
     TestProbe<Object> probe = books.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(5), () -> {
+    probe.awaitAssert(Duration.ofSeconds(15), () -> {
       assertTrue(local.resyncs() >= 3, "resyncs: " + local.resyncs());
       return null;
     });
@@ -251,7 +251,7 @@ class LocalBooksTest {
 
   private static void awaitReplicaIsTheBook(LocalBooks local, String useCase) {
     TestProbe<Object> probe = books.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(5), () -> {
+    probe.awaitAssert(Duration.ofSeconds(15), () -> {
       BookSnapshot book = onBooksNode.snapshot(useCase).toCompletableFuture().get(5, TimeUnit.SECONDS).book();
       BookSnapshot replica = local.replicaSnapshot(useCase);
       assertNotNull(replica);
@@ -262,7 +262,7 @@ class LocalBooksTest {
 
   private static void awaitOffers(LocalBooks local, String useCase, List<String> askIds) {
     TestProbe<Object> probe = books.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(5), () -> {
+    probe.awaitAssert(Duration.ofSeconds(15), () -> {
       assertEquals(askIds, askIds(local.offers(useCase)));
       return null;
     });

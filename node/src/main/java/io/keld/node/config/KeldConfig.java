@@ -14,10 +14,12 @@ import java.util.Map;
 /**
  * Loads a node's configuration: a profile from {@code config/} (packaged into the jar under
  * {@code keld-config/}) or a {@code .conf} file on disk, with command-line overrides on top, and
- * Pekko's reference settings underneath.
+ * every module's {@code reference.conf} (Keld's defaults, Pekko's) underneath.
  *
  * <p>Overrides are applied before substitutions are resolved, so that {@code --data-dir} moves the
- * embedded database too (its URL is built from {@code keld.data-dir}).
+ * embedded database too (its URL is built from {@code keld.data-dir}). The reference layer comes
+ * resolved on its own, so a setting that follows another one the profile may change is restated in
+ * {@code config/keld.conf}.
  */
 public final class KeldConfig {
 

@@ -1,10 +1,12 @@
 package io.keld.node.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -79,5 +81,30 @@ class KeldConfigTest {
     var port = assertThrows(KeldConfig.InvalidConfigException.class,
         () -> KeldConfig.load("dev", new KeldConfig.Overrides(70000, null, null, null, null, Map.of())));
     assertTrue(port.getMessage().contains("keld.http.port must be a port number"), port.getMessage());
+  }
+
+  @Test
+  void theNodesDefaultsAreInItsReferenceConf() {
+    Config reference = ConfigFactory.defaultReference();
+    assertEquals(8080, reference.getInt("keld.http.port"));
+    assertEquals(4318, reference.getInt("keld.otlp.port"));
+    assertEquals("h2", reference.getString("keld.database.vendor"));
+    assertFalse(reference.hasPath("keld.database.url"), "the profile names the database");
+  }
+
+  @Test
+  void everyModulesDefaultsReachANode() {
+    Config c = KeldConfig.load("dev", KeldConfig.Overrides.none());
+    for (String path : List.of("keld.marketplace.safety-margin", "keld.flow.batch-tokens", "keld.trade.feed.conflation",
+        "keld.atlas.budget-timeout", "keld.atlas.price-book-seed", "keld.ixp.max-items", "keld.edge.default-deadline", "keld.jobs.tick")) {
+      assertTrue(c.hasPath(path), path);
+    }
+    assertEquals("jackson-cbor", c.getString("pekko.actor.serialization-bindings.\"io.keld.ixp.CborSerializable\""));
+  }
+
+  @Test
+  void otlpListensWhereHttpDoes() {
+    Config c = KeldConfig.load("dev", new KeldConfig.Overrides(null, null, null, null, null, Map.of("keld.http.interface", "127.0.0.1")));
+    assertEquals("127.0.0.1", c.getString("keld.otlp.interface"));
   }
 }

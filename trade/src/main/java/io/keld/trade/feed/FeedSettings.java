@@ -1,5 +1,7 @@
 package io.keld.trade.feed;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 
 /**
@@ -11,13 +13,15 @@ import java.time.Duration;
  */
 public record FeedSettings(int buffer, Duration heartbeat, Duration conflation, Duration closeGrace) {
 
-  public static final FeedSettings DEFAULTS = new FeedSettings(1024, Duration.ofSeconds(15), Duration.ofMillis(10), Duration.ofSeconds(5));
+  /** The defaults, as this module's reference.conf states them. */
+  public static final FeedSettings DEFAULTS = fromConfig(ConfigFactory.defaultReference().getConfig("keld.trade.feed"));
 
   public FeedSettings {
     if (buffer < 8) throw new IllegalArgumentException("the feed's buffer holds at least 8 messages");
   }
 
-  public static FeedSettings fromConfig(com.typesafe.config.Config c) {
+  /** Reads the {@code keld.trade.feed} section. */
+  public static FeedSettings fromConfig(Config c) {
     return new FeedSettings(c.getInt("buffer"), c.getDuration("heartbeat"), c.getDuration("conflation"), c.getDuration("close-grace"));
   }
 }

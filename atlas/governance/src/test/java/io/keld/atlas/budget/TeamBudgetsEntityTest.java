@@ -22,8 +22,6 @@ import org.junit.jupiter.api.Test;
 class TeamBudgetsEntityTest {
 
   private static final Config CONFIG = EventSourcedBehaviorTestKit.config().withFallback(ConfigFactory.parseString("""
-      pekko.actor.serializers.jackson-cbor = "org.apache.pekko.serialization.jackson.JacksonCborSerializer"
-      pekko.actor.serialization-bindings { "io.keld.ixp.CborSerializable" = jackson-cbor }
       pekko.loglevel = WARNING
       """)).withFallback(ConfigFactory.load());
   private static final ActorTestKit testKit = ActorTestKit.create(CONFIG);
