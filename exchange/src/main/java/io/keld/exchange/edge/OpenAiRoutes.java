@@ -17,6 +17,7 @@ import io.keld.exchange.jobs.Jobs;
 import io.keld.atlas.keys.CachingAuthenticator;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.TenancyStore;
+import io.keld.kit.Json;
 import io.keld.kit.KeyAuthentication;
 import io.keld.flow.Item;
 import io.keld.flow.ItemResult;
@@ -80,7 +81,7 @@ public final class OpenAiRoutes {
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
       long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {}
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   /** A body is one JSON value: anything after it is refused. */
   private static final com.fasterxml.jackson.databind.ObjectReader STRICT = JSON.reader()
       .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

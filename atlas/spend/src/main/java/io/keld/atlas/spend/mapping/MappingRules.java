@@ -1,12 +1,11 @@
 package io.keld.atlas.spend.mapping;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal;
+import io.keld.kit.Json;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Clock;
@@ -51,9 +50,8 @@ public final class MappingRules {
   /** The organization's list. */
   public record RuleList(List<Rule> rules, Instant updatedAt) {}
 
-  public static final ObjectMapper JSON = new ObjectMapper()
-      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  /** The stored list is Keld's own JSON, in the API's form. */
+  private static final ObjectMapper JSON = Json.WIRE;
 
   public static final int MAX_RULES = 500;
   private static final Duration CACHE_FOR = Duration.ofSeconds(10);
