@@ -13,6 +13,7 @@ import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.jobs.Jobs;
 import io.keld.flow.Flow;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
@@ -54,10 +55,11 @@ public final class Exchange {
    * them. Call once, before the HTTP routes are built.
    *
    * @param blocking where JDBC calls run (the node's blocking dispatcher)
+   * @param edgeDefaultsCache bounds of the cache of projects' edge defaults
    */
   public static Exchange start(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, MeterRegistry registry,
       Governance governance, SpendIngest spend, BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings,
-      Set<String> useCases, Duration askTimeout) {
+      Set<String> useCases, Duration askTimeout, CacheSettings edgeDefaultsCache) {
     Sql sql = new Sql(dataSource, blocking);
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
@@ -66,7 +68,7 @@ public final class Exchange {
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, governance.tenancy(), backups, settings, useCases, clock, askTimeout);
     DeadlineJobs jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);
-    return new Exchange(governance, new EdgeDefaults(sql, clock), jobs);
+    return new Exchange(governance, new EdgeDefaults(sql, clock, edgeDefaultsCache), jobs);
   }
 
   public DeadlineJobs jobs() {

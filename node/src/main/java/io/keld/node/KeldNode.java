@@ -7,6 +7,7 @@ import io.keld.exchange.Exchange;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.atlas.keys.KeyStore;
+import io.keld.kit.CacheSettings;
 import io.keld.trade.providers.Endpoint;
 import java.util.Set;
 import io.keld.marketplace.book.MatchingRules;
@@ -210,7 +211,8 @@ public final class KeldNode implements AutoCloseable {
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
-      SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance);
+      SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
+          CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
       bookListeners.add(trade.bookListener());
@@ -246,7 +248,7 @@ public final class KeldNode implements AutoCloseable {
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
-                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"))))
+                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))))
             .toCompletableFuture()
             .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       }
@@ -297,7 +299,8 @@ public final class KeldNode implements AutoCloseable {
           new Capacity(backup.getInt("max-concurrency"), 0));
     }
     return Exchange.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(), governance, spend.ingest(), books,
-        flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
+        flow, routes, settings, Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"),
+        CacheSettings.of(config.getConfig("keld.edge"), "project-defaults"));
   }
 
   /**
@@ -342,7 +345,7 @@ public final class KeldNode implements AutoCloseable {
     OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
         WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
         c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
-        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), CacheSettings.of(c, "key"), CacheSettings.of(c, "project"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-resync-when-quiet"), Clock.systemUTC());
     return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,
@@ -361,7 +364,7 @@ public final class KeldNode implements AutoCloseable {
           new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
       return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
           config.getStringList("keld.marketplace.use-cases"), toFlow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
-          Clock.systemUTC());
+          CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), Clock.systemUTC());
     } catch (MasterKey.InvalidMasterKeyException e) {
       throw new IllegalStateException(e.getMessage(), e);
     }

@@ -1,6 +1,7 @@
 package io.keld.trade;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.JsonBodies;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookListener;
@@ -52,7 +53,7 @@ public final class Trade {
 
   /** @throws MasterKey.InvalidMasterKeyException when the key is not the one the stored credentials were sealed with */
   public static Trade start(ActorSystem<?> system, DataSource dataSource, Executor blocking, BookClient books, Authenticator authenticator,
-      MasterKey masterKey, List<String> useCases, CapacitySink capacity, FeedSettings feedSettings, Clock clock) {
+      MasterKey masterKey, List<String> useCases, CapacitySink capacity, FeedSettings feedSettings, CacheSettings openAskCache, Clock clock) {
     Sql sql = new Sql(dataSource, blocking);
     ProviderStore providers = new ProviderStore(sql, new CredentialCipher(masterKey), clock);
     providers.verifyMasterKey();
@@ -61,7 +62,7 @@ public final class Trade {
       ObjectNode msg = JsonBodies.MAPPER.createObjectNode();
       msg.set("ask", JsonBodies.MAPPER.valueToTree(AskView.of(ask)));
       topics.provider(ask.orgId()).tell(Topic.publish(new FeedEvent("ask_state", null, 0, msg.toString())));
-    });
+    }, openAskCache);
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, providers, topics, books, capacity, feedSettings);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import io.keld.atlas.budget.BudgetLedger;
 import io.keld.atlas.governance.Access;
 import io.keld.exchange.jobs.DeadlineJob;
@@ -17,6 +18,7 @@ import io.keld.exchange.jobs.Jobs;
 import io.keld.atlas.keys.CachingAuthenticator;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.TenancyStore;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.Json;
 import io.keld.kit.KeyAuthentication;
 import io.keld.flow.Item;
@@ -43,7 +45,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -79,7 +80,8 @@ public final class OpenAiRoutes {
    * @param maxBodyBytes           the largest request body read
    */
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
-      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {}
+      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, CacheSettings keyCache,
+      CacheSettings projectCache) {}
 
   private static final ObjectMapper JSON = Json.PLAIN;
   /** A body is one JSON value: anything after it is refused. */
@@ -98,15 +100,15 @@ public final class OpenAiRoutes {
   private final Clock clock;
   private final Materializer materializer;
   private final long createdEpochSeconds;
-  private final Map<String, CachedProject> projects = new ConcurrentHashMap<>();
-
-  private record CachedProject(Optional<Project> project, long atNanos) {}
+  /** Projects by id, found or not: the hot path does not read the database per request. */
+  private final AsyncLoadingCache<String, Optional<Project>> projects;
 
   public OpenAiRoutes(ActorSystem<?> system, Authenticator keys, TenancyStore tenancy, Jobs jobs, JobStreams streams,
       io.keld.exchange.ixp.JobIndex index, LocalBooks localBooks, io.keld.atlas.budget.BudgetClient budgets, EdgeDefaults defaults,
       JobStreams.RouteResolver routes, ProviderClient providers, Settings settings, Clock clock) {
-    this.keys = new CachingAuthenticator(keys, settings.keyCacheFor());
+    this.keys = new CachingAuthenticator(keys, settings.keyCache());
     this.tenancy = tenancy;
+    this.projects = settings.projectCache().caffeine().buildAsync((id, executor) -> tenancy.project(id).toCompletableFuture());
     this.jobs = jobs;
     this.streams = streams;
     this.localBooks = localBooks;
@@ -286,15 +288,10 @@ public final class OpenAiRoutes {
     }
   }
 
-  /** Projects are read through a short cache: the hot path does not read the database per request. */
+  /** The project, through the project cache; an id that cannot be a project's is not looked up. */
   private CompletionStage<Optional<Project>> project(String id) {
-    CachedProject c = projects.get(id);
-    if (c != null && System.nanoTime() - c.atNanos() < settings.keyCacheFor().toNanos()) return CompletableFuture.completedFuture(c.project());
     if (!id.matches("prj_[0-9a-z]{16}")) return CompletableFuture.completedFuture(Optional.empty());
-    return tenancy.project(id).thenApply(found -> {
-      projects.put(id, new CachedProject(found, System.nanoTime()));
-      return found;
-    });
+    return projects.get(id);
   }
 
   // -- the job path: a later deadline --------------------------------------------------------------

@@ -2,14 +2,15 @@ package io.keld.atlas.spend.mapping;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.Json;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,9 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where ingested usage belongs: an organization's ordered rules from telemetry attributes (span or
@@ -54,24 +53,28 @@ public final class MappingRules {
   private static final ObjectMapper JSON = Json.WIRE;
 
   public static final int MAX_RULES = 500;
-  private static final Duration CACHE_FOR = Duration.ofSeconds(10);
 
   /** The rules and the organization's projects (id → team) at one moment. */
   public record Snapshot(String orgId, List<Rule> rules, Map<String, String> projectTeams, Map<String, Boolean> teams, Instant loadedAt) {}
 
   private final Sql sql;
   private final Clock clock;
-  private final Map<String, Snapshot> cache = new ConcurrentHashMap<>();
+  /** The organizations' snapshots; ingest reads them per row, so a batch costs no queries. */
+  private final AsyncLoadingCache<String, Snapshot> cache;
 
-  public MappingRules(Sql sql, Clock clock) {
+  /** @param cache bounds of the snapshots' cache: a change of rules made here shows at once, a new project within its time */
+  public MappingRules(Sql sql, Clock clock, CacheSettings cache) {
     this.sql = sql;
     this.clock = clock;
+    this.cache = cache.caffeine().buildAsync((orgId, executor) -> load(orgId).toCompletableFuture());
   }
 
-  /** The organization's rules and projects, from a cache at most 10 s old. */
+  /** The organization's rules and projects, from the cache; calls at once for one organization share one read. */
   public CompletionStage<Snapshot> snapshot(String orgId) {
-    Snapshot s = cache.get(orgId);
-    if (s != null && s.loadedAt().plus(CACHE_FOR).isAfter(clock.instant())) return CompletableFuture.completedFuture(s);
+    return cache.get(orgId);
+  }
+
+  private CompletionStage<Snapshot> load(String orgId) {
     return sql.run(c -> {
       List<Rule> rules = List.of();
       try (PreparedStatement ps = c.prepareStatement("SELECT rules_json FROM mapping_rules WHERE org_id = ?")) {
@@ -94,9 +97,7 @@ public final class MappingRules {
           while (rs.next()) teams.put(rs.getString(1), true);
         }
       }
-      Snapshot fresh = new Snapshot(orgId, rules, projects, teams, clock.instant());
-      cache.put(orgId, fresh);
-      return fresh;
+      return new Snapshot(orgId, rules, projects, teams, clock.instant());
     });
   }
 
@@ -135,7 +136,7 @@ public final class MappingRules {
           Sql.bind(ins, orgId, json, now);
           ins.executeUpdate();
         }
-        cache.remove(orgId);
+        cache.synchronous().invalidate(orgId);
         return new RuleList(List.copyOf(rules), now);
       });
     });
