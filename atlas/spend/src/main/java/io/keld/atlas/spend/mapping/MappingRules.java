@@ -3,6 +3,7 @@ package io.keld.atlas.spend.mapping;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal;
@@ -64,9 +65,13 @@ public final class MappingRules {
 
   /** @param cache bounds of the snapshots' cache: a change of rules made here shows at once, a new project within its time */
   public MappingRules(Sql sql, Clock clock, CacheSettings cache) {
+    this(sql, clock, cache, Ticker.systemTicker());
+  }
+
+  MappingRules(Sql sql, Clock clock, CacheSettings cache, Ticker ticker) {
     this.sql = sql;
     this.clock = clock;
-    this.cache = cache.caffeine().buildAsync((orgId, executor) -> load(orgId).toCompletableFuture());
+    this.cache = cache.caffeine(ticker).buildAsync((orgId, executor) -> load(orgId).toCompletableFuture());
   }
 
   /** The organization's rules and projects, from the cache; calls at once for one organization share one read. */
