@@ -209,7 +209,7 @@ public final class KeldNode implements AutoCloseable {
       KeldDatabase db = database;
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
-          config.getDuration("keld.atlas.budget-timeout"));
+          config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
       SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
@@ -345,7 +345,7 @@ public final class KeldNode implements AutoCloseable {
     OpenAiRoutes.Settings settings = new OpenAiRoutes.Settings(c.getDuration("default-deadline"),
         WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))), c.getDuration("realtime-max-lead"),
         c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))), c.getLong("lease-chunk-tokens"),
-        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), CacheSettings.of(c, "key"), CacheSettings.of(c, "project"));
+        c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), CacheSettings.of(c, "key"));
     LocalBooks localBooks = new LocalBooks(system, books, config.getStringList("keld.marketplace.use-cases"),
         c.getDuration("book-replica-resync-when-quiet"), Clock.systemUTC());
     return new OpenAiRoutes(system, governance.authenticator(), governance.tenancy(), jobs.jobs(), jobs.streams(), jobs.index(), localBooks,

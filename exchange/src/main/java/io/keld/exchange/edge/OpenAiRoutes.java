@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import io.keld.atlas.budget.BudgetLedger;
 import io.keld.atlas.governance.Access;
 import io.keld.exchange.jobs.DeadlineJob;
@@ -80,8 +79,7 @@ public final class OpenAiRoutes {
    * @param maxBodyBytes           the largest request body read
    */
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
-      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, CacheSettings keyCache,
-      CacheSettings projectCache) {}
+      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, CacheSettings keyCache) {}
 
   private static final ObjectMapper JSON = Json.PLAIN;
   /** A body is one JSON value: anything after it is refused. */
@@ -100,15 +98,12 @@ public final class OpenAiRoutes {
   private final Clock clock;
   private final Materializer materializer;
   private final long createdEpochSeconds;
-  /** Projects by id, found or not: the hot path does not read the database per request. */
-  private final AsyncLoadingCache<String, Optional<Project>> projects;
 
   public OpenAiRoutes(ActorSystem<?> system, Authenticator keys, TenancyStore tenancy, Jobs jobs, JobStreams streams,
       io.keld.exchange.ixp.JobIndex index, LocalBooks localBooks, io.keld.atlas.budget.BudgetClient budgets, EdgeDefaults defaults,
       JobStreams.RouteResolver routes, ProviderClient providers, Settings settings, Clock clock) {
     this.keys = new CachingAuthenticator(keys, settings.keyCache());
     this.tenancy = tenancy;
-    this.projects = settings.projectCache().caffeine().buildAsync((id, executor) -> tenancy.project(id).toCompletableFuture());
     this.jobs = jobs;
     this.streams = streams;
     this.localBooks = localBooks;
@@ -288,10 +283,10 @@ public final class OpenAiRoutes {
     }
   }
 
-  /** The project, through the project cache; an id that cannot be a project's is not looked up. */
+  /** The project (through TenancyStore's cache of projects); an id that cannot be a project's is not looked up. */
   private CompletionStage<Optional<Project>> project(String id) {
     if (!id.matches("prj_[0-9a-z]{16}")) return CompletableFuture.completedFuture(Optional.empty());
-    return projects.get(id);
+    return tenancy.project(id);
   }
 
   // -- the job path: a later deadline --------------------------------------------------------------
