@@ -2,6 +2,7 @@ package io.keld.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.kit.Json;
 import io.keld.marketplace.book.BookOp;
 import io.keld.node.KeldNode;
 import java.io.BufferedReader;
@@ -41,7 +42,7 @@ final class TradeFeedBench {
   static final int AMENDS_PER_S = 2_000;
   /** A second, lower rate: the feed's own latency where the node has room to spare. */
   static final int LOW_RATE = 400;
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = Json.PLAIN;
 
   static BenchReport run(boolean quick) throws Exception {
     return BenchNode.onPostgres(Files.createTempDirectory("keld-trade-bench"), node -> measure(node, quick));

@@ -2,6 +2,7 @@ package io.keld.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.kit.Json;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
@@ -39,7 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class TradeFeedProviders {
 
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = Json.PLAIN;
 
   public static void main(String[] args) throws Exception {
     String wsBase = args[0];

@@ -14,6 +14,7 @@ import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.jobs.Jobs;
 import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.flow.Flow;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
@@ -58,10 +59,11 @@ public final class Exchange {
    * @param blocking    where JDBC calls run (the node's blocking dispatcher)
    * @param routes      where a leg's provider and model are served (Trade's provider directory)
    * @param backupFleet where the operator's default backup is called, registered here with this node's Flow
+   * @param edgeDefaultsCache bounds of the cache of projects' edge defaults
    */
   public static Exchange start(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, MeterRegistry registry,
       Governance governance, SpendIngest spend, BookClient books, Flow flow, JobStreams.RouteResolver routes, JobSettings settings,
-      Optional<OperatorBackupFleet> backupFleet, Set<String> useCases, Duration askTimeout) {
+      Optional<OperatorBackupFleet> backupFleet, Set<String> useCases, Duration askTimeout, CacheSettings edgeDefaultsCache) {
     backupFleet.ifPresent(fleet -> fleet.register(flow));
     Sql sql = new Sql(dataSource, blocking);
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
@@ -71,7 +73,7 @@ public final class Exchange {
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, governance.tenancy(), backups, settings, useCases, clock, askTimeout);
     DeadlineJobs jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);
-    return new Exchange(governance, new EdgeDefaults(sql, clock), jobs);
+    return new Exchange(governance, new EdgeDefaults(sql, clock, edgeDefaultsCache), jobs);
   }
 
   public DeadlineJobs jobs() {

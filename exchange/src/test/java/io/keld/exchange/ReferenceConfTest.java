@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.keld.exchange.edge.OpenAiRoutes;
+import io.keld.kit.CacheSettings;
 import io.keld.exchange.ixp.IxpRoutes;
 import io.keld.exchange.jobs.JobSettings;
 import java.time.Duration;
@@ -25,7 +26,7 @@ class ReferenceConfTest {
   @Test
   void edgeDefaults() {
     assertEquals(new OpenAiRoutes.Settings(Duration.ofSeconds(60), 5_000_000, Duration.ofMinutes(5), Duration.ofSeconds(1), 500_000,
-        2_000_000, Duration.ofSeconds(5), 4_194_304, Duration.ofSeconds(5)), OpenAiRoutes.Settings.fromConfig(config.getConfig("keld.edge")));
+        2_000_000, Duration.ofSeconds(5), 4_194_304, new CacheSettings(100_000, Duration.ofSeconds(5))), OpenAiRoutes.Settings.fromConfig(config.getConfig("keld.edge")));
     assertEquals(Duration.ofSeconds(5), config.getDuration("keld.edge.book-replica-resync-when-quiet"));
   }
 

@@ -3,14 +3,9 @@ package io.keld.kit;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-import com.fasterxml.jackson.annotation.JsonInclude;
 import io.keld.ixp.problem.Problem;
 import io.keld.ixp.problem.ProblemType;
 import java.util.Optional;
@@ -39,25 +34,8 @@ import org.apache.pekko.util.ByteStringBuilder;
  */
 public final class JsonBodies {
 
-  /** The one mapper of the public HTTP APIs. */
-  public static final ObjectMapper MAPPER =
-      JsonMapper.builder()
-          .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-          .addModule(new JavaTimeModule())
-          .disable(com.fasterxml.jackson.databind.SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
-          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-          // A string where a number belongs, 1.5 for a whole number, 5 for a name: wrong types, refused.
-          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
-          .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
-          // ... and a number or a boolean where a string belongs; and anything after the one JSON value.
-          .withCoercionConfig(com.fasterxml.jackson.databind.type.LogicalType.Textual, c -> c
-              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
-              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
-              .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail))
-          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-          .serializationInclusion(JsonInclude.Include.NON_NULL)
-          .build();
+  /** The mapper of the public HTTP APIs: {@link Json#WIRE}. */
+  public static final ObjectMapper MAPPER = Json.WIRE;
 
   /** Largest JSON body the control-plane APIs read. */
   public static final long MAX_BODY_BYTES = 64 * 1024;

@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
 public final class ProblemResponses {
 
   private static final Logger log = LoggerFactory.getLogger(ProblemResponses.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   public static final ContentType PROBLEM_JSON = ContentTypes.parse(Problem.MEDIA_TYPE);
 
   private ProblemResponses() {}

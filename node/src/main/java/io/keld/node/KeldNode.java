@@ -8,6 +8,7 @@ import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.OperatorBackupFleet;
 import io.keld.atlas.keys.KeyStore;
+import io.keld.kit.CacheSettings;
 import java.util.Set;
 import io.keld.marketplace.entity.MarketplaceSettings;
 import io.keld.flow.Flow;
@@ -202,9 +203,10 @@ public final class KeldNode implements AutoCloseable {
       KeldDatabase db = database;
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
-          config.getDuration("keld.atlas.budget-timeout"));
+          config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
-      SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance);
+      SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
+          CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
       bookListeners.add(trade.bookListener());
@@ -240,7 +242,7 @@ public final class KeldNode implements AutoCloseable {
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
-                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"))))
+                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))))
             .toCompletableFuture()
             .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       }
@@ -284,7 +286,8 @@ public final class KeldNode implements AutoCloseable {
     Config c = config.getConfig("keld.jobs");
     return Exchange.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(), governance, spend.ingest(), books,
         flow, routes, JobSettings.fromConfig(c), OperatorBackupFleet.fromConfig(c.getConfig("operator-backup"), System::getenv),
-        Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"));
+        Set.copyOf(config.getStringList("keld.marketplace.use-cases")), c.getDuration("ask-timeout"),
+        CacheSettings.of(config.getConfig("keld.edge"), "project-defaults"));
   }
 
   /** {@code /ixp/v1}: the job protocol's control and data planes. */
@@ -318,7 +321,7 @@ public final class KeldNode implements AutoCloseable {
       MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
       return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
           config.getStringList("keld.marketplace.use-cases"), flow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
-          Clock.systemUTC());
+          CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), Clock.systemUTC());
     } catch (MasterKey.InvalidMasterKeyException e) {
       throw new IllegalStateException(e.getMessage(), e);
     }

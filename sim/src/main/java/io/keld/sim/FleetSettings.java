@@ -1,5 +1,8 @@
 package io.keld.sim;
 
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
 /**
  * What a simulated fleet can do, changeable at run time (admin endpoint).
  *
@@ -11,6 +14,7 @@ package io.keld.sim;
  * @param stallMs             how long a stall lasts
  * @param dropRate            share of requests whose connection is dropped without an answer
  */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record FleetSettings(int slots, long tokensPerSecond, long timeToFirstTokenMs, double errorRate, double stallRate,
     long stallMs, double dropRate) {
 

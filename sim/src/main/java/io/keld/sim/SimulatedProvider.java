@@ -5,8 +5,10 @@ import static org.apache.pekko.http.javadsl.server.Directives.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.kit.Json;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -44,10 +46,10 @@ import org.apache.pekko.util.ByteString;
  */
 public final class SimulatedProvider implements AutoCloseable {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final ObjectMapper SNAKE = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   /** Counters since start (or the last reset). */
+  @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
   public record Stats(long requests, long served, long rateLimited, long errors, long dropped, int inFlight, int maxInFlight) {}
 
   private final ActorSystem<?> system;
@@ -137,17 +139,17 @@ public final class SimulatedProvider implements AutoCloseable {
             path("embeddings", () -> post(() -> entity(Unmarshaller.entityToString(), this::embeddings))))),
         pathPrefix("admin", () -> concat(
             path("fleet", () -> concat(
-                get(() -> complete(json(StatusCodes.OK, SNAKE.valueToTree(settings.get())))),
+                get(() -> complete(json(StatusCodes.OK, JSON.valueToTree(settings.get())))),
                 put(() -> entity(Unmarshaller.entityToString(), body -> {
                   try {
-                    FleetSettings next = SNAKE.readValue(body, FleetSettings.class);
+                    FleetSettings next = JSON.readValue(body, FleetSettings.class);
                     settings.set(next);
-                    return complete(json(StatusCodes.OK, SNAKE.valueToTree(next)));
+                    return complete(json(StatusCodes.OK, JSON.valueToTree(next)));
                   } catch (Exception e) {
                     return complete(error(StatusCodes.BAD_REQUEST, "invalid fleet settings: " + rootMessage(e), "invalid_request_error", null));
                   }
                 })))),
-            path("stats", () -> get(() -> complete(json(StatusCodes.OK, SNAKE.valueToTree(stats()))))))));
+            path("stats", () -> get(() -> complete(json(StatusCodes.OK, JSON.valueToTree(stats()))))))));
   }
 
   /** Counts the request and reads its JSON body for a served model; otherwise the OpenAI error to answer. */

@@ -1,5 +1,6 @@
 package io.keld.trade;
 
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
@@ -59,7 +60,7 @@ public final class Trade {
    * @throws MasterKey.InvalidMasterKeyException when the key is not the one the stored credentials were sealed with
    */
   public static Trade start(ActorSystem<?> system, DataSource dataSource, Executor blocking, BookClient books, Authenticator authenticator,
-      MasterKey masterKey, List<String> useCases, Flow flow, FeedSettings feedSettings, Clock clock) {
+      MasterKey masterKey, List<String> useCases, Flow flow, FeedSettings feedSettings, CacheSettings openAskCache, Clock clock) {
     Sql sql = new Sql(dataSource, blocking);
     ProviderStore providers = new ProviderStore(sql, new CredentialCipher(masterKey), clock);
     providers.verifyMasterKey();
@@ -67,7 +68,7 @@ public final class Trade {
     FeedTopics topics = new FeedTopics(system);
     AskService asks = new AskService(books, providers, new AskStore(sql), useCases, clock, ask -> {
       topics.provider(ask.orgId()).tell(Topic.publish(FeedEvent.of(new FeedMessage.AskState(AskView.of(ask)), null, 0)));
-    });
+    }, openAskCache);
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, directory, topics, books, feedSettings);

@@ -1,25 +1,22 @@
 package io.keld.exchange.edge;
 
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A project's defaults for the OpenAI-compatible edge: the use case, deadline and ceiling a request
  * gets when it sends no {@code X-Keld-*} header ({@code project_edge_defaults}). Read through a
- * short cache, so the hot path does not read the database per request; a change shows within
- * {@link #CACHE_FOR}.
+ * cache, so the hot path does not read the database per request; a change made on another node
+ * shows within the cache's time (on this node, at once). Requests for one project at once share one read.
  */
 public final class EdgeDefaults {
-
-  public static final Duration CACHE_FOR = Duration.ofSeconds(5);
 
   /**
    * @param useCase        the use case, or null
@@ -30,25 +27,19 @@ public final class EdgeDefaults {
     public static final Defaults NONE = new Defaults(null, null, null);
   }
 
-  private record Cached(Defaults defaults, long atNanos) {}
-
   private final Sql sql;
   private final Clock clock;
-  private final Map<String, Cached> cache = new ConcurrentHashMap<>();
+  private final AsyncLoadingCache<String, Defaults> cache;
 
-  public EdgeDefaults(Sql sql, Clock clock) {
+  public EdgeDefaults(Sql sql, Clock clock, CacheSettings cache) {
     this.sql = sql;
     this.clock = clock;
+    this.cache = cache.caffeine().buildAsync((projectId, executor) ->
+        read(projectId).thenApply(d -> d.orElse(Defaults.NONE)).toCompletableFuture());
   }
 
   public CompletionStage<Defaults> of(String projectId) {
-    Cached c = cache.get(projectId);
-    if (c != null && System.nanoTime() - c.atNanos() < CACHE_FOR.toNanos()) return CompletableFuture.completedFuture(c.defaults());
-    return read(projectId).thenApply(d -> {
-      Defaults found = d.orElse(Defaults.NONE);
-      cache.put(projectId, new Cached(found, System.nanoTime()));
-      return found;
-    });
+    return cache.get(projectId);
   }
 
   public CompletionStage<Optional<Defaults>> read(String projectId) {
@@ -76,7 +67,7 @@ public final class EdgeDefaults {
         Sql.bind(ins, projectId, d.useCase(), d.deadline() == null ? null : d.deadline().toString(), d.ceilingPerMtok(), clock.instant());
         ins.executeUpdate();
       }
-      cache.remove(projectId);
+      cache.synchronous().invalidate(projectId);
       return d;
     });
   }
@@ -86,7 +77,7 @@ public final class EdgeDefaults {
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM project_edge_defaults WHERE project_id = ?")) {
         ps.setString(1, projectId);
         boolean removed = ps.executeUpdate() > 0;
-        cache.remove(projectId);
+        cache.synchronous().invalidate(projectId);
         return removed;
       }
     });

@@ -3,6 +3,7 @@ package io.keld.exchange.edge;
 import static io.keld.ixp.Texts.clip;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.keld.kit.Json;
 import io.keld.kit.ProblemException;
 import io.keld.ixp.problem.Problem;
 import java.util.UUID;
@@ -26,7 +27,7 @@ import org.slf4j.LoggerFactory;
 public final class OpenAiError extends RuntimeException {
 
   private static final Logger log = LoggerFactory.getLogger(OpenAiError.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   private final int status;
   private final String type;

@@ -18,6 +18,8 @@ import io.keld.exchange.jobs.Jobs;
 import io.keld.atlas.keys.CachingAuthenticator;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.TenancyStore;
+import io.keld.kit.CacheSettings;
+import io.keld.kit.Json;
 import io.keld.kit.KeyAuthentication;
 import io.keld.flow.Item;
 import io.keld.flow.ItemResult;
@@ -43,7 +45,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -79,17 +80,17 @@ public final class OpenAiRoutes {
    * @param maxBodyBytes           the largest request body read
    */
   public record Settings(Duration defaultDeadline, long defaultCeilingPerMtok, Duration realtimeMaxLead, Duration minLead,
-      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, Duration keyCacheFor) {
+      long leaseChunkMicroUsd, long leaseChunkTokens, Duration leaseMaxAge, long maxBodyBytes, CacheSettings keyCache) {
 
     /** Reads the {@code keld.edge} section (its {@code book-replica-resync-when-quiet} is the node-local books', not the routes'). */
     public static Settings fromConfig(Config c) {
       return new Settings(c.getDuration("default-deadline"), WireMoney.microUsd(new BigDecimal(c.getString("default-ceiling-usd-per-mtok"))),
           c.getDuration("realtime-max-lead"), c.getDuration("min-lead"), WireMoney.microUsd(new BigDecimal(c.getString("lease-chunk-usd"))),
-          c.getLong("lease-chunk-tokens"), c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), c.getDuration("key-cache-for"));
+          c.getLong("lease-chunk-tokens"), c.getDuration("lease-max-age"), c.getBytes("max-body-bytes"), CacheSettings.of(c, "key"));
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   /** A body is one JSON value: anything after it is refused. */
   private static final com.fasterxml.jackson.databind.ObjectReader STRICT = JSON.reader()
       .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -106,14 +107,11 @@ public final class OpenAiRoutes {
   private final Clock clock;
   private final Materializer materializer;
   private final long createdEpochSeconds;
-  private final Map<String, CachedProject> projects = new ConcurrentHashMap<>();
-
-  private record CachedProject(Optional<Project> project, long atNanos) {}
 
   public OpenAiRoutes(ActorSystem<?> system, Authenticator keys, TenancyStore tenancy, Jobs jobs, JobStreams streams,
       io.keld.exchange.ixp.JobIndex index, LocalBooks localBooks, io.keld.atlas.budget.BudgetClient budgets, EdgeDefaults defaults,
       JobStreams.RouteResolver routes, ProviderClient providers, Settings settings, Clock clock) {
-    this.keys = new CachingAuthenticator(keys, settings.keyCacheFor());
+    this.keys = new CachingAuthenticator(keys, settings.keyCache());
     this.tenancy = tenancy;
     this.jobs = jobs;
     this.streams = streams;
@@ -294,15 +292,10 @@ public final class OpenAiRoutes {
     }
   }
 
-  /** Projects are read through a short cache: the hot path does not read the database per request. */
+  /** The project (through TenancyStore's cache of projects); an id that cannot be a project's is not looked up. */
   private CompletionStage<Optional<Project>> project(String id) {
-    CachedProject c = projects.get(id);
-    if (c != null && System.nanoTime() - c.atNanos() < settings.keyCacheFor().toNanos()) return CompletableFuture.completedFuture(c.project());
     if (!id.matches("prj_[0-9a-z]{16}")) return CompletableFuture.completedFuture(Optional.empty());
-    return tenancy.project(id).thenApply(found -> {
-      projects.put(id, new CachedProject(found, System.nanoTime()));
-      return found;
-    });
+    return tenancy.project(id);
   }
 
   // -- the job path: a later deadline --------------------------------------------------------------

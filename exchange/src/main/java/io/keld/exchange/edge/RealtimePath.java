@@ -10,6 +10,7 @@ import io.keld.exchange.ixp.JobResources;
 import io.keld.exchange.jobs.Backup;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobUsageStore;
+import io.keld.kit.Json;
 import io.keld.kit.ProblemResponses;
 import io.keld.flow.Operation;
 import io.keld.flow.Route;
@@ -55,7 +56,7 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
  */
 final class RealtimePath {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   private static final int OPTIONS = 3;
 
   private final LocalBooks localBooks;

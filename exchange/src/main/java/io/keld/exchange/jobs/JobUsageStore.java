@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.atlas.spend.ledger.Ledger;
 import io.keld.atlas.spend.prices.PriceBook;
+import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import java.sql.PreparedStatement;
 import java.time.Instant;
@@ -17,7 +18,7 @@ import java.util.concurrent.CompletionStage;
  */
 public final class JobUsageStore {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   /** One row of {@code job_usage}. */
   public record UsageRecord(String jobId, int legNo, String orgId, String teamId, String projectId, String useCase, String providerId,

@@ -8,6 +8,7 @@ import io.keld.flow.ItemError;
 import io.keld.flow.Operation;
 import io.keld.flow.Route;
 import io.keld.flow.Usage;
+import io.keld.kit.Json;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -46,7 +47,7 @@ import org.apache.pekko.util.ByteString;
  */
 public final class ProviderClient {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   private final Http http;
   private final Materializer materializer;

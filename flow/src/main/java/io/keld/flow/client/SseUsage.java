@@ -3,6 +3,7 @@ package io.keld.flow.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.flow.Usage;
+import io.keld.kit.Json;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import org.apache.pekko.util.ByteString;
@@ -15,7 +16,7 @@ import org.apache.pekko.util.ByteString;
  */
 final class SseUsage {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   /** A longer line is cut here: a usage chunk is small, and a runaway line must not grow memory. */
   private static final int MAX_LINE_CHARS = 1_048_576;
 

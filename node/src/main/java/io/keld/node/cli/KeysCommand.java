@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.keld.atlas.keys.KeyStore;
+import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.node.config.KeldConfig;
@@ -44,7 +45,7 @@ public final class KeysCommand implements Runnable {
     spec.commandLine().usage(System.out);
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   /** Where and as whom to call the node. */
   static final class Connection {

@@ -1,5 +1,7 @@
 package io.keld.trade.asks;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.ProblemException;
 import io.keld.ixp.Ids;
 import io.keld.ixp.problem.ProblemType;
@@ -34,10 +36,15 @@ public final class AskService {
   private final Clock clock;
   private final Consumer<ProviderAsk> changed;
   private final AskTermsWriter terms;
-  private final java.util.concurrent.ConcurrentHashMap<String, ProviderAsk> openAsks = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Open asks by id, once read or posted here (see {@link #own}). */
+  private final Cache<String, ProviderAsk> openAsks;
 
-  /** @param changed told of every ask as it is after a change (the feed sends it to the provider's connections) */
-  public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock, Consumer<ProviderAsk> changed) {
+  /**
+   * @param changed      told of every ask as it is after a change (the feed sends it to the provider's connections)
+   * @param openAskCache bounds of the open asks kept in memory; an ask dropped from it is read again when next used
+   */
+  public AskService(BookClient books, ProviderStore providers, AskStore asks, List<String> useCases, Clock clock, Consumer<ProviderAsk> changed,
+      CacheSettings openAskCache) {
     this.books = books;
     this.providers = providers;
     this.asks = asks;
@@ -45,6 +52,7 @@ public final class AskService {
     this.useCases = List.copyOf(useCases);
     this.clock = clock;
     this.changed = changed;
+    this.openAsks = openAskCache.caffeine().build();
   }
 
   public void requireKnownUseCase(String useCase, String field) {
@@ -131,8 +139,8 @@ public final class AskService {
    * the ask back), a withdrawn one leaves it.
    */
   private ProviderAsk told(ProviderAsk a) {
-    if (a.open()) openAsks.computeIfPresent(a.id(), (id, cached) -> a);
-    else openAsks.remove(a.id());
+    if (a.open()) openAsks.asMap().computeIfPresent(a.id(), (id, cached) -> a);
+    else openAsks.invalidate(a.id());
     changed.accept(a);
     return a;
   }
@@ -163,11 +171,11 @@ public final class AskService {
    * it is, which never change; the terms written back are only the ones a change names.
    */
   private CompletionStage<ProviderAsk> own(String orgId, String askId) {
-    ProviderAsk cached = openAsks.get(askId);
+    ProviderAsk cached = openAsks.getIfPresent(askId);
     if (cached != null && cached.orgId().equals(orgId)) return CompletableFuture.completedFuture(cached);
     return asks.find(orgId, askId).thenApply(found -> {
       ProviderAsk row = found.orElseThrow(() -> ProblemException.notFound("ask " + askId));
-      if (row.open()) openAsks.putIfAbsent(row.id(), row);
+      if (row.open()) openAsks.asMap().putIfAbsent(row.id(), row);
       return row;
     });
   }

@@ -7,6 +7,7 @@ import io.keld.atlas.budget.TeamBudgets;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.ixp.auth.Authenticator;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -44,12 +45,13 @@ public final class Governance {
   /**
    * Registers the budget entities with Cluster Sharding and wires the stores to the database.
    *
-   * @param blocking where JDBC calls run (the node's blocking dispatcher)
+   * @param blocking     where JDBC calls run (the node's blocking dispatcher)
+   * @param projectCache bounds of the cache of projects by id
    */
   public static Governance start(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, MeterRegistry registry,
-      Duration budgetTimeout) {
+      Duration budgetTimeout, CacheSettings projectCache) {
     Sql sql = new Sql(dataSource, blocking);
-    TenancyStore tenancy = new TenancyStore(sql, clock);
+    TenancyStore tenancy = new TenancyStore(sql, clock, projectCache);
     AuditLog audit = new AuditLog(sql, clock);
     Counter softCapAlerts = Counter.builder("keld.budget.soft.cap.alerts")
         .description("Soft budget caps crossed (one per scope per period)").register(registry);

@@ -1,5 +1,7 @@
 package io.keld.atlas.tenancy;
 
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.Ids;
 import io.keld.ixp.auth.Principal.OrgKind;
@@ -7,13 +9,13 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Organizations, teams and projects, in SQL tables (see {@code V2__atlas_governance.sql}): they are
@@ -26,12 +28,21 @@ public final class TenancyStore {
 
   private final Sql sql;
   private final Clock clock;
-  /** Projects never change team or organization, so once read they are cached for good. */
-  private final ConcurrentHashMap<String, Project> projects = new ConcurrentHashMap<>();
+  /**
+   * Projects by id, once found: a project never changes team, organization or name, so its time in
+   * the cache bounds only memory. An id not found is not remembered (a new project shows at once).
+   */
+  private final AsyncLoadingCache<String, Project> projects;
 
+  /** For a one-shot tool (the CLI): a small cache. */
   public TenancyStore(Sql sql, Clock clock) {
+    this(sql, clock, new CacheSettings(1_000, Duration.ofMinutes(1)));
+  }
+
+  public TenancyStore(Sql sql, Clock clock, CacheSettings projectCache) {
     this.sql = sql;
     this.clock = clock;
+    this.projects = projectCache.caffeine().buildAsync((id, executor) -> read(id).toCompletableFuture());
   }
 
   private Instant now() {
@@ -145,23 +156,24 @@ public final class TenancyStore {
         if (Sql.isUniqueViolation(e)) throw new DuplicateNameException("a project named '" + name + "' already exists in " + team.id());
         throw e;
       }
-      projects.put(project.id(), project);
+      projects.put(project.id(), java.util.concurrent.CompletableFuture.completedFuture(project));
       return project;
     });
   }
 
+  /** The project, through the project cache; requests for one project at once share one read. */
   public CompletionStage<Optional<Project>> project(String id) {
-    Project cached = projects.get(id);
-    if (cached != null) return java.util.concurrent.CompletableFuture.completedFuture(Optional.of(cached));
+    return projects.get(id).thenApply(Optional::ofNullable);
+  }
+
+  /** The project as stored, or null. */
+  private CompletionStage<Project> read(String id) {
     return sql.run(c -> {
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT id, org_id, team_id, name, created_at FROM atlas_projects WHERE id = ?")) {
         ps.setString(1, id);
         try (ResultSet rs = ps.executeQuery()) {
-          if (!rs.next()) return Optional.empty();
-          Project p = project(rs);
-          projects.put(p.id(), p);
-          return Optional.of(p);
+          return rs.next() ? project(rs) : null;
         }
       }
     });

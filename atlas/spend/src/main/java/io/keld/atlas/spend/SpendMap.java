@@ -9,6 +9,7 @@ import io.keld.atlas.spend.prices.PriceBook;
 import io.keld.atlas.spend.reports.FocusExport;
 import io.keld.atlas.spend.reports.Recommendations;
 import io.keld.atlas.spend.reports.SpendReports;
+import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.entity.BookClient;
@@ -38,14 +39,18 @@ public final class SpendMap {
   private final Governance governance;
   private final SpendIngest ingest;
 
-  /** @param blocking where JDBC calls run (the node's blocking dispatcher) */
-  public SpendMap(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, Governance governance) {
+  /**
+   * @param blocking          where JDBC calls run (the node's blocking dispatcher)
+   * @param mappingRulesCache bounds of the cache of organizations' mapping rules and projects
+   */
+  public SpendMap(ActorSystem<?> system, DataSource dataSource, Executor blocking, Clock clock, Governance governance,
+      CacheSettings mappingRulesCache) {
     this.system = system;
     this.sql = new Sql(dataSource, blocking);
     this.blocking = blocking;
     this.clock = clock;
     this.governance = governance;
-    this.ingest = new SpendIngest(new Ledger(sql, clock), new PriceBook(sql, clock), new MappingRules(sql, clock));
+    this.ingest = new SpendIngest(new Ledger(sql, clock), new PriceBook(sql, clock), new MappingRules(sql, clock, mappingRulesCache));
   }
 
   /**
@@ -86,9 +91,13 @@ public final class SpendMap {
     return ingest;
   }
 
-  /** OTLP/HTTP trace ingest ({@code POST /v1/traces}), for the node's OpenTelemetry port. */
-  public Route otlpRoute(long maxBodyBytes) {
-    return new OtlpRoutes(new CachingAuthenticator(governance.keys(), Duration.ofSeconds(5)), ingest, maxBodyBytes,
+  /**
+   * OTLP/HTTP trace ingest ({@code POST /v1/traces}), for the node's OpenTelemetry port.
+   *
+   * @param keyCache bounds of the port's cache of exporters' keys
+   */
+  public Route otlpRoute(long maxBodyBytes, CacheSettings keyCache) {
+    return new OtlpRoutes(new CachingAuthenticator(governance.keys(), keyCache), ingest, maxBodyBytes,
         Materializer.matFromSystem(system)).route();
   }
 }

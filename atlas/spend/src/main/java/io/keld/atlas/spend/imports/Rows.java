@@ -4,12 +4,12 @@ import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.atlas.spend.SpendIngest;
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.ixp.Texts;
+import io.keld.kit.Json;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -48,9 +48,7 @@ final class Rows {
    * {@link BigDecimal}, so a cost is never rounded through a double. Documents are read value by value
    * from a parser; each reader checks itself that nothing follows the document.
    */
-  static final ObjectMapper JSON = new ObjectMapper()
-      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+  static final ObjectMapper JSON = Json.EXACT;
 
   /** The ledger's column widths (usage_records), so a long value is a row error rather than a failed insert. */
   static final int ID_MAX = 64;

@@ -2,6 +2,7 @@ package io.keld.atlas.spend.ledger;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -34,7 +35,7 @@ public final class Ledger {
   /** What an append did: records written, and records that were there already. */
   public record Appended(int accepted, int duplicates) {}
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   /** Rows per INSERT statement: 44 parameters each stays well under PostgreSQL's 32,767. */
   private static final int ROWS_PER_INSERT = 500;
   private static final int ATTEMPTS = 5;

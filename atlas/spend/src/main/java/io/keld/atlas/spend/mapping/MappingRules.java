@@ -1,16 +1,17 @@
 package io.keld.atlas.spend.mapping;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.keld.atlas.spend.ledger.UsageRecord;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal;
+import io.keld.kit.CacheSettings;
+import io.keld.kit.Json;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,9 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Where ingested usage belongs: an organization's ordered rules from telemetry attributes (span or
@@ -51,29 +50,36 @@ public final class MappingRules {
   /** The organization's list. */
   public record RuleList(List<Rule> rules, Instant updatedAt) {}
 
-  public static final ObjectMapper JSON = new ObjectMapper()
-      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  /** The stored list is Keld's own JSON, in the API's form. */
+  private static final ObjectMapper JSON = Json.WIRE;
 
   public static final int MAX_RULES = 500;
-  private static final Duration CACHE_FOR = Duration.ofSeconds(10);
 
   /** The rules and the organization's projects (id → team) at one moment. */
   public record Snapshot(String orgId, List<Rule> rules, Map<String, String> projectTeams, Map<String, Boolean> teams, Instant loadedAt) {}
 
   private final Sql sql;
   private final Clock clock;
-  private final Map<String, Snapshot> cache = new ConcurrentHashMap<>();
+  /** The organizations' snapshots; ingest reads them per row, so a batch costs no queries. */
+  private final AsyncLoadingCache<String, Snapshot> cache;
 
-  public MappingRules(Sql sql, Clock clock) {
-    this.sql = sql;
-    this.clock = clock;
+  /** @param cache bounds of the snapshots' cache: a change of rules made here shows at once, a new project within its time */
+  public MappingRules(Sql sql, Clock clock, CacheSettings cache) {
+    this(sql, clock, cache, Ticker.systemTicker());
   }
 
-  /** The organization's rules and projects, from a cache at most 10 s old. */
+  MappingRules(Sql sql, Clock clock, CacheSettings cache, Ticker ticker) {
+    this.sql = sql;
+    this.clock = clock;
+    this.cache = cache.caffeine(ticker).buildAsync((orgId, executor) -> load(orgId).toCompletableFuture());
+  }
+
+  /** The organization's rules and projects, from the cache; calls at once for one organization share one read. */
   public CompletionStage<Snapshot> snapshot(String orgId) {
-    Snapshot s = cache.get(orgId);
-    if (s != null && s.loadedAt().plus(CACHE_FOR).isAfter(clock.instant())) return CompletableFuture.completedFuture(s);
+    return cache.get(orgId);
+  }
+
+  private CompletionStage<Snapshot> load(String orgId) {
     return sql.run(c -> {
       List<Rule> rules = List.of();
       try (PreparedStatement ps = c.prepareStatement("SELECT rules_json FROM mapping_rules WHERE org_id = ?")) {
@@ -96,9 +102,7 @@ public final class MappingRules {
           while (rs.next()) teams.put(rs.getString(1), true);
         }
       }
-      Snapshot fresh = new Snapshot(orgId, rules, projects, teams, clock.instant());
-      cache.put(orgId, fresh);
-      return fresh;
+      return new Snapshot(orgId, rules, projects, teams, clock.instant());
     });
   }
 
@@ -137,7 +141,7 @@ public final class MappingRules {
           Sql.bind(ins, orgId, json, now);
           ins.executeUpdate();
         }
-        cache.remove(orgId);
+        cache.synchronous().invalidate(orgId);
         return new RuleList(List.copyOf(rules), now);
       });
     });

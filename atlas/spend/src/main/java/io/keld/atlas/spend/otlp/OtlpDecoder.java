@@ -1,10 +1,11 @@
 package io.keld.atlas.spend.otlp;
 
-import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.keld.kit.Json;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.proto.common.v1.AnyValue;
 import io.opentelemetry.proto.common.v1.KeyValue;
@@ -35,7 +36,8 @@ public final class OtlpDecoder {
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+  /** A duplicate member is refused: which of two values would be meant? */
+  private static final ObjectReader JSON = Json.PLAIN.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
   private static final HexFormat HEX = HexFormat.of();
 
   private OtlpDecoder() {}

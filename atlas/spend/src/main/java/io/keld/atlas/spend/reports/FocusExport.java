@@ -2,6 +2,7 @@ package io.keld.atlas.spend.reports;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -114,7 +115,7 @@ public final class FocusExport {
   /** The value of a tag whose dimension the record has not been placed in. */
   static final String UNASSIGNED = "unassigned";
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
   private static final DateTimeFormatter DATE_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
   private static final long SECONDS_PER_DAY = 86_400;
   /** Micro-USD and tokens-in-millions both have six decimal places. */

@@ -2,6 +2,7 @@ package io.keld.atlas.spend.reports;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -105,7 +106,7 @@ public final class SpendReports {
   public record Report(Query query, List<Row> rows, Totals totals, Map<String, String> teamNames, Map<String, String> projectNames,
       Map<String, String> projectTeams) {}
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.PLAIN;
 
   private final Sql sql;
 
