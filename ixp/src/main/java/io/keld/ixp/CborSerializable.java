@@ -2,8 +2,9 @@ package io.keld.ixp;
 
 /**
  * Marker for every message that crosses the network between Keld nodes or is written to the event
- * journal. It is bound once, to Pekko's Jackson CBOR serializer, in this module's {@code reference.conf},
- * so every ActorSystem with keld-ixp on its classpath (a node, an entity test) has the binding.
+ * journal. Each module with such messages (marketplace, trade, atlas governance, exchange) binds it to
+ * Pekko's Jackson CBOR serializer in its own {@code reference.conf}, beside that serializer's jar, so
+ * keld-ixp itself stays free of Pekko.
  *
  * <p>It lives in {@code ixp} because that module sits at the bottom of the dependency graph, so every
  * other module can mark its commands, events and state with it.
