@@ -3,6 +3,7 @@ package io.keld.bench;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import io.keld.node.runtime.CommonPool;
 
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
@@ -10,7 +11,7 @@ public final class BenchMain {
   private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest");
 
   public static void main(String[] args) throws Exception {
-    io.keld.node.runtime.CommonPool.ensureParallel(); // before anything uses the JDK's common pool
+    CommonPool.ensureParallel(); // before anything uses the JDK's common pool
     List<String> a = Arrays.asList(args);
     String name = a.stream().filter(s -> !s.startsWith("--")).findFirst().orElse(null);
     boolean quick = a.contains("--quick");

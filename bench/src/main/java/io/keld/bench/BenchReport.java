@@ -8,6 +8,8 @@ import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
+import com.sun.management.OperatingSystemMXBean;
+import java.lang.management.ManagementFactory;
 
 /**
  * A benchmark's figures: printed as text, then as one JSON object on the last line, and written
@@ -76,7 +78,7 @@ public final class BenchReport {
     } catch (IOException ignored) {
       // not Linux
     }
-    long memGb = Math.round(((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+    long memGb = Math.round(((OperatingSystemMXBean) ManagementFactory
         .getOperatingSystemMXBean()).getTotalMemorySize() / (1024.0 * 1024 * 1024));
     return Runtime.getRuntime().availableProcessors() + " cores (" + cpu + "), " + memGb + " GiB, JDK "
         + System.getProperty("java.version");

@@ -31,6 +31,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.Collections;
 
 /**
  * {@code bench/run flow-pacing}: a simulated fleet of K slots and service time S over real HTTP,
@@ -134,7 +136,7 @@ final class FlowPacingBench {
       AtomicInteger done = new AtomicInteger();
       SimpleMeterRegistry registry = new SimpleMeterRegistry();
       Flow flow = null;
-      List<Long> unpacedDelays = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<Long> unpacedDelays = Collections.synchronizedList(new ArrayList<>());
       CompletableFuture<?> finished;
       samplerThread.start();
       if (mode == Mode.UNPACED) {
@@ -234,7 +236,7 @@ final class FlowPacingBench {
   }
 
   private static Item chat(String id, int outputTokens) {
-    var body = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode().put("model", "sim-small").put("max_tokens", outputTokens);
+    var body = new ObjectMapper().createObjectNode().put("model", "sim-small").put("max_tokens", outputTokens);
     body.putArray("messages").addObject().put("role", "user").put("content", "benchmark item " + id);
     return Item.of(id, Operation.CHAT_COMPLETIONS, body);
   }

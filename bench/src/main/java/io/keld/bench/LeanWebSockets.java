@@ -14,6 +14,7 @@ import java.util.Base64;
 import java.util.Iterator;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.io.ByteArrayOutputStream;
 
 /**
  * Many WebSocket client connections on one selector thread: the load generator of
@@ -38,7 +39,7 @@ final class LeanWebSockets implements AutoCloseable {
     private final ConcurrentLinkedQueue<ByteBuffer> toSend = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<ByteBuffer> writing = new ArrayDeque<>();
     private ByteBuffer in = ByteBuffer.allocate(64 * 1024);
-    private final java.io.ByteArrayOutputStream fragments = new java.io.ByteArrayOutputStream();
+    private final ByteArrayOutputStream fragments = new ByteArrayOutputStream();
     private boolean upgraded;
     private boolean closed;
     private SelectionKey key;

@@ -23,6 +23,7 @@ import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import com.sun.management.OperatingSystemMXBean;
 
 /**
  * {@code bench/run trade-feed}: 200 providers connected to one node's WebSocket feed, each with an
@@ -117,7 +118,7 @@ final class TradeFeedBench {
 
   /** One measured phase: the providers drive at {@code rate}; the node's CPU is read over the same seconds. */
   private static Phase phase(Providers providers, int rate, int seconds) throws Exception {
-    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     long cpu0 = os.getProcessCpuTime();
     long wall0 = System.nanoTime();
     providers.command("drive " + rate + " " + seconds);

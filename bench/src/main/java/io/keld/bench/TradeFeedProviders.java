@@ -18,6 +18,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import com.sun.management.OperatingSystemMXBean;
+import java.util.Collections;
 
 /**
  * The simulated providers of {@code bench/run trade-feed}, in a JVM of their own: 200 WebSocket
@@ -63,7 +65,7 @@ public final class TradeFeedProviders {
     for (Provider p : providers) asks.addArray().add(p.org).add(p.askId.get(30, TimeUnit.SECONDS));
     answer(ready);
 
-    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line; (line = in.readLine()) != null && !line.equals("quit"); ) {
       String[] cmd = line.trim().split("\\s+");
@@ -133,7 +135,7 @@ public final class TradeFeedProviders {
     final int subscribers;
     final AtomicLong prices = new AtomicLong(20_000_000);
     final ConcurrentHashMap<Long, long[]> pending = new ConcurrentHashMap<>(); // price -> {sentNanos, seenCount}
-    final List<Long> done = java.util.Collections.synchronizedList(new ArrayList<>());
+    final List<Long> done = Collections.synchronizedList(new ArrayList<>());
     final AtomicLong errors = new AtomicLong();
     final AtomicLong acks = new AtomicLong();
     final AtomicLong outstanding = new AtomicLong();

@@ -33,6 +33,7 @@ import org.apache.pekko.stream.stage.AsyncCallback;
 import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.apache.pekko.stream.stage.GraphStageWithMaterializedValue;
 import org.apache.pekko.stream.stage.TimerGraphStageLogic;
+import io.micrometer.core.instrument.Meter;
 
 /**
  * The pipeline of one provider endpoint, shared by every job routed to it:
@@ -343,7 +344,7 @@ final class EndpointLane {
   /** Per-endpoint meters: offered and in-flight work, the limit, utilization, outcomes (429s among them), queueing delay. */
   private final class LaneMetrics {
     private final MeterRegistry registry;
-    private final List<io.micrometer.core.instrument.Meter> meters = new ArrayList<>();
+    private final List<Meter> meters = new ArrayList<>();
     private final Counter answered;
     private final Map<Attempt.Failure, Counter> failed = new EnumMap<>(Attempt.Failure.class);
     private final Counter inputTokens;

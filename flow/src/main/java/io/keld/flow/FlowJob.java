@@ -15,6 +15,10 @@ import java.util.concurrent.atomic.LongAdder;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Source;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import org.slf4j.LoggerFactory;
 
 /**
  * One job's work in Flow: it sends the job's items to the endpoint it is routed to, can move them to
@@ -124,7 +128,7 @@ public final class FlowJob {
     lane = to;
     if (from == to) return CompletableFuture.completedFuture(0);
     return from.withdraw(this).thenApply(w -> {
-      java.util.Set<Work> moved = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      Set<Work> moved = Collections.newSetFromMap(new IdentityHashMap<>());
       for (Batch<Work> b : w.waiting()) {
         for (Ticket<Work> t : b.tickets()) moved.add(t.payload());
         to.offer(this, b);
@@ -197,7 +201,7 @@ public final class FlowJob {
     try {
       callback.run();
     } catch (RuntimeException e) {
-      org.slf4j.LoggerFactory.getLogger(FlowJob.class).warn("job {}: a progress listener failed: {}", id, e.toString());
+      LoggerFactory.getLogger(FlowJob.class).warn("job {}: a progress listener failed: {}", id, e.toString());
     }
   }
 

@@ -1,6 +1,7 @@
 package io.keld.flow;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** An item on its way through Flow: its job, the upload it came on, and the promise of its one result. */
 final class Work {
@@ -12,7 +13,7 @@ final class Work {
   final CompletableFuture<ItemResult> result = new CompletableFuture<>();
   volatile ItemError lastError;
   volatile String lastEndpoint;
-  private final java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean claimed = new AtomicBoolean();
 
   /** True for the one caller that gets to give this item its result (an answer can race a resend or a cancel). */
   boolean claim() {

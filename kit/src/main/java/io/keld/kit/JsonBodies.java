@@ -26,6 +26,12 @@ import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.apache.pekko.util.ByteStringBuilder;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.function.BiFunction;
 
 /**
  * JSON in and out of Keld's HTTP APIs: snake_case members, ISO-8601 times, absent members left
@@ -100,7 +106,7 @@ public final class JsonBodies {
   }
 
   /** As {@link #body}, also handing over the body's text as it came (to fingerprint a request, say). */
-  public static <T> Route bodyWithText(Class<T> type, java.util.function.BiFunction<T, String, Route> inner) {
+  public static <T> Route bodyWithText(Class<T> type, BiFunction<T, String, Route> inner) {
     return refuseOversized(MAX_BODY_BYTES, JsonBodies::tooLarge, () ->
         extractRequestEntity(entity -> {
           if (!entity.getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) {
@@ -123,7 +129,7 @@ public final class JsonBodies {
       throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
           "unknown member '" + e.getPropertyName() + "'; known members: " + e.getKnownPropertyIds().stream()
               .map(Object::toString).sorted().collect(Collectors.joining(", "))).withField(field.isEmpty() ? e.getPropertyName() : field));
-    } catch (com.fasterxml.jackson.core.exc.InputCoercionException e) {
+    } catch (InputCoercionException e) {
       // A number too large for its field: the parser knows where it stood.
       String field = e.getProcessor() == null ? "" : path(e.getProcessor().getParsingContext());
       throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
@@ -137,10 +143,10 @@ public final class JsonBodies {
       if (e.getCause() instanceof IllegalArgumentException iae) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, iae.getMessage()).withField(field.isEmpty() ? null : field));
       }
-      if (e.getCause() instanceof com.fasterxml.jackson.core.exc.InputCoercionException && !field.isEmpty()) {
+      if (e.getCause() instanceof InputCoercionException && !field.isEmpty()) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD, "'" + field + "' is out of range").withField(field));
       }
-      if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException && !field.isEmpty()) {
+      if (e instanceof MismatchedInputException && !field.isEmpty()) {
         throw new ProblemException(Problem.of(ProblemType.INVALID_FIELD,
             "'" + field + "' has the wrong type or is missing").withField(field));
       }
@@ -151,8 +157,8 @@ public final class JsonBodies {
   }
 
   /** The dotted path of the member a parser stands on ("backup.price_usd_per_mtok"). */
-  private static String path(com.fasterxml.jackson.core.JsonStreamContext ctx) {
-    java.util.Deque<String> names = new java.util.ArrayDeque<>();
+  private static String path(JsonStreamContext ctx) {
+    Deque<String> names = new ArrayDeque<>();
     for (var c = ctx; c != null; c = c.getParent()) {
       if (c.inObject() && c.getCurrentName() != null) names.addFirst(c.getCurrentName());
       else if (c.inArray()) names.addFirst("[" + Math.max(0, c.getCurrentIndex()) + "]");

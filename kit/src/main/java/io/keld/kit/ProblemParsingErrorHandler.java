@@ -8,6 +8,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.scaladsl.model.ErrorInfo;
 import org.apache.pekko.http.scaladsl.model.StatusCode;
 import org.apache.pekko.http.scaladsl.settings.ServerSettings;
+import java.util.Map;
 
 /**
  * A request too malformed to reach any route (a URI over the length limit, a broken request line or
@@ -20,6 +21,6 @@ public final class ProblemParsingErrorHandler extends ParsingErrorHandler {
     int code = status.intValue() < 400 || status.intValue() > 599 ? 400 : status.intValue();
     String detail = info.summary() == null || info.summary().isBlank() ? status.reason() : info.summary();
     ProblemType type = ProblemType.forStatus(code);
-    return ProblemResponses.response(new Problem(type.uri(), type.title(), code, detail, null, null, java.util.Map.of()));
+    return ProblemResponses.response(new Problem(type.uri(), type.title(), code, detail, null, null, Map.of()));
   }
 }

@@ -15,6 +15,11 @@ import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.http.javadsl.server.Directives;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 
 /**
  * Turns every error the HTTP layer produces into an RFC 9457 problem+json response: Keld's own
@@ -51,22 +56,22 @@ public final class ProblemResponses {
             thrown -> {
               Throwable e = cause(thrown);
               if (e instanceof ProblemException p) {
-                return org.apache.pekko.http.javadsl.server.Directives.complete(response(p.problem()));
+                return Directives.complete(response(p.problem()));
               }
-              if (e instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException size) {
-                return org.apache.pekko.http.javadsl.server.Directives.complete(response(Problem.of(ProblemType.PAYLOAD_TOO_LARGE,
+              if (e instanceof EntityStreamSizeException size) {
+                return Directives.complete(response(Problem.of(ProblemType.PAYLOAD_TOO_LARGE,
                     "the body is larger than " + size.limit() + " bytes")));
               }
-              if (e instanceof java.util.concurrent.TimeoutException) {
+              if (e instanceof TimeoutException) {
                 // An entity (a budget, a book) did not answer in time: the request may be retried.
-                return org.apache.pekko.http.javadsl.server.Directives.complete(response(
+                return Directives.complete(response(
                     Problem.of(ProblemType.UNAVAILABLE, "Keld did not answer in time; retry the request.")));
               }
               String incident = UUID.randomUUID().toString();
               log.error("Unhandled error in HTTP route (incident {})", incident, e);
               Problem problem =
                   Problem.of(ProblemType.INTERNAL, "An internal error occurred; quote incident " + incident + " when reporting it.");
-              return org.apache.pekko.http.javadsl.server.Directives.complete(response(problem));
+              return Directives.complete(response(problem));
             })
         .build();
   }
@@ -74,7 +79,7 @@ public final class ProblemResponses {
   /** Futures fail with their cause wrapped; the cause is what decides the answer. */
   public static Throwable cause(Throwable e) {
     Throwable t = e;
-    while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
         && t.getCause() != null) {
       t = t.getCause();
     }

@@ -53,6 +53,11 @@ import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.keld.node.runtime.CommonPool;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 
 /**
  * One Keld node: the composition root. It migrates the database, boots the ActorSystem as a cluster
@@ -66,7 +71,7 @@ public final class KeldNode implements AutoCloseable {
 
   static {
     // First, before the logger below: starting logging may start the JDK's common pool.
-    io.keld.node.runtime.CommonPool.ensureParallel();
+    CommonPool.ensureParallel();
   }
 
   private static final Logger log = LoggerFactory.getLogger(KeldNode.class);
@@ -367,13 +372,13 @@ public final class KeldNode implements AutoCloseable {
   private static String priceBookSeed(Config config) {
     String where = config.getString("keld.atlas.price-book-seed");
     try {
-      java.nio.file.Path file = Path.of(where);
-      if (java.nio.file.Files.isRegularFile(file)) return java.nio.file.Files.readString(file);
-      try (java.io.InputStream in = KeldNode.class.getClassLoader().getResourceAsStream(where)) {
+      Path file = Path.of(where);
+      if (Files.isRegularFile(file)) return Files.readString(file);
+      try (InputStream in = KeldNode.class.getClassLoader().getResourceAsStream(where)) {
         if (in == null) throw new IllegalStateException("the price book seed " + where + " is neither a file nor a resource");
-        return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
       }
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("the price book seed " + where + " could not be read: " + e.getMessage(), e);
     }
   }

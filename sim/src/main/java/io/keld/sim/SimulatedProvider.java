@@ -33,6 +33,11 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
+import java.util.ArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A simulated provider fleet behind an OpenAI-compatible HTTP API ({@code /v1/chat/completions}
@@ -64,7 +69,7 @@ public final class SimulatedProvider implements AutoCloseable {
   private final AtomicLong errors = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
   private volatile ServerBinding binding;
-  private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "sim-provider-timer");
     t.setDaemon(true);
     return t;
@@ -225,7 +230,7 @@ public final class SimulatedProvider implements AutoCloseable {
     JsonNode req = (JsonNode) read;
     String model = req.path("model").asText();
     JsonNode input = req.path("input");
-    List<String> inputs = new java.util.ArrayList<>();
+    List<String> inputs = new ArrayList<>();
     if (input.isTextual()) inputs.add(input.asText());
     else if (input.isArray()) input.forEach(i -> inputs.add(i.asText()));
     if (inputs.isEmpty()) return complete(error(StatusCodes.BAD_REQUEST, "'input' must be a string or an array of strings", "invalid_request_error", "input"));
@@ -248,7 +253,7 @@ public final class SimulatedProvider implements AutoCloseable {
    * Takes a slot or answers 429; injects faults; releases the slot when the response is done
    * ({@code releaseOnResponse}) or, for streams, when the stream ends (see {@link #finished}).
    */
-  private Route admitted(java.util.function.Function<FleetSettings, CompletionStage<HttpResponse>> serve, boolean releaseOnResponse) {
+  private Route admitted(Function<FleetSettings, CompletionStage<HttpResponse>> serve, boolean releaseOnResponse) {
     FleetSettings s = settings.get();
     int now = inFlight.incrementAndGet();
     if (now > s.slots()) {
@@ -295,7 +300,7 @@ public final class SimulatedProvider implements AutoCloseable {
    * ticks (10 ms, and about 30 ms seen on small VMs), which would swamp the few milliseconds of
    * service time a benchmark sets.
    */
-  private CompletionStage<HttpResponse> after(long millis, java.util.function.Supplier<HttpResponse> response) {
+  private CompletionStage<HttpResponse> after(long millis, Supplier<HttpResponse> response) {
     if (millis <= 0) return CompletableFuture.completedFuture(response.get());
     CompletableFuture<HttpResponse> out = new CompletableFuture<>();
     timer.schedule(() -> {

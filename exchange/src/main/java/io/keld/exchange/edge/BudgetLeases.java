@@ -14,6 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 
 /**
  * Node-local budget leases for the real-time path. A request must not wait on the budget entity's
@@ -120,8 +122,8 @@ final class BudgetLeases {
     this.maxAge = maxAge;
     Duration sweep = maxAge.dividedBy(2);
     system.scheduler().scheduleWithFixedDelay(sweep, sweep, this::closeOld, system.executionContext());
-    org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceStop(),
-        "keld-settle-budget-leases", () -> closeAll().thenApply(v -> org.apache.pekko.Done.getInstance()));
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(),
+        "keld-settle-budget-leases", () -> closeAll().thenApply(v -> Done.getInstance()));
   }
 
   /** A hold of {@code amount} micro-USD and {@code tokens} on the project's budget; fails with {@link Refused}. */

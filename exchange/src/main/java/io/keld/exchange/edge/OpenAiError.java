@@ -18,6 +18,8 @@ import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.keld.kit.ProblemResponses;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Errors on {@code /v1} in OpenAI's shape, {@code {"error": {"message", "type", "param", "code"}}},
@@ -102,10 +104,10 @@ public final class OpenAiError extends RuntimeException {
   /** Every failure under /v1 answered in OpenAI's shape; unexpected ones logged with an incident id, never with content. */
   public static ExceptionHandler exceptionHandler() {
     return ExceptionHandler.newBuilder().matchAny(thrown -> {
-      Throwable e = io.keld.kit.ProblemResponses.cause(thrown);
+      Throwable e = ProblemResponses.cause(thrown);
       if (e instanceof OpenAiError o) return Directives.complete(o.response());
       if (e instanceof ProblemException p) return Directives.complete(of(p.problem()).response());
-      if (e instanceof java.util.concurrent.TimeoutException) {
+      if (e instanceof TimeoutException) {
         return Directives.complete(new OpenAiError(503, "server_error", "timeout", null, "Keld did not answer in time; retry the request.", true).response());
       }
       String incident = UUID.randomUUID().toString();

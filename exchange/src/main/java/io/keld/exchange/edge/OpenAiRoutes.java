@@ -59,6 +59,16 @@ import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
+import io.keld.atlas.budget.BudgetClient;
+import io.keld.exchange.ixp.JobIndex;
+import io.keld.kit.JsonBodies;
+import java.time.temporal.ChronoUnit;
+import java.util.function.Function;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.server.Directives;
 
 /**
  * The OpenAI-compatible edge: {@code POST /v1/chat/completions} (with {@code stream}),
@@ -92,8 +102,8 @@ public final class OpenAiRoutes {
 
   private static final ObjectMapper JSON = Json.PLAIN;
   /** A body is one JSON value: anything after it is refused. */
-  private static final com.fasterxml.jackson.databind.ObjectReader STRICT = JSON.reader()
-      .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  private static final ObjectReader STRICT = JSON.reader()
+      .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final Map<Operation, String> DEFAULT_USE_CASE = Map.of(Operation.CHAT_COMPLETIONS, "chat", Operation.EMBEDDINGS, "embed");
 
   private final Authenticator keys;
@@ -109,7 +119,7 @@ public final class OpenAiRoutes {
   private final long createdEpochSeconds;
 
   public OpenAiRoutes(ActorSystem<?> system, Authenticator keys, TenancyStore tenancy, Jobs jobs, JobStreams streams,
-      io.keld.exchange.ixp.JobIndex index, LocalBooks localBooks, io.keld.atlas.budget.BudgetClient budgets, EdgeDefaults defaults,
+      JobIndex index, LocalBooks localBooks, BudgetClient budgets, EdgeDefaults defaults,
       JobStreams.RouteResolver routes, ProviderClient providers, Settings settings, Clock clock) {
     this.keys = new CachingAuthenticator(keys, settings.keyCache());
     this.tenancy = tenancy;
@@ -135,7 +145,7 @@ public final class OpenAiRoutes {
                 path(PathMatchers.remaining(), id -> get(() -> model(id))))))))));
   }
 
-  private Route authenticated(java.util.function.Function<Principal, Route> inner) {
+  private Route authenticated(Function<Principal, Route> inner) {
     return extractRequest(request -> {
       Optional<String> key = KeyAuthentication.presentedKey(request.getHeader("Authorization"), request.getHeader("X-Api-Key"));
       if (key.isEmpty()) {
@@ -156,11 +166,11 @@ public final class OpenAiRoutes {
   // -- inference --------------------------------------------------------------------------------
 
   private Route call(Principal p, Operation operation) {
-    return io.keld.kit.JsonBodies.refuseOversized(settings.maxBodyBytes(), () -> new OpenAiError(400, "invalid_request_error", "request_too_large",
+    return JsonBodies.refuseOversized(settings.maxBodyBytes(), () -> new OpenAiError(400, "invalid_request_error", "request_too_large",
         null, "The request body is larger than " + settings.maxBodyBytes() + " bytes.", false).response(),
         () -> extractRequest(request -> entity(Unmarshaller.entityToString(), text -> {
       // Milliseconds, as every job's times are: list cursors order by them.
-      Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+      Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
       ObjectNode body = parseBody(text, operation);
       return onSuccess(resolve(p, request, operation, body, now), call -> {
         Duration lead = Duration.between(now, call.deadline());
@@ -173,7 +183,7 @@ public final class OpenAiRoutes {
   }
 
   private Route complete(HttpResponse r) {
-    return org.apache.pekko.http.javadsl.server.Directives.complete(r);
+    return Directives.complete(r);
   }
 
   private static ObjectNode parseBody(String text, Operation operation) {
@@ -320,7 +330,7 @@ public final class OpenAiRoutes {
   }
 
   private HttpResponse jobAnswer(EdgeCall call, String jobId, ItemResult result, JobView view) {
-    List<org.apache.pekko.http.javadsl.model.HttpHeader> headers = new ArrayList<>();
+    List<HttpHeader> headers = new ArrayList<>();
     headers.add(RawHeader.create("X-Keld-Job-Id", jobId));
     headers.add(RawHeader.create("X-Keld-Path", "job"));
     if (view != null && view.match() != null) {
@@ -337,7 +347,7 @@ public final class OpenAiRoutes {
     try {
       bytes = call.operation() == Operation.EMBEDDINGS && "base64".equals(call.body().path("encoding_format").asText(null))
           ? RealtimePath.asBase64Embeddings(response.deepCopy()) : JSON.writeValueAsBytes(response);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
     if (!call.stream()) return HttpResponse.create().withHeaders(headers).withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, bytes));

@@ -54,6 +54,12 @@ import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSource;
+import io.keld.atlas.governance.Access;
+import io.keld.ixp.Money;
+import java.time.OffsetDateTime;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.pekko.NotUsed;
 
 /**
  * {@code /ixp/v1}: the Inference eXchange Protocol's control plane (submit, get, list, cancel,
@@ -111,7 +117,7 @@ public final class IxpRoutes {
   }
 
   /** The protocol is for enterprises' jobs; providers trade on /trade/v1. */
-  private static Route enterprise(Principal p, java.util.function.Supplier<Route> inner) {
+  private static Route enterprise(Principal p, Supplier<Route> inner) {
     if (p.orgKind() != OrgKind.ENTERPRISE) {
       throw ProblemException.of(ProblemType.FORBIDDEN, "jobs belong to enterprise organizations; this key is of a " + p.orgKind().wire() + " organization");
     }
@@ -143,7 +149,7 @@ public final class IxpRoutes {
     }));
   }
 
-  private Route list(Principal p, java.util.Map<String, String> params) {
+  private Route list(Principal p, Map<String, String> params) {
     for (String name : params.keySet()) {
       if (!List.of("state", "use_case", "project_id", "team_id", "realtime", "submitted_after", "submitted_before", "limit", "cursor").contains(name)) {
         throw ProblemException.invalid(name, "unknown query parameter '" + name + "'; known: state, use_case, project_id, team_id, realtime, "
@@ -212,12 +218,12 @@ public final class IxpRoutes {
       if (job.realtime()) {
         return completeOK(Source.from(List.of(event("job", job), event("end", job))), EventStreamMarshalling.toEventStream());
       }
-      Pair<ActorRef<JobView>, Source<JobView, org.apache.pekko.NotUsed>> follower = ActorSource.<JobView>actorRef(
+      Pair<ActorRef<JobView>, Source<JobView, NotUsed>> follower = ActorSource.<JobView>actorRef(
               v -> false, v -> Optional.empty(), 256, OverflowStrategy.dropHead())
           .preMaterialize(Materializer.matFromSystem(system));
       ActorRef<JobView> ref = follower.first();
       jobs.follow(jobId, ref);
-      Source<ServerSentEvent, org.apache.pekko.NotUsed> events = follower.second()
+      Source<ServerSentEvent, NotUsed> events = follower.second()
           .map(JobResources::of)
           .takeWhile(r -> !(JobResource.terminal(r.state()) && r.settled()), true)
           .mapConcat(r -> JobResource.terminal(r.state()) && r.settled() ? List.of(event("job", r), event("end", r)) : List.of(event("job", r)))
@@ -254,7 +260,7 @@ public final class IxpRoutes {
   private static QuoteResource quoteOf(Quote q, JobRequest r, Backup backup, long escalateAt) {
     List<QuoteResource.Option> options = q.options().stream().map(o -> new QuoteResource.Option(o.providerId(), o.model(),
         WireMoney.usd(o.pricePerMtok()), o.quality(), Instant.ofEpochMilli(o.startMillis()), Instant.ofEpochMilli(o.finishMillis()),
-        io.keld.ixp.Money.costMicroUsd(r.estimatedTokens(), o.pricePerMtok()))).toList();
+        Money.costMicroUsd(r.estimatedTokens(), o.pricePerMtok()))).toList();
     return new QuoteResource("quote", r.useCase(), Instant.ofEpochMilli(q.atMillis()), r.deadline(), r.estimatedTokens(), q.feasibleAsks(),
         options.isEmpty() ? null : options.get(0), options.size() > 1 ? options.subList(1, options.size()) : List.of(),
         JobResources.backup(backup), Instant.ofEpochMilli(escalateAt));
@@ -285,7 +291,7 @@ public final class IxpRoutes {
 
   /** What spends (items, cancel) needs a member or admin key; a read-only key reads. */
   private static void spender(Principal p, String what) {
-    if (!io.keld.atlas.governance.Access.spends(p)) {
+    if (!Access.spends(p)) {
       throw ProblemException.of(ProblemType.FORBIDDEN, what + " needs a member or admin key; this key is " + p.role().wire());
     }
   }
@@ -306,7 +312,7 @@ public final class IxpRoutes {
     if (text == null) return null;
     Instant at;
     try {
-      at = java.time.OffsetDateTime.parse(text).toInstant();
+      at = OffsetDateTime.parse(text).toInstant();
     } catch (DateTimeParseException e) {
       throw ProblemException.invalid(field, field + " is an RFC 3339 time such as 2026-11-21T18:00:00Z");
     }

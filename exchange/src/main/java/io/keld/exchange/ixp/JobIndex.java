@@ -29,6 +29,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.sql.BatchUpdateException;
 
 /**
  * The job index behind {@code GET /ixp/v1/jobs}: each job's latest resource, written in batches off
@@ -225,7 +226,7 @@ public final class JobIndex implements JobObserver {
         }
       });
     } catch (SQLException e) {
-      if (!Sql.isUniqueViolation(e) && !(e instanceof java.sql.BatchUpdateException)) throw e;
+      if (!Sql.isUniqueViolation(e) && !(e instanceof BatchUpdateException)) throw e;
       return -1;
     }
   }

@@ -35,6 +35,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.keld.atlas.budget.Refusal;
 
 /**
  * One deadline job: a sharded, event-sourced entity (entity id = job id).
@@ -70,7 +71,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   public record Accepted(JobView view, boolean created) implements SubmitReply {}
 
   /** A budget refused the reservation; the job ended as failed with reason {@code budget_refused}. */
-  public record Refused(io.keld.atlas.budget.Refusal refusal, JobView view) implements SubmitReply {}
+  public record Refused(Refusal refusal, JobView view) implements SubmitReply {}
 
   /** The idempotency key was used for another request body. */
   public record KeyConflict(String jobId) implements SubmitReply {}

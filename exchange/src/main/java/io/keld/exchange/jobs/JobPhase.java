@@ -1,5 +1,7 @@
 package io.keld.exchange.jobs;
 
+import java.util.Locale;
+
 /**
  * Where a deadline job stands. {@code ADMITTED → OPEN → MATCHED → RUNNING → COMPLETED} is the happy
  * path; {@code ESCALATED} means the work runs on the backup; the last four are the other ends.
@@ -21,6 +23,6 @@ public enum JobPhase {
 
   /** The lower-case name used on the wire and in metrics. */
   public String wire() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 }

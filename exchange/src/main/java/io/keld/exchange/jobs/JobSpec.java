@@ -4,6 +4,7 @@ import io.keld.ixp.CborSerializable;
 import io.keld.marketplace.book.Bid;
 import java.util.Map;
 import java.util.Set;
+import java.util.HashSet;
 
 /**
  * What a job was admitted with: who asked, what it needs, and how its spend is to be classified.
@@ -51,7 +52,7 @@ public record JobSpec(
 
   /** The job's bid on its use case's book for {@code tokens}, with extra providers to avoid. */
   Bid bid(String bidId, long tokens, long escalateAtMillis, Set<String> alsoDenied) {
-    Set<String> denied = new java.util.HashSet<>(providersDenied);
+    Set<String> denied = new HashSet<>(providersDenied);
     denied.addAll(alsoDenied);
     return new Bid(bidId, useCase, models, minQuality, ceilingPerMtok, tokens, deadlineMillis, escalateAtMillis, regions, requiredTags,
         providersAllowed, denied);

@@ -10,6 +10,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * A job's state machine, in plain Java: events are applied in order ({@link #apply}), and the
@@ -87,7 +90,7 @@ public final class JobState implements CborSerializable {
   long settledTokens;
   List<TimelineEntry> timeline = new ArrayList<>();
   /** When this incarnation of the entity started (not persisted): nothing can have been waiting on it before. */
-  @com.fasterxml.jackson.annotation.JsonIgnore
+  @JsonIgnore
   transient long awakeSinceMillis;
 
   /**
@@ -331,8 +334,8 @@ public final class JobState implements CborSerializable {
   }
 
   /** Providers the job has already been routed to through the book (a re-route avoids them). */
-  public java.util.Set<String> triedProviders() {
-    java.util.Set<String> out = new java.util.HashSet<>();
+  public Set<String> triedProviders() {
+    Set<String> out = new HashSet<>();
     for (Leg leg : legs) out.add(leg.providerId());
     return out;
   }

@@ -17,6 +17,8 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.stream.javadsl.Source;
+import io.keld.kit.ProblemResponses;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The data plane of deadline jobs on this node. {@link #run} streams one upload of a job's items
@@ -59,8 +61,8 @@ public final class JobStreams {
     manager.tell(new OpenUpload(jobId, ready, stream));
     // An upload ended normally only if every item was read and every item got its result: a client
     // that went away (the response cancelled) or an upload that broke leaves the job running.
-    java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
-    java.util.concurrent.atomic.AtomicLong answered = new java.util.concurrent.atomic.AtomicLong();
+    AtomicLong read = new AtomicLong();
+    AtomicLong answered = new AtomicLong();
     CompletableFuture<Boolean> allRead = new CompletableFuture<>();
     Source<Item, ?> counted = items.map(i -> {
       read.incrementAndGet();
@@ -85,7 +87,7 @@ public final class JobStreams {
   }
 
   private static CompletionStage<FlowJob> translate(Throwable t) {
-    Throwable cause = io.keld.kit.ProblemResponses.cause(t);
+    Throwable cause = ProblemResponses.cause(t);
     if (cause instanceof JobStream.JobEndedException e) return CompletableFuture.failedFuture(new JobEnded(e.getMessage()));
     return CompletableFuture.failedFuture(cause);
   }

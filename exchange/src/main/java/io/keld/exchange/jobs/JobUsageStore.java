@@ -11,6 +11,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.keld.atlas.spend.ledger.LatencyTolerance;
+import io.keld.atlas.spend.mapping.MappingRules;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The usage records settled jobs emit for the spend ledger ({@code job_usage}): one per provider leg,
@@ -41,7 +49,7 @@ public final class JobUsageStore {
     JobSpec spec = s.spec();
     String tags;
     try {
-      tags = JSON.writeValueAsString(new java.util.TreeMap<>(spec.tags()));
+      tags = JSON.writeValueAsString(new TreeMap<>(spec.tags()));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
@@ -68,7 +76,7 @@ public final class JobUsageStore {
     return sql.run(c -> ledgerRetries(c, records));
   }
 
-  private int ledgerRetries(java.sql.Connection c, List<UsageRecord> records) throws java.sql.SQLException {
+  private int ledgerRetries(Connection c, List<UsageRecord> records) throws SQLException {
     for (int attempt = 1; ; attempt++) {
       try {
         return Sql.inTransaction(c, tx -> {
@@ -86,14 +94,14 @@ public final class JobUsageStore {
           ledger.appendInTransaction(tx, entries);
           return fresh.size();
         });
-      } catch (java.sql.SQLException e) {
+      } catch (SQLException e) {
         // Two writers of the same job's rows: the loser retries and finds them written.
         if (attempt >= 3 || !(Sql.isUniqueViolation(e) || Sql.isConcurrencyFailure(e))) throw e;
       }
     }
   }
 
-  private static List<UsageRecord> withoutExisting(java.sql.Connection tx, List<UsageRecord> records) throws java.sql.SQLException {
+  private static List<UsageRecord> withoutExisting(Connection tx, List<UsageRecord> records) throws SQLException {
     List<UsageRecord> fresh = new ArrayList<>();
     try (PreparedStatement ps = tx.prepareStatement("SELECT 1 FROM job_usage WHERE job_id = ? AND leg_no = ?")) {
       for (UsageRecord r : records) {
@@ -132,19 +140,19 @@ public final class JobUsageStore {
     r.costMicroUsd = u.costMicroUsd();
     r.costSource = io.keld.atlas.spend.ledger.UsageRecord.CostSources.PROVIDER;
     r.priceRef = "keld/" + u.jobId() + "/leg-" + u.legNo() + "@" + u.pricePerMtok() + "-micro-usd-per-mtok";
-    r.jobCategory = u.jobCategory() != null ? u.jobCategory() : io.keld.atlas.spend.mapping.MappingRules.inferCategory(r.operation);
+    r.jobCategory = u.jobCategory() != null ? u.jobCategory() : MappingRules.inferCategory(r.operation);
     r.jobCategorySource = u.jobCategory() != null ? "declared" : "inferred";
     r.spendClass = u.spendClass() != null ? u.spendClass() : "opex";
     boolean realtime = "realtime".equals(u.legKind());
-    r.latencyClass = realtime ? io.keld.atlas.spend.ledger.LatencyTolerance.INTERACTIVE : io.keld.atlas.spend.ledger.LatencyTolerance.DEADLINE;
+    r.latencyClass = realtime ? LatencyTolerance.INTERACTIVE : LatencyTolerance.DEADLINE;
     r.latencyConfidence = realtime ? 0.5 : 1.0;
-    r.durationMs = java.time.Duration.between(u.startedAt(), u.endedAt()).toMillis();
+    r.durationMs = Duration.between(u.startedAt(), u.endedAt()).toMillis();
     r.status = u.requests() == 0 && u.failedRequests() > 0 ? "error" : "ok";
     r.serviceName = "keld";
     try {
-      r.tags = new java.util.TreeMap<>(JSON.readValue(u.tagsJson(), new com.fasterxml.jackson.core.type.TypeReference<java.util.Map<String, String>>() {}));
+      r.tags = new TreeMap<>(JSON.readValue(u.tagsJson(), new TypeReference<Map<String, String>>() {}));
     } catch (JsonProcessingException e) {
-      r.tags = new java.util.TreeMap<>();
+      r.tags = new TreeMap<>();
     }
     r.tags.put("keld.job_id", u.jobId());
     // The list cost: what the same tokens cost at the book's price for this model, where it has one.
@@ -157,7 +165,7 @@ public final class JobUsageStore {
       + "provider_id, model, leg_kind, job_category, spend_class, tags, job_state, requests, failed_requests, input_tokens, "
       + "output_tokens, price_per_mtok, cost_micro_usd, started_at, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-  private static void bind(PreparedStatement ps, UsageRecord r) throws java.sql.SQLException {
+  private static void bind(PreparedStatement ps, UsageRecord r) throws SQLException {
     Sql.bind(ps, r.jobId(), r.legNo(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.providerId(), r.model(), r.legKind(),
         r.jobCategory(), r.spendClass(), r.tagsJson(), r.jobState(), r.requests(), r.failedRequests(), r.inputTokens(),
         r.outputTokens(), r.pricePerMtok(), r.costMicroUsd(), r.startedAt(), r.endedAt());

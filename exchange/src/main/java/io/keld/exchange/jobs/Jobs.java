@@ -27,6 +27,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import java.util.HexFormat;
 
 /**
  * Deadline jobs on this node: admission (validation, project and access, the backup and the
@@ -270,7 +271,7 @@ public final class Jobs {
 
   /** The hex SHA-256 of a request's text: what an idempotency key is checked against. */
   public static String digest(String text) {
-    return java.util.HexFormat.of().formatHex(sha256(text));
+    return HexFormat.of().formatHex(sha256(text));
   }
 
   private static byte[] sha256(String text) {

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.Arrays;
 
 /**
  * One use case's order book: the matching engine of {@code marketplace/MATCHING.md}.
@@ -258,7 +259,7 @@ public final class OrderBookCore {
     int size;
 
     void reset() {
-      java.util.Arrays.fill(top, 0, size, null);
+      Arrays.fill(top, 0, size, null);
       size = 0;
     }
 

@@ -14,6 +14,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * How the rest of a node talks to the books: single operations go through a per-book
@@ -77,7 +79,7 @@ public final class BookClient {
   private ActorRef<BookGateway.Command> gateway(String useCase) {
     return gateways.computeIfAbsent(useCase, uc -> system.systemActorOf(
         BookGateway.create(sharding.entityRefFor(OrderBook.ENTITY_KEY, uc), maxBatch, timeout),
-        "book-gateway-" + java.net.URLEncoder.encode(uc, java.nio.charset.StandardCharsets.UTF_8),
+        "book-gateway-" + URLEncoder.encode(uc, StandardCharsets.UTF_8),
         OrderBook.dispatcher(system)));
   }
 }

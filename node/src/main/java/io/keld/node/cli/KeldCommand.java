@@ -2,6 +2,7 @@ package io.keld.node.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import io.keld.node.runtime.CommonPool;
 
 /** {@code keld}: the one command for running and operating Keld. Subcommands do the work. */
 @Command(
@@ -21,7 +22,7 @@ public final class KeldCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    io.keld.node.runtime.CommonPool.ensureParallel(); // before anything uses the JDK's common pool
+    CommonPool.ensureParallel(); // before anything uses the JDK's common pool
     int exit = new CommandLine(new KeldCommand()).execute(args);
     System.exit(exit);
   }

@@ -11,6 +11,7 @@ import io.keld.atlas.tenancy.Team;
 import io.keld.ixp.auth.Principal.OrgKind;
 import io.keld.ixp.auth.Role;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletionStage;
 
 /**
  * {@code keld start --demo}: an enterprise to try the job API with. It finds or creates the
@@ -43,7 +44,7 @@ public final class DemoTenancy {
     return new Created(org.id(), team.id(), project.id(), projectKey.secret(), adminKey.secret());
   }
 
-  private static <T> T get(java.util.concurrent.CompletionStage<T> stage) {
+  private static <T> T get(CompletionStage<T> stage) {
     try {
       return stage.toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {

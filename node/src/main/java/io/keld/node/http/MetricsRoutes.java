@@ -8,6 +8,7 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.server.Route;
+import java.nio.charset.StandardCharsets;
 
 /** {@code GET /metrics}: every meter of the node in the Prometheus text format. */
 public final class MetricsRoutes {
@@ -23,6 +24,6 @@ public final class MetricsRoutes {
   public Route route() {
     return path(
         "metrics",
-        () -> get(() -> complete(HttpResponse.create().withEntity(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8))))));
+        () -> get(() -> complete(HttpResponse.create().withEntity(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape().getBytes(StandardCharsets.UTF_8))))));
   }
 }

@@ -22,6 +22,8 @@ import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.TextMessage;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.KillSwitch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One feed connection's outgoing side, as an actor: everything the provider is sent passes through
@@ -32,7 +34,7 @@ import org.apache.pekko.stream.KillSwitch;
  */
 public final class FeedSession extends AbstractBehavior<FeedSession.Msg> {
 
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FeedSession.class);
+  private static final Logger log = LoggerFactory.getLogger(FeedSession.class);
 
   public sealed interface Msg {}
 

@@ -26,6 +26,10 @@ import java.util.Optional;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.function.Supplier;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 
 /**
  * {@code /trade/v1}: a provider organization's endpoints, models and asks, and the public view of a
@@ -130,7 +134,7 @@ public final class TradeRoutes {
     });
   }
 
-  record Statement(LocalDate from, LocalDate to, java.util.List<StatementStore.Line> lines, Totals totals) {}
+  record Statement(LocalDate from, LocalDate to, List<StatementStore.Line> lines, Totals totals) {}
 
   record Totals(long fills, long failedFills, long tokensFilled, long tokensServed, long revenueMicroUsd) {}
 
@@ -138,7 +142,7 @@ public final class TradeRoutes {
     if (param.isEmpty()) return dflt;
     try {
       return LocalDate.parse(param.get());
-    } catch (java.time.format.DateTimeParseException e) {
+    } catch (DateTimeParseException e) {
       throw ProblemException.invalid(name, name + " is a date like 2026-11-21 (UTC)");
     }
   }
@@ -149,12 +153,12 @@ public final class TradeRoutes {
     }
   }
 
-  private static Route writes(Principal p, java.util.function.Supplier<Route> inner) {
+  private static Route writes(Principal p, Supplier<Route> inner) {
     if (p.role() == Role.READ_ONLY) throw ProblemException.of(ProblemType.FORBIDDEN, "a read-only key cannot change anything");
     return inner.get();
   }
 
-  private static org.apache.pekko.http.javadsl.model.HttpResponse ok(Object body) {
+  private static HttpResponse ok(Object body) {
     return response(StatusCodes.OK, body);
   }
 }

@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.sql.Connection;
 
 /**
  * Provider endpoints and served models, in SQL tables ({@code V3__trade.sql}, {@code V7__trade_model_endpoints.sql}). Credentials go in
@@ -59,7 +60,7 @@ public final class ProviderStore {
     });
   }
 
-  private Void verifyAgain(java.sql.Connection c) throws SQLException {
+  private Void verifyAgain(Connection c) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT check_value FROM trade_master_key_check WHERE id = 1");
         ResultSet rs = ps.executeQuery()) {
       rs.next();

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * The budgets of one team and its projects: plain Java, no actors, time passed in (the
@@ -161,7 +162,7 @@ public final class BudgetLedger {
     if (event instanceof BudgetEvent.BudgetSet e) {
       Scope s = scopeAt(e.scopeId(), e.kind(), at);
       if (s.spec.period() != e.spec().period()) s.periodStart = e.spec().period().startOf(at);
-      if (!java.util.Objects.equals(s.spec.softCapMicroUsd(), e.spec().softCapMicroUsd())) {
+      if (!Objects.equals(s.spec.softCapMicroUsd(), e.spec().softCapMicroUsd())) {
         s.softAlerted = false; // a new soft cap gets its own alert
         s.softAlertedAt = 0;
       }

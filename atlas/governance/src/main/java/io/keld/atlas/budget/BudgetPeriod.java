@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
+import java.util.Locale;
 
 /** Calendar periods a budget resets on, in UTC: a day starts at 00:00Z, a month on its 1st at 00:00Z. */
 public enum BudgetPeriod {
@@ -28,7 +29,7 @@ public enum BudgetPeriod {
 
   @JsonValue
   public String wire() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 
   /** Parses {@code day} or {@code month}; anything else is refused with a message saying so. */

@@ -2,6 +2,7 @@ package io.keld.atlas.budget;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Locale;
 
 /** What a budget scope is. */
 public enum ScopeKind {
@@ -10,11 +11,11 @@ public enum ScopeKind {
 
   @JsonValue
   public String wire() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 
   @JsonCreator
   public static ScopeKind fromWire(String s) {
-    return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+    return valueOf(s.trim().toUpperCase(Locale.ROOT));
   }
 }

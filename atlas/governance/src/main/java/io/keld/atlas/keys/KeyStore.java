@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * API keys: issued, listed, revoked, and checked on every request. Every check reads the key's row
@@ -125,7 +126,7 @@ public final class KeyStore implements Authenticator {
   @Override
   public CompletionStage<Optional<Principal>> authenticate(String presented) {
     Optional<String> claimedId = KeyFormat.keyIdOf(presented);
-    if (claimedId.isEmpty()) return java.util.concurrent.CompletableFuture.completedFuture(Optional.empty());
+    if (claimedId.isEmpty()) return CompletableFuture.completedFuture(Optional.empty());
     String presentedHash = KeyFormat.sha256Hex(presented);
     return sql.run(c -> {
       try (PreparedStatement ps = c.prepareStatement(

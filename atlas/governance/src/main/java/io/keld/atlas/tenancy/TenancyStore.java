@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.sql.Connection;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Organizations, teams and projects, in SQL tables (see {@code V2__atlas_governance.sql}): they are
@@ -72,7 +74,7 @@ public final class TenancyStore {
     });
   }
 
-  private static void insertOrganization(java.sql.Connection c, Organization org) throws SQLException {
+  private static void insertOrganization(Connection c, Organization org) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("INSERT INTO atlas_organizations (id, name, kind, created_at) VALUES (?, ?, ?, ?)")) {
       Sql.bind(ps, org.id(), org.name(), org.kind().wire(), org.createdAt());
       ps.executeUpdate();
@@ -83,7 +85,7 @@ public final class TenancyStore {
     return sql.run(c -> organization(c, id));
   }
 
-  private static Optional<Organization> organization(java.sql.Connection c, String id) throws SQLException {
+  private static Optional<Organization> organization(Connection c, String id) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT id, name, kind, created_at FROM atlas_organizations WHERE id = ?")) {
       ps.setString(1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -156,7 +158,7 @@ public final class TenancyStore {
         if (Sql.isUniqueViolation(e)) throw new DuplicateNameException("a project named '" + name + "' already exists in " + team.id());
         throw e;
       }
-      projects.put(project.id(), java.util.concurrent.CompletableFuture.completedFuture(project));
+      projects.put(project.id(), CompletableFuture.completedFuture(project));
       return project;
     });
   }

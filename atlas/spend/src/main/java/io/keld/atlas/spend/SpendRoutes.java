@@ -39,6 +39,18 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
+import io.keld.ixp.Texts;
+import io.keld.ixp.problem.Problem;
+import io.keld.kit.ProblemResponses;
+import io.keld.kit.sql.Sql;
+import java.util.Objects;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.PathMatcher0;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
 
 /**
  * The spend map over HTTP, under {@code /atlas/v1}: spend reports (JSON or CSV) with budget
@@ -69,10 +81,10 @@ public final class SpendRoutes {
   private final AuditLog audit;
   private final Clock clock;
   /** Where import files are parsed: a large one takes seconds of CPU, which must not hold an HTTP thread. */
-  private final java.util.concurrent.Executor blocking;
+  private final Executor blocking;
 
   public SpendRoutes(Authenticator keys, SpendIngest ingest, SpendReports reports, Recommendations recommendations, Focus focus,
-      BudgetClient budgets, AuditLog audit, Clock clock, java.util.concurrent.Executor blocking) {
+      BudgetClient budgets, AuditLog audit, Clock clock, Executor blocking) {
     this.blocking = blocking;
     this.keys = keys;
     this.ingest = ingest;
@@ -106,8 +118,8 @@ public final class SpendRoutes {
             post(() -> addPrice(p))))))));
   }
 
-  private static org.apache.pekko.http.javadsl.server.PathMatcher0 segment(String s) {
-    return org.apache.pekko.http.javadsl.server.PathMatchers.segment(s);
+  private static PathMatcher0 segment(String s) {
+    return PathMatchers.segment(s);
   }
 
   // -- reports -------------------------------------------------------------------------------------
@@ -126,7 +138,7 @@ public final class SpendRoutes {
     for (String g : csvParam(q, "group_by")) {
       if (!g.startsWith("tag:") && Dimension.of(g) == null) {
         throw ProblemException.invalid("group_by", "group_by takes team, project, model, provider, job_category, spend_class "
-            + "or tag:<name>; got " + io.keld.ixp.Texts.clip(g));
+            + "or tag:<name>; got " + Texts.clip(g));
       }
       if (g.startsWith("tag:") && g.length() == 4) throw ProblemException.invalid("group_by", "tag: needs a tag name");
       if (!groupBy.contains(g)) groupBy.add(g);
@@ -181,7 +193,7 @@ public final class SpendRoutes {
       lines.add(line.toCompletableFuture().exceptionally(e -> null));
     }
     return CompletableFuture.allOf(lines.toArray(CompletableFuture[]::new))
-        .thenApply(x -> lines.stream().map(CompletableFuture::join).filter(java.util.Objects::nonNull).toList());
+        .thenApply(x -> lines.stream().map(CompletableFuture::join).filter(Objects::nonNull).toList());
   }
 
   private Route focusExport(Principal p, Map<String, String> q) {
@@ -195,9 +207,9 @@ public final class SpendRoutes {
     if (focus == null) throw ProblemException.of(ProblemType.UNAVAILABLE, "the FOCUS export is not available on this node");
     CompletionStage<String> csv = focus.csv(orgId, from, to).handle((text, failure) -> {
       if (failure == null) return text;
-      Throwable cause = io.keld.kit.ProblemResponses.cause(failure);
+      Throwable cause = ProblemResponses.cause(failure);
       if (cause instanceof IllegalArgumentException) throw ProblemException.notFound("organization " + orgId);
-      throw cause instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(cause);
+      throw cause instanceof RuntimeException re ? re : new CompletionException(cause);
     });
     return onSuccess(csv, text -> complete(csvResponse(text, "focus-1.2.csv")));
   }
@@ -225,7 +237,7 @@ public final class SpendRoutes {
       throw ProblemException.invalid("format", "format must be one of " + String.join(", ", IMPORT_FORMATS));
     }
     Principal scope = p.isOperator() ? new Principal(p.keyId(), orgId, Principal.OrgKind.ENTERPRISE, Role.ADMIN, null, null) : p;
-    return JsonBodies.refuseOversized(MAX_IMPORT_BYTES, () -> io.keld.kit.ProblemResponses.response(io.keld.ixp.problem.Problem.of(
+    return JsonBodies.refuseOversized(MAX_IMPORT_BYTES, () -> ProblemResponses.response(Problem.of(
         ProblemType.PAYLOAD_TOO_LARGE, "an import is at most " + MAX_IMPORT_BYTES + " bytes; split the file")),
         () -> extractMaterializer(mat -> extractRequestEntity(entity -> onSuccess(
             entity.toStrict(120_000, MAX_IMPORT_BYTES, mat)
@@ -261,7 +273,7 @@ public final class SpendRoutes {
       if (body.rules() == null) throw ProblemException.invalid("rules", "rules is required (an empty list clears them)");
       CompletionStage<MappingRules.RuleList> saved = ingest.rules().replace(orgId, body.rules()).handle((r, e) -> {
         if (e == null) return r;
-        Throwable cause = io.keld.kit.ProblemResponses.cause(e);
+        Throwable cause = ProblemResponses.cause(e);
         if (cause instanceof IllegalArgumentException) throw ProblemException.invalid("rules", cause.getMessage());
         throw cause instanceof RuntimeException re ? re : new IllegalStateException(cause);
       });
@@ -299,11 +311,11 @@ public final class SpendRoutes {
       }
       CompletionStage<PriceBook.Entry> added = ingest.prices().add(entry).handle((e, failure) -> {
         if (failure == null) return e;
-        if (io.keld.kit.sql.Sql.isUniqueViolation(failure)) {
+        if (Sql.isUniqueViolation(failure)) {
           throw ProblemException.of(ProblemType.CONFLICT, "a price for " + entry.provider() + "/" + entry.model() + " " + entry.tokenType()
               + " is already in force from " + entry.effectiveFrom() + "; add one with a later effective_from");
         }
-        throw failure instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(failure);
+        throw failure instanceof RuntimeException re ? re : new CompletionException(failure);
       });
       return onSuccess(added.thenCompose(e -> audit.record(p.orgId(), p.keyId(), "price_book.add",
           e.provider() + "/" + e.model() + "/" + e.tokenType(), "ok", 201, null).thenApply(x -> e)),
@@ -336,7 +348,7 @@ public final class SpendRoutes {
       }
       return t;
     } catch (DateTimeParseException e) {
-      throw ProblemException.invalid(name, name + " is an RFC 3339 UTC time, e.g. 2026-11-01T00:00:00Z; got " + io.keld.ixp.Texts.clip(v));
+      throw ProblemException.invalid(name, name + " is an RFC 3339 UTC time, e.g. 2026-11-01T00:00:00Z; got " + Texts.clip(v));
     }
   }
 
@@ -392,7 +404,7 @@ public final class SpendRoutes {
 
   private static HttpResponse csvResponse(String csv, String filename) {
     return HttpResponse.create().withStatus(StatusCodes.OK)
-        .withEntity(HttpEntities.create(ContentTypes.create(org.apache.pekko.http.javadsl.model.MediaTypes.TEXT_CSV, org.apache.pekko.http.javadsl.model.HttpCharsets.UTF_8), csv))
-        .addHeader(org.apache.pekko.http.javadsl.model.headers.RawHeader.create("Content-Disposition", "attachment; filename=\"" + filename + "\""));
+        .withEntity(HttpEntities.create(ContentTypes.create(MediaTypes.TEXT_CSV, HttpCharsets.UTF_8), csv))
+        .addHeader(RawHeader.create("Content-Disposition", "attachment; filename=\"" + filename + "\""));
   }
 }

@@ -23,6 +23,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.HashSet;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 /**
  * {@code atlas_csv} and {@code atlas_jsonl}: Atlas's own file format, for usage from anywhere else
@@ -80,7 +83,7 @@ final class AtlasFileFormat {
   private static final Set<String> COST_SOURCES = Set.of(UsageRecord.CostSources.PROVIDER, UsageRecord.CostSources.GATEWAY,
       UsageRecord.CostSources.COMPUTED);
 
-  private static final java.util.regex.Pattern HEX = java.util.regex.Pattern.compile("[0-9a-fA-F]+");
+  private static final Pattern HEX = Pattern.compile("[0-9a-fA-F]+");
 
   private AtlasFileFormat() {}
 
@@ -112,7 +115,7 @@ final class AtlasFileFormat {
 
   private static void checkColumns(List<String> columns) {
     List<String> unknown = new ArrayList<>();
-    Set<String> seen = new java.util.HashSet<>();
+    Set<String> seen = new HashSet<>();
     for (String c : columns) {
       if (c.isEmpty()) throw new IllegalArgumentException(CSV + ": the header has an empty column name");
       if (!seen.add(c)) throw new IllegalArgumentException(CSV + ": the header names column " + Texts.clip(c) + " twice");
@@ -221,7 +224,7 @@ final class AtlasFileFormat {
 
   private static IllegalArgumentException unknownFields(String format, String what, List<String> unknown) {
     return new IllegalArgumentException(format + ": unknown " + what + (unknown.size() == 1 ? " " : "s ") + String.join(", ", unknown)
-        + "; the known ones are " + String.join(", ", new java.util.TreeSet<>(FIELDS)) + " and attr.<name>");
+        + "; the known ones are " + String.join(", ", new TreeSet<>(FIELDS)) + " and attr.<name>");
   }
 
   private static String utf8(byte[] body) {
@@ -332,7 +335,7 @@ final class AtlasFileFormat {
     if (v == null) return otherwise;
     String lower = v.toLowerCase(Locale.ROOT);
     if (!allowed.contains(lower)) {
-      throw new Rows.Bad(field + ": must be one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ", got " + Texts.clip(v));
+      throw new Rows.Bad(field + ": must be one of " + String.join(", ", new TreeSet<>(allowed)) + ", got " + Texts.clip(v));
     }
     return lower;
   }

@@ -29,6 +29,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import io.keld.atlas.spend.ledger.Columns;
+import java.time.DateTimeException;
+import java.util.Locale;
 
 /**
  * What the import formats share: reading JSON and values out of it, checking a value against the
@@ -87,7 +90,7 @@ final class Rows {
         records.add(read.get());
       } catch (Bad e) {
         errors.add(new UsageImports.LineError(line, e.getMessage()));
-      } catch (ArithmeticException | java.time.DateTimeException e) {
+      } catch (ArithmeticException | DateTimeException e) {
         // Checks bound every number and time; this is the net under them, still one row's problem.
         errors.add(new UsageImports.LineError(line, "a number or time is out of range"));
       }
@@ -232,7 +235,7 @@ final class Rows {
     // 1200.0 is a whole number written by a tool that knows only floats; 1200.5 is not a count.
     if (d.stripTrailingZeros().scale() > 0) throw new Bad(field + ": must be a whole number, got " + Texts.clip(d.toPlainString()));
     // Ten trillion tokens in one row is no real usage; bounding it keeps every sum far from overflow.
-    if (d.compareTo(BigDecimal.valueOf(io.keld.atlas.spend.ledger.Columns.MAX_TOKENS)) > 0) {
+    if (d.compareTo(BigDecimal.valueOf(Columns.MAX_TOKENS)) > 0) {
       throw new Bad(field + ": too large: " + Texts.clip(d.toPlainString()));
     }
     return d.toBigIntegerExact().longValueExact();
@@ -275,7 +278,7 @@ final class Rows {
     if (v.isArray()) return "an array";
     if (v.isBoolean()) return "a boolean";
     if (v.isTextual()) return "a string";
-    return "a " + v.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
+    return "a " + v.getNodeType().name().toLowerCase(Locale.ROOT);
   }
 
   /**

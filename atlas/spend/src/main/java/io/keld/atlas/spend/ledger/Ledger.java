@@ -22,6 +22,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
+import java.io.IOException;
+import java.io.StringReader;
+import java.util.Comparator;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import org.postgresql.PGConnection;
 
 /**
  * The spend ledger's write side: appends usage records and keeps the hourly rollup in step, in one
@@ -49,7 +55,7 @@ public final class Ledger {
   }
 
   public CompletionStage<Appended> append(List<UsageRecord> records) {
-    if (records.isEmpty()) return java.util.concurrent.CompletableFuture.completedFuture(new Appended(0, 0));
+    if (records.isEmpty()) return CompletableFuture.completedFuture(new Appended(0, 0));
     return sql.run(c -> appendIn(c, records));
   }
 
@@ -205,7 +211,7 @@ public final class Ledger {
     for (int from = 0; from < rows.size(); from += COPY_CHUNK) {
       copyChunk(tx, rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
     }
-    java.util.Set<String> written = new HashSet<>();
+    Set<String> written = new HashSet<>();
     try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
         + " FROM usage_staging ON CONFLICT ON CONSTRAINT usage_records_event_unique DO NOTHING RETURNING org_id, source, source_event_id")) {
       while (rs.next()) written.add(rs.getString(1) + '\u0000' + rs.getString(2) + '\u0000' + rs.getString(3));
@@ -240,9 +246,9 @@ public final class Ledger {
       b.setCharAt(b.length() - 1, '\n');
     }
     try {
-      tx.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
-          .copyIn("COPY usage_staging (" + COLUMNS + ") FROM STDIN", new java.io.StringReader(b.toString()));
-    } catch (java.io.IOException e) {
+      tx.unwrap(PGConnection.class).getCopyAPI()
+          .copyIn("COPY usage_staging (" + COLUMNS + ") FROM STDIN", new StringReader(b.toString()));
+    } catch (IOException e) {
       throw new SQLException("COPY into the ledger's staging table failed: " + e.getMessage(), e);
     }
   }
@@ -282,7 +288,7 @@ public final class Ledger {
   private record RollupKey(String orgId, Instant hour, String teamId, String projectId, String provider, String model, String jobCategory,
       String spendClass) {}
 
-  private static final java.util.Comparator<RollupKey> ROLLUP_ORDER = java.util.Comparator.comparing(RollupKey::orgId)
+  private static final Comparator<RollupKey> ROLLUP_ORDER = Comparator.comparing(RollupKey::orgId)
       .thenComparing(RollupKey::hour).thenComparing(RollupKey::teamId).thenComparing(RollupKey::projectId)
       .thenComparing(RollupKey::provider).thenComparing(RollupKey::model).thenComparing(RollupKey::jobCategory)
       .thenComparing(RollupKey::spendClass);
@@ -304,7 +310,7 @@ public final class Ledger {
   private static void rollUp(Connection tx, List<UsageRecord> fresh, String table, String timeColumn, ChronoUnit unit, boolean postgres)
       throws SQLException {
     // Keys in a fixed order, so two writers lock rollup rows in the same order and cannot deadlock.
-    Map<RollupKey, Sums> sums = new java.util.TreeMap<>(ROLLUP_ORDER);
+    Map<RollupKey, Sums> sums = new TreeMap<>(ROLLUP_ORDER);
     for (UsageRecord r : fresh) {
       // Instant.truncatedTo works in UTC: hours and days are UTC hours and days.
       RollupKey k = new RollupKey(r.orgId, r.periodStart.truncatedTo(unit), nz(r.teamId), nz(r.projectId), nz(r.provider),
@@ -378,7 +384,7 @@ public final class Ledger {
 
   static String tagsJson(Map<String, String> tags) {
     try {
-      return JSON.writeValueAsString(tags == null ? Map.of() : new java.util.TreeMap<>(tags));
+      return JSON.writeValueAsString(tags == null ? Map.of() : new TreeMap<>(tags));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import java.io.IOException;
 
 /**
  * Where ingested usage belongs: an organization's ordered rules from telemetry attributes (span or
@@ -129,7 +131,7 @@ public final class MappingRules {
       String json;
       try {
         json = JSON.writeValueAsString(rules);
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      } catch (JsonProcessingException e) {
         throw new IllegalStateException(e);
       }
       return sql.transaction(c -> {
@@ -179,7 +181,7 @@ public final class MappingRules {
   private static List<Rule> parse(String json) {
     try {
       return List.of(JSON.readValue(json, Rule[].class));
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("stored mapping rules do not parse: " + e.getMessage(), e);
     }
   }

@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import io.keld.atlas.spend.ledger.Columns;
+import io.keld.ixp.Texts;
+import java.math.RoundingMode;
 
 /**
  * GenAI spans to usage records, by the OpenTelemetry GenAI semantic conventions, current names first
@@ -90,10 +93,10 @@ public final class GenAiSpans {
       try {
         BigDecimal usd = new BigDecimal(cost);
         if (usd.signum() < 0 || usd.compareTo(BigDecimal.valueOf(1_000_000)) > 0) throw new NumberFormatException();
-        r.costMicroUsd = usd.movePointRight(6).setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
+        r.costMicroUsd = usd.movePointRight(6).setScale(0, RoundingMode.HALF_UP).longValueExact();
         r.costSource = UsageRecord.CostSources.GATEWAY;
       } catch (NumberFormatException | ArithmeticException e) {
-        throw new IllegalArgumentException("gen_ai.usage.cost is not a cost in USD: " + io.keld.ixp.Texts.clip(cost, 40));
+        throw new IllegalArgumentException("gen_ai.usage.cost is not a cost in USD: " + Texts.clip(cost, 40));
       }
     }
     r.serviceTier = first(s, "openai.response.service_tier", "gen_ai.openai.response.service_tier", "openai.request.service_tier",
@@ -120,7 +123,7 @@ public final class GenAiSpans {
   /** {@code keld.tag.<name>} attributes become the record's tags (span over resource). */
   private static void tag(UsageRecord r, Map.Entry<String, String> a) {
     if (a.getKey().startsWith("keld.tag.") && r.tags.size() < 10) {
-      r.tags.put(io.keld.ixp.Texts.clip(a.getKey().substring("keld.tag.".length()), 64), io.keld.ixp.Texts.clip(a.getValue(), 200));
+      r.tags.put(Texts.clip(a.getKey().substring("keld.tag.".length()), 64), Texts.clip(a.getValue(), 200));
     }
   }
 
@@ -151,10 +154,10 @@ public final class GenAiSpans {
     try {
       double d = Double.parseDouble(v);
       if (d < 0) throw new IllegalArgumentException(keys[0] + " is negative");
-      if (d > io.keld.atlas.spend.ledger.Columns.MAX_TOKENS) throw new IllegalArgumentException(keys[0] + " is too large: " + io.keld.ixp.Texts.clip(v, 40));
+      if (d > Columns.MAX_TOKENS) throw new IllegalArgumentException(keys[0] + " is too large: " + Texts.clip(v, 40));
       return v.contains(".") || v.contains("e") || v.contains("E") ? (long) d : Long.parseLong(v);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(keys[0] + " is not a token count: " + io.keld.ixp.Texts.clip(v, 40));
+      throw new IllegalArgumentException(keys[0] + " is not a token count: " + Texts.clip(v, 40));
     }
   }
 

@@ -18,6 +18,8 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import java.util.Locale;
 
 /**
  * Reads an OTLP/HTTP trace export ({@code ExportTraceServiceRequest}) in either encoding into
@@ -106,7 +108,7 @@ public final class OtlpDecoder {
     try {
       root = JSON.readTree(body);
     } catch (IOException e) {
-      throw new BadExport("the body is not JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
+      throw new BadExport("the body is not JSON: " + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
     }
     if (root == null || !root.isObject()) throw new BadExport("an OTLP/JSON export is an object with resourceSpans");
     List<OtlpSpan> out = new ArrayList<>();
@@ -211,6 +213,6 @@ public final class OtlpDecoder {
     if (v.length() != hexLength || !v.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
       throw new BadExport(at + "." + camel + " must be " + hexLength + " hex digits");
     }
-    return v.toLowerCase(java.util.Locale.ROOT);
+    return v.toLowerCase(Locale.ROOT);
   }
 }

@@ -31,6 +31,13 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.Materializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.keld.ixp.Texts;
+import io.keld.kit.ProblemResponses;
+import io.keld.kit.sql.Sql;
+import java.sql.SQLException;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 
 /**
  * OTLP/HTTP trace ingest: {@code POST /v1/traces} on the OpenTelemetry port (4318 by default), in
@@ -67,7 +74,7 @@ public final class OtlpRoutes {
   }
 
   public Route route() {
-    return path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("v1").slash("traces"), () -> post(() -> extractRequest(request -> {
+    return path(PathMatchers.segment("v1").slash("traces"), () -> post(() -> extractRequest(request -> {
       boolean json = request.entity().getContentType().mediaType().toString().toLowerCase(Locale.ROOT).startsWith("application/json");
       boolean protobuf = request.entity().getContentType().mediaType().toString().toLowerCase(Locale.ROOT).startsWith("application/x-protobuf");
       if (!json && !protobuf) {
@@ -93,13 +100,13 @@ public final class OtlpRoutes {
             () -> status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, "the export is larger than " + maxBodyBytes + " bytes", json),
             () -> decodeRequest(() -> extractRequestEntity(entity -> onComplete(read(entity), bytes -> {
               if (bytes.isFailure()) {
-                Throwable cause = io.keld.kit.ProblemResponses.cause(bytes.failed().get());
-                if (cause instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException) {
+                Throwable cause = ProblemResponses.cause(bytes.failed().get());
+                if (cause instanceof EntityStreamSizeException) {
                   return complete(status(StatusCodes.PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED,
                       "the export is larger than " + maxBodyBytes + " bytes once decompressed", json));
                 }
                 return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be read (a broken gzip stream?): "
-                    + io.keld.ixp.Texts.clip(cause.getMessage()), json));
+                    + Texts.clip(cause.getMessage()), json));
               }
               return export(p, bytes.get(), json);
             }))));
@@ -124,12 +131,12 @@ public final class OtlpRoutes {
     for (GenAiSpans.Mapped.One one : mapped.records()) incoming.add(new SpendIngest.Incoming(one.record(), one.attributes()));
     return onComplete(ingest.ingest(p, incoming), done -> {
       if (done.isFailure()) {
-        Throwable cause = io.keld.kit.ProblemResponses.cause(done.failed().get());
+        Throwable cause = ProblemResponses.cause(done.failed().get());
         // The database's message can quote row values; the log gets the kind of failure only.
-        String kind = cause instanceof io.keld.kit.sql.Sql.StoreException se && se.getCause() instanceof java.sql.SQLException sql
+        String kind = cause instanceof Sql.StoreException se && se.getCause() instanceof SQLException sql
             ? "SQLSTATE " + sql.getSQLState() : cause.getClass().getSimpleName();
         log.error("OTLP export of {} spans from org {} could not be written: {}", spans.size(), p.orgId(), kind);
-        if (cause instanceof io.keld.kit.sql.Sql.StoreException) {
+        if (cause instanceof Sql.StoreException) {
           return complete(status(StatusCodes.SERVICE_UNAVAILABLE, UNAVAILABLE, "the ledger could not be written; retry", json));
         }
         return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be accounted for (" + kind + ")", json));
@@ -178,7 +185,7 @@ public final class OtlpRoutes {
   private static String quote(String s) {
     try {
       return JsonBodies.MAPPER.writeValueAsString(s);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
   }

@@ -25,6 +25,9 @@ import java.util.concurrent.CompletionStage;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Comparator;
 
 /**
  * Effective-dated list prices per provider, model and token type, in micro-USD per million tokens.
@@ -146,7 +149,7 @@ public final class PriceBook {
     });
   }
 
-  private int insert(java.sql.Connection c, Entry e) throws java.sql.SQLException {
+  private int insert(Connection c, Entry e) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("INSERT INTO price_book (provider, model, token_type, micro_usd_per_mtok, "
         + "effective_from, origin, created_at) VALUES (?,?,?,?,?,?,?)")) {
       Sql.bind(ps, e.provider(), e.model(), e.tokenType(), e.microUsdPerMtok(), e.effectiveFrom(), e.origin(), clock.instant());
@@ -182,8 +185,8 @@ public final class PriceBook {
   public List<Entry> entries() {
     List<Entry> out = new ArrayList<>();
     book.values().forEach(v -> out.addAll(v.values()));
-    out.sort(java.util.Comparator.comparing(Entry::provider).thenComparing(Entry::model).thenComparing(Entry::tokenType)
-        .thenComparing(Entry::effectiveFrom, java.util.Comparator.reverseOrder()));
+    out.sort(Comparator.comparing(Entry::provider).thenComparing(Entry::model).thenComparing(Entry::tokenType)
+        .thenComparing(Entry::effectiveFrom, Comparator.reverseOrder()));
     return out;
   }
 

@@ -20,6 +20,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import io.keld.ixp.Money;
+import java.util.Arrays;
 
 /**
  * Which work could move to cheaper deadline jobs. Usage from outside Keld (telemetry, usage files) is
@@ -176,7 +178,7 @@ public final class Recommendations {
     Long savings = null;
     Long monthly = null;
     if (quote != null) {
-      long atQuote = io.keld.ixp.Money.costMicroUsd(s.input + s.output, quote.pricePerMtok());
+      long atQuote = Money.costMicroUsd(s.input + s.output, quote.pricePerMtok());
       savings = Math.max(0, s.cost - atQuote);
       monthly = Math.round(savings * 30 / windowDays);
     }
@@ -219,7 +221,7 @@ public final class Recommendations {
     }
     if (total == 0) return 0.0;
     long[] sorted = byHourOfDay.clone();
-    java.util.Arrays.sort(sorted);
+    Arrays.sort(sorted);
     double top3 = (double) (sorted[23] + sorted[22] + sorted[21]) / total;
     return Math.round(Math.max(0, (top3 - 0.125) / 0.875) * 100) / 100.0;
   }

@@ -22,6 +22,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
+import java.io.IOException;
+import java.time.DayOfWeek;
 
 /**
  * Spend and tokens over a time range, grouped by any of the six dimensions (team, project, model,
@@ -264,7 +266,7 @@ public final class SpendReports {
       case DAY:
         return t.truncatedTo(ChronoUnit.DAYS);
       case WEEK: {
-        LocalDate d = t.atZone(ZoneOffset.UTC).toLocalDate().with(TemporalAdjusters.previousOrSame(java.time.DayOfWeek.MONDAY));
+        LocalDate d = t.atZone(ZoneOffset.UTC).toLocalDate().with(TemporalAdjusters.previousOrSame(DayOfWeek.MONDAY));
         return d.atStartOfDay(ZoneOffset.UTC).toInstant();
       }
       case MONTH:
@@ -334,7 +336,7 @@ public final class SpendReports {
     if (json == null || json.isEmpty() || json.equals("{}")) return Map.of();
     try {
       return JSON.readValue(json, new TypeReference<Map<String, String>>() {});
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return Map.of();
     }
   }
