@@ -15,8 +15,6 @@ import io.keld.flow.client.ProviderEndpoint;
 import io.keld.flow.pacing.Capacity;
 import io.keld.trade.Trade;
 import io.keld.trade.feed.CapacitySink;
-import io.keld.trade.feed.FeedSettings;
-import io.keld.trade.crypto.MasterKey;
 import java.nio.file.Path;
 import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
@@ -34,7 +32,7 @@ import java.math.BigDecimal;
 import org.apache.pekko.http.javadsl.server.Route;
 import io.keld.node.http.MetricsRoutes;
 import io.keld.node.metrics.KeldMetrics;
-import io.keld.node.persistence.KeldDatabase;
+import io.keld.kit.sql.KeldDatabase;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -352,19 +350,10 @@ public final class KeldNode implements AutoCloseable {
   /** Trade refuses to start on a master key other than the one the stored credentials were sealed with. */
   private static Trade startTrade(ActorSystem<Void> system, Config config, KeldDatabase database, Executor blocking, BookClient books,
       Governance governance, Flow flow) {
-    String file = config.getString("keld.trade.master-key-file");
-    Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
-    try {
-      MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
-      // A provider's capacity message reaches Flow's pacing for that endpoint.
-      CapacitySink toFlow = (endpoint, credential, maxConcurrency, tokensPerSecond) -> flow.endpoint(
-          new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
-      return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
-          config.getStringList("keld.marketplace.use-cases"), toFlow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
-          Clock.systemUTC());
-    } catch (MasterKey.InvalidMasterKeyException e) {
-      throw new IllegalStateException(e.getMessage(), e);
-    }
+    // A provider's capacity message reaches Flow's pacing for that endpoint.
+    CapacitySink toFlow = (endpoint, credential, maxConcurrency, tokensPerSecond) -> flow.endpoint(
+        new ProviderEndpoint(endpoint.id(), endpoint.baseUrl(), credential.orElse(null)), new Capacity(maxConcurrency, tokensPerSecond));
+    return Trade.start(system, config, database.dataSource(), blocking, books, governance.authenticator(), toFlow, Clock.systemUTC());
   }
 
   private static void startManagement(ActorSystem<Void> system, Duration timeout) throws Exception {
