@@ -7,9 +7,9 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.DatabaseScan;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.DatabaseScan;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,8 +37,8 @@ class ApiKeysTest {
         assertTrue(second.bootstrapKey().isEmpty(), "only the first node of a fresh database issues the bootstrap key");
         String operator = first.bootstrapKey().orElseThrow().secret();
         secrets.add(operator);
-        ApiClient a = new ApiClient(first);
-        ApiClient b = new ApiClient(second);
+        ApiClient a = new ApiClient(first.httpAddress());
+        ApiClient b = new ApiClient(second.httpAddress());
 
         String org = a.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"Acme\",\"kind\":\"enterprise\"}").id();
         ApiClient.Response issued = a.expect(201, "POST", "/atlas/v1/orgs/" + org + "/keys", operator, "{\"name\":\"ci\",\"role\":\"admin\"}");

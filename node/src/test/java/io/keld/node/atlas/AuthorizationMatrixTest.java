@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.io.IOException;
 import java.net.URI;

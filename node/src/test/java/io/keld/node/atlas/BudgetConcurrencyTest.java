@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,8 +38,8 @@ class BudgetConcurrencyTest {
       try {
         second = TestNodes.startReady(TestNodes.config(db, List.of(first.clusterAddress().toString())));
         String operator = first.bootstrapKey().orElseThrow().secret();
-        ApiClient a = new ApiClient(first);
-        ApiClient b = new ApiClient(second);
+        ApiClient a = new ApiClient(first.httpAddress());
+        ApiClient b = new ApiClient(second.httpAddress());
 
         String org = a.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"Acme\",\"kind\":\"enterprise\"}").id();
         String team = a.expect(201, "POST", "/atlas/v1/orgs/" + org + "/teams", operator, "{\"name\":\"research\"}").id();

@@ -13,7 +13,7 @@ import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal.OrgKind;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.io.IOException;
 import java.math.BigDecimal;
