@@ -21,6 +21,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -30,6 +31,11 @@ import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.server.Directives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
 
 /**
  * What one module's end-to-end tests run on, without the rest of the node: the database migrated
@@ -97,8 +103,8 @@ public final class ModuleNode implements HttpNode, AutoCloseable {
   }
 
   /**
-   * Migrates the database, starts the ActorSystem and returns once it is an Up member of its own
-   * cluster. The module under test starts next (on {@link #system()}, {@link #dataSource()}, ...),
+   * Migrates the database, starts the ActorSystem and returns once it is an Up member of its cluster:
+   * its own, or the one of {@code pekko.cluster.seed-nodes} (a second node on the same database). The module under test starts next (on {@link #system()}, {@link #dataSource()}, ...),
    * then {@link #serve} binds its routes.
    */
   public static ModuleNode start(Config config) {
@@ -110,8 +116,17 @@ public final class ModuleNode implements HttpNode, AutoCloseable {
       Cluster cluster = Cluster.get(system);
       CompletableFuture<Done> up = new CompletableFuture<>();
       cluster.registerOnMemberUp(() -> up.complete(Done.getInstance()));
-      cluster.join(cluster.selfAddress());
+      if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        // No seed nodes: this node forms a cluster of its own (as a node does).
+        cluster.join(cluster.selfAddress());
+      }
       up.get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      // The journal, snapshot store and their pool start now, as in a node (whose modules touch them at
+      // boot), not on a test's first request, which would then wait for them inside its own timeout.
+      Persistence.get(system.classicSystem());
+      PersistenceQuery.get(system.classicSystem()).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier())
+          .currentPersistenceIds().runWith(Sink.ignore(), Materializer.matFromSystem(system))
+          .toCompletableFuture().get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseActorSystemTerminate(), "keld-close-database", () -> {
         database.close();
         return CompletableFuture.completedFuture(Done.getInstance());
@@ -152,6 +167,11 @@ public final class ModuleNode implements HttpNode, AutoCloseable {
   public InetSocketAddress httpAddress() {
     if (binding == null) throw new IllegalStateException("not serving HTTP yet: call serve(routes) first");
     return binding.localAddress();
+  }
+
+  /** Where other nodes find this one: its address as a seed node. */
+  public Address clusterAddress() {
+    return Cluster.get(system).selfAddress();
   }
 
   public ActorSystem<Void> system() {
