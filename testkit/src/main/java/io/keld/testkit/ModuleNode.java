@@ -50,6 +50,8 @@ import org.apache.pekko.stream.javadsl.Sink;
 public final class ModuleNode implements HttpNode, AutoCloseable {
 
   public static final String SYSTEM_NAME = "keld";
+  /** The seed price book a node ships ({@code config/price-book.csv}), as a resource of the testkit. */
+  public static final String PRICE_BOOK_SEED = "keld-testkit/price-book.csv";
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
   private static final CoordinatedShutdown.Reason STOP_REQUESTED = new CoordinatedShutdown.Reason() {
