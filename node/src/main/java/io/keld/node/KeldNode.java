@@ -13,8 +13,6 @@ import java.util.Set;
 import io.keld.marketplace.entity.MarketplaceSettings;
 import io.keld.flow.Flow;
 import io.keld.trade.Trade;
-import io.keld.trade.feed.FeedSettings;
-import io.keld.trade.crypto.MasterKey;
 import java.nio.file.Path;
 import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
@@ -30,7 +28,7 @@ import io.keld.node.http.KeldHttpServer;
 import org.apache.pekko.http.javadsl.server.Route;
 import io.keld.node.http.MetricsRoutes;
 import io.keld.node.metrics.KeldMetrics;
-import io.keld.node.persistence.KeldDatabase;
+import io.keld.kit.sql.KeldDatabase;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -320,16 +318,7 @@ public final class KeldNode implements AutoCloseable {
    */
   private static Trade startTrade(ActorSystem<Void> system, Config config, KeldDatabase database, Executor blocking, BookClient books,
       Governance governance, Flow flow) {
-    String file = config.getString("keld.trade.master-key-file");
-    Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
-    try {
-      MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
-      return Trade.start(system, database.dataSource(), blocking, books, governance.authenticator(), key,
-          config.getStringList("keld.marketplace.use-cases"), flow, FeedSettings.fromConfig(config.getConfig("keld.trade.feed")),
-          CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), Clock.systemUTC());
-    } catch (MasterKey.InvalidMasterKeyException e) {
-      throw new IllegalStateException(e.getMessage(), e);
-    }
+    return Trade.start(system, config, database.dataSource(), blocking, books, governance.authenticator(), flow, Clock.systemUTC());
   }
 
   private static void startManagement(ActorSystem<Void> system, Duration timeout) throws Exception {

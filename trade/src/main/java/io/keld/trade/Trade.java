@@ -1,5 +1,6 @@
 package io.keld.trade;
 
+import com.typesafe.config.Config;
 import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookListener;
@@ -24,6 +25,7 @@ import io.keld.flow.Flow;
 import io.keld.trade.providers.ProviderDirectory;
 import io.keld.trade.providers.ProviderStore;
 import io.keld.trade.statement.StatementStore;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -52,6 +54,30 @@ public final class Trade {
     this.publisher = publisher;
     this.statement = statement;
     this.feed = feed;
+  }
+
+  /**
+   * Starts Trade as a node does, from the node's settings: the use-case catalog
+   * ({@code keld.marketplace.use-cases}), the feed ({@code keld.trade.feed}), the open-ask cache
+   * ({@code keld.trade.open-ask-cache-*}) and the master key, {@code KELD_MASTER_KEY} when set, else
+   * {@code keld.trade.master-key-file} (empty: {@code <keld.data-dir>/master.key}).
+   *
+   * @param flow this node's data plane: Trade's provider directory registers providers' endpoints
+   *             and their stated capacity there
+   * @throws IllegalStateException, saying why and which key, when the master key cannot be used or is
+   *     not the one the stored credentials were sealed with: the node refuses to start
+   */
+  public static Trade start(ActorSystem<?> system, Config config, DataSource dataSource, Executor blocking, BookClient books,
+      Authenticator authenticator, Flow flow, Clock clock) {
+    String file = config.getString("keld.trade.master-key-file");
+    Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
+    try {
+      MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
+      return start(system, dataSource, blocking, books, authenticator, key, config.getStringList("keld.marketplace.use-cases"), flow,
+          FeedSettings.fromConfig(config.getConfig("keld.trade.feed")), CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), clock);
+    } catch (MasterKey.InvalidMasterKeyException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import io.keld.kit.Json;
 import io.keld.kit.sql.Sql;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.node.config.KeldConfig;
-import io.keld.node.persistence.KeldDatabase;
+import io.keld.kit.sql.KeldDatabase;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;

@@ -5,7 +5,7 @@ import io.keld.node.KeldNode;
 import io.keld.node.demo.DemoFleets;
 import io.keld.node.demo.DemoTenancy;
 import io.keld.node.config.KeldConfig;
-import io.keld.node.persistence.KeldDatabase;
+import io.keld.kit.sql.KeldDatabase;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

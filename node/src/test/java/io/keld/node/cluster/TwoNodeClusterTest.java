@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.keld.node.KeldNode;
-import io.keld.node.testing.Tally;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.Tally;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.nio.file.Path;
 import java.time.Duration;

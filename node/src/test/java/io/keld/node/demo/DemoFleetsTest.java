@@ -12,7 +12,7 @@ import io.keld.flow.Route;
 import io.keld.flow.client.ProviderEndpoint;
 import io.keld.marketplace.book.BookView;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.nio.file.Files;
 import java.time.Instant;

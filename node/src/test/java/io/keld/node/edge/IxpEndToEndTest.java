@@ -9,7 +9,7 @@ import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.exchange.jobs.JobUsageStore;
-import io.keld.node.testing.DatabaseScan;
+import io.keld.testkit.DatabaseScan;
 import io.keld.node.testing.DemoWorld;
 import io.keld.sim.FleetSettings;
 import java.io.BufferedReader;

@@ -63,7 +63,7 @@ import org.junit.jupiter.api.Test;
  * annotated. {@link #theSchemasAreStrictAndTheSpecsOwnExamplesConform} shows that the validation
  * cannot pass vacuously: broken documents fail, and the spec's own examples pass.
  *
- * <p>Runs on PostgreSQL when one answers (see {@link io.keld.node.testing.TestDatabase}), else,
+ * <p>Runs on PostgreSQL when one answers (see {@link io.keld.testkit.TestDatabase}), else,
  * outside CI, on H2.
  */
 class IxpSpecConformanceTest {

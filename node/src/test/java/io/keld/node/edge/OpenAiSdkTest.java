@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Needs {@code node} (18 or later) and {@code npm} on the PATH: without them the test skips with a
  * note, except under {@code CI=true}, where it fails. It runs on PostgreSQL when one answers (see
- * {@link io.keld.node.testing.TestDatabase}), else, outside CI, on H2.
+ * {@link io.keld.testkit.TestDatabase}), else, outside CI, on H2.
  */
 class OpenAiSdkTest {
 

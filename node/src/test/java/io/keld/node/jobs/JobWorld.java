@@ -28,7 +28,7 @@ import io.keld.marketplace.book.Ask;
 import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import io.keld.sim.FleetSettings;
 import io.keld.sim.SimulatedProvider;

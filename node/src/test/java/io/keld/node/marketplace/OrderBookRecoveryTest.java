@@ -13,7 +13,7 @@ import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.util.List;
 import java.util.Set;

@@ -3,8 +3,8 @@ package io.keld.node.persistence;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.keld.node.KeldNode;
-import io.keld.node.testing.Tally;
-import io.keld.node.testing.TestDatabase;
+import io.keld.testkit.Tally;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.testing.TestNodes;
 import java.nio.file.Path;
 import java.sql.Connection;

@@ -1,6 +1,7 @@
 package io.keld.node.testing;
 
 import io.keld.node.KeldNode;
+import io.keld.testkit.TestDatabase;
 import io.keld.node.demo.DemoFleets;
 import io.keld.node.demo.DemoTenancy;
 import java.io.IOException;

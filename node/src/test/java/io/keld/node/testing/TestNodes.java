@@ -1,6 +1,7 @@
 package io.keld.node.testing;
 
 import com.typesafe.config.Config;
+import io.keld.testkit.TestDatabase;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.node.KeldNode;
 import io.keld.node.config.KeldConfig;

@@ -1,4 +1,4 @@
-package io.keld.node.atlas;
+package io.keld.atlas.governance;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -6,11 +6,9 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.DatabaseScan;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.DatabaseScan;
+import io.keld.testkit.TestDatabase;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -30,15 +28,15 @@ class ApiKeysTest {
     root.addAppender(logs);
     List<String> secrets = new ArrayList<>();
     try (TestDatabase db = TestDatabase.postgres()) {
-      KeldNode first = TestNodes.startReady(TestNodes.config(db, null));
-      KeldNode second = null;
+      GovernanceNode first = GovernanceNode.startReady(GovernanceNode.config(db, null));
+      GovernanceNode second = null;
       try {
-        second = TestNodes.startReady(TestNodes.config(db, List.of(first.clusterAddress().toString())));
+        second = GovernanceNode.startReady(GovernanceNode.config(db, List.of(first.clusterAddress().toString())));
         assertTrue(second.bootstrapKey().isEmpty(), "only the first node of a fresh database issues the bootstrap key");
         String operator = first.bootstrapKey().orElseThrow().secret();
         secrets.add(operator);
-        ApiClient a = new ApiClient(first);
-        ApiClient b = new ApiClient(second);
+        ApiClient a = new ApiClient(first.httpAddress());
+        ApiClient b = new ApiClient(second.httpAddress());
 
         String org = a.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"Acme\",\"kind\":\"enterprise\"}").id();
         ApiClient.Response issued = a.expect(201, "POST", "/atlas/v1/orgs/" + org + "/keys", operator, "{\"name\":\"ci\",\"role\":\"admin\"}");

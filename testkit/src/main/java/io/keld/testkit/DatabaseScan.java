@@ -1,4 +1,4 @@
-package io.keld.node.testing;
+package io.keld.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

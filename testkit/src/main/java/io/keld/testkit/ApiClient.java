@@ -1,16 +1,16 @@
-package io.keld.node.testing;
+package io.keld.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.keld.node.KeldNode;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 
-/** Calls a node's HTTP API as a client would: real HTTP, JSON bodies, a key in the Authorization header. */
+/** Calls Keld's HTTP API (a node's, or a module's under test) as a client would: real HTTP, JSON bodies, a key in the Authorization header. */
 public final class ApiClient {
 
   public static final ObjectMapper JSON = new ObjectMapper();
@@ -24,8 +24,18 @@ public final class ApiClient {
 
   private final String base;
 
-  public ApiClient(KeldNode node) {
-    this.base = "http://127.0.0.1:" + node.httpAddress().getPort();
+  /** {@code base}: scheme, host and port, e.g. {@code http://127.0.0.1:8080}. */
+  public ApiClient(String base) {
+    this.base = base;
+  }
+
+  /** The API served on {@code address} (on the loopback interface). */
+  public ApiClient(InetSocketAddress address) {
+    this("http://127.0.0.1:" + address.getPort());
+  }
+
+  public ApiClient(HttpNode node) {
+    this(node.httpAddress());
   }
 
   public Response call(String method, String path, String key, String jsonBody) {

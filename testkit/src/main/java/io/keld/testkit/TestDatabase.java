@@ -1,4 +1,4 @@
-package io.keld.node.testing;
+package io.keld.testkit;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -55,7 +55,7 @@ public final class TestDatabase implements AutoCloseable {
         () -> execute(baseUrl, user, password, "DROP SCHEMA IF EXISTS " + schema + " CASCADE"));
   }
 
-  /** The settings that point a node at this database (for {@code KeldConfig.Overrides.extra}). */
+  /** The settings that point a node at this database (for {@code KeldConfig.Overrides.extra}, or {@link ModuleNode#config}). */
   public Map<String, Object> nodeSettings() {
     Map<String, Object> s = new LinkedHashMap<>();
     s.put("keld.database.vendor", vendor);

@@ -1,14 +1,12 @@
-package io.keld.node.trade;
+package io.keld.trade;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.TestDatabase;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -19,7 +17,7 @@ import java.util.Base64;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** {@code /trade/v1} over real HTTP on a real node: endpoints, models, asks, the book view; the master key. */
+/** {@code /trade/v1} over real HTTP on Trade as a node runs it: endpoints, models, asks, the book view; the master key. */
 class TradeApiTest {
 
   private static final String SECRET = "sk-live-CANARY-credential-wxyz";
@@ -27,7 +25,7 @@ class TradeApiTest {
   @Test
   void aProviderRegistersAnEndpointAndAModelThenPostsMovesAndWithdrawsAnAsk() throws Exception {
     try (TestDatabase db = TestDatabase.postgres()) {
-      KeldNode node = TestNodes.startReady(TestNodes.config(db, null));
+      TradeNode node = TradeNode.startReady(TradeNode.config(db));
       try {
         ApiClient api = new ApiClient(node);
         String operator = node.bootstrapKey().orElseThrow().secret();
@@ -123,18 +121,18 @@ class TradeApiTest {
     Path dir = Files.createTempDirectory("keld-master-key");
     Path keyFile = dir.resolve("master.key");
     try (TestDatabase db = TestDatabase.h2(dir)) {
-      Config config = TestNodes.config(db, null).withValue("keld.trade.master-key-file", ConfigValueFactory.fromAnyRef(keyFile.toString()));
-      KeldNode first = TestNodes.startReady(config);
+      Config config = TradeNode.config(db).withValue("keld.trade.master-key-file", ConfigValueFactory.fromAnyRef(keyFile.toString()));
+      TradeNode first = TradeNode.startReady(config);
       first.stop();
       first.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile)), "the generated key file is its owner's alone");
 
       Files.writeString(keyFile, Base64.getEncoder().encodeToString(new byte[32]) + "\n");
-      IllegalStateException refused = assertThrows(IllegalStateException.class, () -> KeldNode.start(config));
+      IllegalStateException refused = assertThrows(IllegalStateException.class, () -> TradeNode.start(config));
       assertTrue(refused.getMessage().contains("master key") && refused.getMessage().contains(keyFile.toString()), refused.getMessage());
 
       Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-r--r--"));
-      IllegalStateException exposed = assertThrows(IllegalStateException.class, () -> KeldNode.start(config));
+      IllegalStateException exposed = assertThrows(IllegalStateException.class, () -> TradeNode.start(config));
       assertTrue(exposed.getMessage().contains("chmod 600"), exposed.getMessage());
     }
   }

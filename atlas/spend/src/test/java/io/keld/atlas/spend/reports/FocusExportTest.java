@@ -1,20 +1,17 @@
-package io.keld.node.atlas;
+package io.keld.atlas.spend.reports;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.atlas.spend.ledger.UsageRecord;
-import io.keld.atlas.spend.reports.FocusExport;
 import io.keld.atlas.tenancy.Organization;
 import io.keld.atlas.tenancy.Project;
 import io.keld.atlas.tenancy.Team;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.auth.Principal.OrgKind;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.TestDatabase;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.sql.Connection;
@@ -43,7 +40,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The FOCUS 1.2 export of the spend ledger on a real node: an enterprise with two teams and three
+ * The FOCUS 1.2 export of the spend ledger on the spend map as a node runs it: an enterprise with two teams and three
  * projects, usage over three days across a month end (several providers and models, capex and opex,
  * marketplace and direct usage, unassigned usage, odd micro-dollar amounts, records just outside the
  * range and in another organization), exported and checked column by column against the FOCUS 1.2
@@ -123,7 +120,7 @@ class FocusExportTest {
   void theLedgerExportsAsAValidFocusDatasetThatAddsUpExactly() throws Exception {
     ExecutorService blocking = Executors.newFixedThreadPool(2);
     try (TestDatabase db = TestDatabase.postgres()) {
-      KeldNode node = TestNodes.startReady(TestNodes.config(db, null));
+      SpendNode node = SpendNode.startReady(SpendNode.config(db));
       try {
         TenancyStore tenancy = node.governance().tenancy();
         Organization acme = await(tenancy.createOrganization("Acme Analytics", OrgKind.ENTERPRISE));

@@ -1,7 +1,7 @@
-package io.keld.node.testing;
+package io.keld.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.keld.node.KeldNode;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -27,13 +27,18 @@ public final class FeedClient implements AutoCloseable {
   private final WebSocket socket;
   private final boolean reading;
 
-  public FeedClient(KeldNode node, String key, boolean reading) throws Exception {
+  public FeedClient(HttpNode node, String key, boolean reading) throws Exception {
+    this(node.httpAddress(), key, reading);
+  }
+
+  /** Connects to the feed served on {@code address} (on the loopback interface). */
+  public FeedClient(InetSocketAddress address, String key, boolean reading) throws Exception {
     this.reading = reading;
     StringBuilder partial = new StringBuilder();
     this.socket = HttpClient.newHttpClient().newWebSocketBuilder()
         .header("Authorization", "Bearer " + key)
         .connectTimeout(Duration.ofSeconds(10))
-        .buildAsync(URI.create("ws://127.0.0.1:" + node.httpAddress().getPort() + "/trade/v1/feed"), new WebSocket.Listener() {
+        .buildAsync(URI.create("ws://127.0.0.1:" + address.getPort() + "/trade/v1/feed"), new WebSocket.Listener() {
           @Override
           public void onOpen(WebSocket ws) {
             ws.request(1);

@@ -1,4 +1,4 @@
-package io.keld.node.trade;
+package io.keld.trade;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -11,11 +11,9 @@ import com.typesafe.config.ConfigValueFactory;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.FeedClient;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.FeedClient;
+import io.keld.testkit.TestDatabase;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -25,24 +23,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.slf4j.LoggerFactory;
 
-/** The providers' WebSocket feed, with the JDK's WebSocket client against a real node on PostgreSQL. */
+/** The providers' WebSocket feed, with the JDK's WebSocket client against Trade as a node runs it, on PostgreSQL. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TradeFeedTest {
 
   private static final Duration WAIT = Duration.ofSeconds(10);
 
   private TestDatabase db;
-  private KeldNode node;
+  private TradeNode node;
   private ApiClient api;
   private String operator;
 
   @BeforeAll
   void start() {
     db = TestDatabase.postgres();
-    Config config = TestNodes.config(db, null)
+    Config config = TradeNode.config(db)
         .withValue("keld.trade.feed.buffer", ConfigValueFactory.fromAnyRef(32))
         .withValue("keld.trade.feed.close-grace", ConfigValueFactory.fromAnyRef("2s"));
-    node = TestNodes.startReady(config);
+    node = TradeNode.startReady(config);
     api = new ApiClient(node);
     operator = node.bootstrapKey().orElseThrow().secret();
   }

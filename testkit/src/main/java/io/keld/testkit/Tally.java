@@ -1,4 +1,4 @@
-package io.keld.node.testing;
+package io.keld.testkit;
 
 import io.keld.ixp.CborSerializable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -11,7 +11,7 @@ import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 
-/** A minimal sharded, event-sourced entity for exercising the node's persistence and cluster set-up. */
+/** A minimal sharded, event-sourced entity for exercising a node's (or a {@link ModuleNode}'s) persistence and cluster set-up. */
 public final class Tally extends EventSourcedBehavior<Tally.Command, Tally.Added, Tally.State> {
 
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "Tally");

@@ -1,4 +1,4 @@
-package io.keld.node.persistence;
+package io.keld.kit.sql;
 
 import com.typesafe.config.Config;
 import com.zaxxer.hikari.HikariConfig;

@@ -1,13 +1,11 @@
-package io.keld.node.atlas;
+package io.keld.atlas.governance;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.TestDatabase;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -91,7 +89,7 @@ class AuthorizationMatrixTest {
   record Tenant(String label, String org, String t1, String t2, String p1, String p2) {}
 
   private TestDatabase db;
-  private KeldNode node;
+  private GovernanceNode node;
   private HttpClient http;
   private String base;
   private String operatorSecret;
@@ -115,7 +113,7 @@ class AuthorizationMatrixTest {
   @BeforeAll
   void start() {
     db = TestDatabase.postgres();
-    node = TestNodes.startReady(TestNodes.config(db, null));
+    node = GovernanceNode.startReady(GovernanceNode.config(db, null));
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     base = "http://127.0.0.1:" + node.httpAddress().getPort() + "/atlas/v1";
     operatorSecret = node.bootstrapKey().orElseThrow(() -> new IllegalStateException("no bootstrap key on a fresh database")).secret();

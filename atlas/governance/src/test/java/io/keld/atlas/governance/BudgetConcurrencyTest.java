@@ -1,12 +1,10 @@
-package io.keld.node.atlas;
+package io.keld.atlas.governance;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.keld.node.KeldNode;
-import io.keld.node.testing.ApiClient;
-import io.keld.node.testing.TestDatabase;
-import io.keld.node.testing.TestNodes;
+import io.keld.testkit.ApiClient;
+import io.keld.testkit.TestDatabase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -32,14 +30,14 @@ class BudgetConcurrencyTest {
   @Test
   void concurrentReservationsNeverOverspendAndEveryRefusalNamesTheCap() throws Exception {
     try (TestDatabase db = TestDatabase.postgres()) {
-      KeldNode first = TestNodes.startReady(TestNodes.config(db, null));
-      KeldNode second = null;
+      GovernanceNode first = GovernanceNode.startReady(GovernanceNode.config(db, null));
+      GovernanceNode second = null;
       ExecutorService pool = Executors.newFixedThreadPool(32);
       try {
-        second = TestNodes.startReady(TestNodes.config(db, List.of(first.clusterAddress().toString())));
+        second = GovernanceNode.startReady(GovernanceNode.config(db, List.of(first.clusterAddress().toString())));
         String operator = first.bootstrapKey().orElseThrow().secret();
-        ApiClient a = new ApiClient(first);
-        ApiClient b = new ApiClient(second);
+        ApiClient a = new ApiClient(first.httpAddress());
+        ApiClient b = new ApiClient(second.httpAddress());
 
         String org = a.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"Acme\",\"kind\":\"enterprise\"}").id();
         String team = a.expect(201, "POST", "/atlas/v1/orgs/" + org + "/teams", operator, "{\"name\":\"research\"}").id();
