@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
+import java.time.Instant;
 
 /** Prompt text passes through Flow in memory only: a canary in every prompt never reaches a log line. */
 class ContentNeverLoggedTest {
@@ -37,7 +38,7 @@ class ContentNeverLoggedTest {
       List<Item> items = new ArrayList<>();
       for (int i = 0; i < 200; i++) items.add(FlowFixture.chat("c-" + i, "secret " + CANARY + " number " + i, 8));
       List<ItemResult> results = fx.run(fx.job("job-canary", Duration.ofMinutes(1), route), items, Duration.ofSeconds(60));
-      List<ItemResult> refused = fx.run(fx.flow.open("job-canary-refused", java.time.Instant.now().plusSeconds(30),
+      List<ItemResult> refused = fx.run(fx.flow.open("job-canary-refused", Instant.now().plusSeconds(30),
           new Route(route.endpoint(), "unknown-model"), JobProgress.IGNORE), items.subList(0, 5), Duration.ofSeconds(30));
 
       assertEquals(200, results.size());

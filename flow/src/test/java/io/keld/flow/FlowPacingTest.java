@@ -19,6 +19,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import java.time.Instant;
 
 /** Flow against simulated fleets over real HTTP: pacing, limits, deadlines, backpressure. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -172,7 +173,7 @@ class FlowPacingTest {
 
     // A model the fleet does not serve: a 404, sent once, reported as the provider's error.
     Route wrongModel = new Route(route.endpoint(), "no-such-model");
-    List<ItemResult> refused = fx.run(fx.flow.open("job-refused", java.time.Instant.now().plusSeconds(60), wrongModel, JobProgress.IGNORE),
+    List<ItemResult> refused = fx.run(fx.flow.open("job-refused", Instant.now().plusSeconds(60), wrongModel, JobProgress.IGNORE),
         chats("x-", 3, 8), Duration.ofSeconds(20));
     assertEquals(3, refused.size());
     for (ItemResult r : refused) {

@@ -18,6 +18,7 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import java.util.HashSet;
 
 /** Moving a job's remaining work to another endpoint mid-stream, and resuming an upload. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -84,7 +85,7 @@ class HandoverTest {
 
     assertEquals(250, secondPart.size());
     assertTrue(secondPart.stream().allMatch(ItemResult::ok));
-    var all = new java.util.HashSet<>(have);
+    var all = new HashSet<>(have);
     secondPart.forEach(r -> assertTrue(all.add(r.customId()), "a second result for " + r.customId()));
     assertEquals(300, all.size());
     // Items in flight when the first upload dropped were joined, not sent again.

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import java.io.IOException;
 
 /** The simulated fleet over real HTTP, as an OpenAI client sees it. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -127,7 +128,7 @@ class SimulatedProviderTest {
     assertEquals("server_error", JSON.readTree(failed.body()).path("error").path("type").asText());
 
     fleet.update(new FleetSettings(5, 1000, 10, 0, 0, 0, 1.0));
-    assertThrows(java.io.IOException.class, () -> post("/chat/completions", chat("y", false)), "a dropped connection");
+    assertThrows(IOException.class, () -> post("/chat/completions", chat("y", false)), "a dropped connection");
 
     HttpResponse<String> bad = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port() + "/admin/fleet"))
         .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString("{\"slots\":-1,\"tokens_per_second\":1}"))

@@ -22,6 +22,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.slf4j.LoggerFactory;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
 
 /** The providers' WebSocket feed, with the JDK's WebSocket client against Trade as a node runs it, on PostgreSQL. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -263,9 +269,9 @@ class TradeFeedTest {
     int providers = 3;
     int asksEach = 2;
     int amendsPerAsk = 40;
-    java.util.List<FeedClient> feeds = new java.util.ArrayList<>();
-    java.util.List<String> keys = new java.util.ArrayList<>();
-    java.util.Map<String, Integer> owner = new java.util.LinkedHashMap<>(); // ask -> provider index
+    List<FeedClient> feeds = new ArrayList<>();
+    List<String> keys = new ArrayList<>();
+    Map<String, Integer> owner = new LinkedHashMap<>(); // ask -> provider index
     try {
       for (int p = 0; p < providers; p++) {
         String key = provider("Busy Co " + p, "busy-" + p, "translate");
@@ -281,7 +287,7 @@ class TradeFeedTest {
         }
       }
       // Every connection sends all its amends without waiting: prices on even steps, quality on odd ones.
-      java.util.Map<String, long[]> last = new java.util.HashMap<>(); // ask -> {price, quality}
+      Map<String, long[]> last = new HashMap<>(); // ask -> {price, quality}
       for (int step = 0; step < amendsPerAsk; step++) {
         for (var e : owner.entrySet()) {
           String askId = e.getKey();
@@ -336,7 +342,7 @@ class TradeFeedTest {
   }
 
   /** The first message already read that matches, else the next one to arrive. */
-  private static JsonNode seenOrNext(FeedClient feed, java.util.function.Predicate<JsonNode> test) throws InterruptedException {
+  private static JsonNode seenOrNext(FeedClient feed, Predicate<JsonNode> test) throws InterruptedException {
     JsonNode seen = feed.taken().stream().filter(test).findFirst().orElse(null);
     return seen != null ? seen : feed.next(test, WAIT);
   }

@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import io.keld.atlas.budget.Refusal;
+import io.keld.atlas.budget.ScopeKind;
 
 /** The job's state machine without actors: transitions, cost per leg, and when work moves (time passed in). */
 class JobStateTest {
@@ -120,8 +122,8 @@ class JobStateTest {
   @Test
   void aRefusedReservationEndsTheJobWithNothingToSettle() {
     JobState s = new JobState().apply(new JobEvent.Admitted(spec(1_000, T0 + 60_000), null, T0 + 50_000, T0))
-        .apply(new JobEvent.Refused(new io.keld.atlas.budget.Refusal("prj_a", io.keld.atlas.budget.ScopeKind.PROJECT,
-            io.keld.atlas.budget.Refusal.Limit.COST, 10, 10, 0, 2_000, 0, 0), T0 + 5));
+        .apply(new JobEvent.Refused(new Refusal("prj_a", ScopeKind.PROJECT,
+            Refusal.Limit.COST, 10, 10, 0, 2_000, 0, 0), T0 + 5));
     assertEquals(JobPhase.FAILED, s.phase());
     assertEquals("budget_refused", s.reason());
     assertTrue(s.settled());

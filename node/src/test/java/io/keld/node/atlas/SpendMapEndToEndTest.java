@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.time.temporal.ChronoUnit;
 
 /**
  * The spend map end to end, on a running node (PostgreSQL in CI): the OpenTelemetry Java SDK emits
@@ -194,7 +195,7 @@ class SpendMapEndToEndTest {
 
   @Test
   void anAtlasCsvImportCountsOnceAndBadRowsAreListed() throws Exception {
-    String day = Instant.now().minusSeconds(86_400).truncatedTo(java.time.temporal.ChronoUnit.DAYS).toString();
+    String day = Instant.now().minusSeconds(86_400).truncatedTo(ChronoUnit.DAYS).toString();
     String csv = "source_event_id,period_start,granularity,request_count,provider,model,operation,input_tokens,output_tokens,cost_usd,project_id\n"
         + "imp-1," + day + ",day,40,anthropic,claude-sonnet-4,chat,400000,20000,1.5," + crawler + "\n"
         + "imp-2," + day + ",day,10,openai,gpt-4o,chat,100000,5000,,\n"

@@ -45,6 +45,10 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
 
 /**
  * Hostile and malformed input against a real node's HTTP edge (the {@link DemoWorld}): several
@@ -285,9 +289,9 @@ class BadInputTest {
       garbage[0] = (byte) (0x80 | garbage[0]); // never a JSON value's first byte
       cases.add(post(path, "random bytes #" + i, "").body("application/json", garbage).expect(400));
     }
-    byte[] latin = valid.replace("\"chat\"", "\"ch\u00e9at\"").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    byte[] latin = valid.replace("\"chat\"", "\"ch\u00e9at\"").getBytes(StandardCharsets.ISO_8859_1);
     cases.add(post(path, "non-UTF-8 byte in use_case", "").body("application/json", latin).expect(422, "use_case"));
-    byte[] bom16 = ("\ufeff" + valid).getBytes(java.nio.charset.StandardCharsets.UTF_16LE);
+    byte[] bom16 = ("\ufeff" + valid).getBytes(StandardCharsets.UTF_16LE);
     cases.add(post(path, "UTF-16LE with BOM", "").body("application/json", bom16).expect(400));
 
     for (String[] fc : fieldCases()) {
@@ -360,7 +364,7 @@ class BadInputTest {
   }
 
   /** Every way a request can come without a usable enterprise key. */
-  private static void authCases(List<Case> cases, java.util.function.Supplier<Case> base) {
+  private static void authCases(List<Case> cases, Supplier<Case> base) {
     Map<String, String> auth = new LinkedHashMap<>();
     auth.put("no key", null);
     auth.put("'Bearer' without a key", "Bearer");
@@ -536,7 +540,7 @@ class BadInputTest {
 
   /** Sends the case and checks the answer; null when it is as it must be, else why not. */
   private static String run(Case c) {
-    java.net.http.HttpResponse<byte[]> r;
+    HttpResponse<byte[]> r;
     try {
       r = send(c);
     } catch (Exception e) {
@@ -580,7 +584,7 @@ class BadInputTest {
   private static JsonNode tree(byte[] bytes) {
     try {
       return JSON.readTree(bytes);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return null;
     }
   }
@@ -590,7 +594,7 @@ class BadInputTest {
     return actual != null && (actual.equals(expected) || actual.startsWith(expected + ".") || actual.startsWith(expected + "["));
   }
 
-  private static java.net.http.HttpResponse<byte[]> send(Case c) throws Exception {
+  private static HttpResponse<byte[]> send(Case c) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(world.baseUrl + c.path)).timeout(TIMEOUT);
     c.headers.forEach(b::header);
     byte[] bytes = c.body;

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
+import java.util.stream.Stream;
 
 /**
  * IXP end to end on a running node with the demo provider fleets over real HTTP: submit a job,
@@ -277,7 +278,7 @@ class IxpEndToEndTest {
   }
 
   private static List<JsonNode> upload(String jobId, List<String> lines) throws Exception {
-    HttpResponse<java.util.stream.Stream<String>> r = http.send(itemsRequest(jobId, lines), HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> r = http.send(itemsRequest(jobId, lines), HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, r.statusCode());
     List<JsonNode> out = new ArrayList<>();
     for (String line : (Iterable<String>) r.body()::iterator) if (!line.isBlank()) out.add(JSON.readTree(line));

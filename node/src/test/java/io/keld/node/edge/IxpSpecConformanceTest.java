@@ -49,6 +49,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.math.BigDecimal;
+import java.net.http.HttpHeaders;
+import java.util.HashSet;
+import java.util.Locale;
 
 /**
  * A running node's answers, checked against the JSON Schemas of the IXP spec
@@ -220,7 +224,7 @@ class IxpSpecConformanceTest {
     while (System.nanoTime() < until) {
       Reply r = get("/ixp/v1/jobs?use_case=classify&limit=200");
       page = conforms(r, "/ixp/v1/jobs", "get", 200);
-      Set<String> ids = new java.util.HashSet<>();
+      Set<String> ids = new HashSet<>();
       page.path("data").forEach(j -> ids.add(j.path("id").asText()));
       if (ids.contains(older) && ids.contains(newer)) break;
       Thread.sleep(100);
@@ -570,7 +574,7 @@ class IxpSpecConformanceTest {
 
   // -- calls ------------------------------------------------------------------------------------
 
-  private record Reply(int status, java.net.http.HttpHeaders headers, String body) {
+  private record Reply(int status, HttpHeaders headers, String body) {
     String header(String name) {
       return headers.firstValue(name).orElse(null);
     }
@@ -627,13 +631,13 @@ class IxpSpecConformanceTest {
 
   private static String mediaType(String contentType) {
     int semi = contentType.indexOf(';');
-    return (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(java.util.Locale.ROOT);
+    return (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
   }
 
   /** A submission for the demo project (the API key is scoped to it); checked against the spec's request schema. */
   private static ObjectNode submission(String useCase, String deadline, String ceiling, long tokens) {
     ObjectNode s = JSON.createObjectNode();
-    s.put("use_case", useCase).put("deadline", deadline).put("ceiling_usd_per_mtok", new java.math.BigDecimal(ceiling)).put("estimated_tokens", tokens);
+    s.put("use_case", useCase).put("deadline", deadline).put("ceiling_usd_per_mtok", new BigDecimal(ceiling)).put("estimated_tokens", tokens);
     spec.assertValid(spec.requestSchema("/ixp/v1/jobs", "post", "application/json"), s, "the submission " + s);
     return s;
   }

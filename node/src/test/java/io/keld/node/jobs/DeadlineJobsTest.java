@@ -32,6 +32,12 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * Deadline jobs end to end on a node over PostgreSQL, with simulated provider fleets over real HTTP:
@@ -76,12 +82,12 @@ class DeadlineJobsTest {
     assertEquals(Money.costMicroUsd(1_500, CEILING), admitted.reservedMicroUsd());
 
     // A follower sees every change, ending with the settled view.
-    java.util.Queue<JobView> followed = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    Queue<JobView> followed = new ConcurrentLinkedQueue<>();
     world.node.jobs().jobs().follow(admitted.jobId(), world.node.system().systemActorOf(
-        org.apache.pekko.actor.typed.javadsl.Behaviors.<JobView>receiveMessage(v -> {
+        Behaviors.<JobView>receiveMessage(v -> {
           followed.add(v);
-          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
-        }), "follower", org.apache.pekko.actor.typed.Props.empty()));
+          return Behaviors.same();
+        }), "follower", Props.empty()));
 
     Map<String, ItemResult> results = world.run(admitted.jobId(), JobWorld.items("a", 30, 40));
     assertEquals(30, results.size());
@@ -198,7 +204,7 @@ class DeadlineJobsTest {
     world.ask("ask_slow", "prv_slow", "m-small", "summarize", CHEAP, 200);
     JobView admitted = world.submitAccepted(request("summarize", 1_800, Duration.ofSeconds(60), world.project.id()));
     List<Item> items = JobWorld.items("r", 40, 40);
-    Map<String, ItemResult> got = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, ItemResult> got = new ConcurrentHashMap<>();
     var upload = world.node.jobs().streams().run(admitted.jobId(), Source.from(items))
         .runWith(Sink.foreach(r -> got.put(r.customId(), r)), world.node.system()).toCompletableFuture();
     while (got.size() < 10) Thread.sleep(20);
@@ -263,7 +269,7 @@ class DeadlineJobsTest {
         "estimated_tokens", request("summarize", 0, Duration.ofSeconds(30), world.project.id()),
         "ceiling_usd_per_mtok", JobRequest.of("summarize", 0, 1_000, Instant.now().plusSeconds(30), world.project.id()));
     bad.forEach((field, request) -> {
-      CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
+      CompletionException e = Assertions.assertThrows(CompletionException.class,
           () -> world.node.jobs().jobs().submit(world.principal, request, null, null).toCompletableFuture().join());
       ProblemException p = assertInstanceOf(ProblemException.class, e.getCause());
       assertEquals(422, p.problem().status(), field);

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.concurrent.TimeUnit;
 import org.opentest4j.TestAbortedException;
+import io.keld.sim.SimulatedProvider;
 
 /**
  * A node as {@code keld start --demo} runs it: the demo provider fleets (simulated, over real HTTP,
@@ -45,7 +46,7 @@ public final class DemoWorld implements AutoCloseable {
   }
 
   /** The demo fleet of a provider, to change its capacity or faults. */
-  public io.keld.sim.SimulatedProvider fleet(String providerId) {
+  public SimulatedProvider fleet(String providerId) {
     return fleets.running().stream().filter(r -> r.fleet().name().equals(providerId)).findFirst().orElseThrow().fleet();
   }
 

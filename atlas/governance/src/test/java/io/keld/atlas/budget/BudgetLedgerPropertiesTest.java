@@ -10,6 +10,7 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import java.time.Instant;
 
 /**
  * Generated command sequences against the ledger: whatever the order of reservations,
@@ -20,7 +21,7 @@ class BudgetLedgerPropertiesTest {
 
   static final String TEAM = "team_t";
   static final List<String> PROJECTS = List.of("prj_a", "prj_b", "prj_c");
-  static final long START = java.time.Instant.parse("2026-01-30T20:00:00Z").toEpochMilli();
+  static final long START = Instant.parse("2026-01-30T20:00:00Z").toEpochMilli();
 
   record Op(int kind, int project, int reservation, long amount, long tokens, long advanceMillis) {}
 

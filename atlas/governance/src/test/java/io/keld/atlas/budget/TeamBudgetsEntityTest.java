@@ -14,6 +14,9 @@ import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import java.time.ZoneId;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.pekko.actor.testkit.typed.javadsl.SerializationTestKit;
 
 /**
  * The TeamBudgets entity with an in-memory journal and an injected clock: replies, every command,
@@ -34,7 +37,7 @@ class TeamBudgetsEntityTest {
     }
 
     @Override
-    public Clock withZone(java.time.ZoneId zone) {
+    public Clock withZone(ZoneId zone) {
       return this;
     }
 
@@ -43,7 +46,7 @@ class TeamBudgetsEntityTest {
       return Instant.ofEpochMilli(now.get());
     }
   };
-  private final List<List<BudgetEvent>> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<List<BudgetEvent>> told = new CopyOnWriteArrayList<>();
   private EventSourcedBehaviorTestKit<TeamBudgets.Command, BudgetEvent, BudgetLedger> kit;
 
   @BeforeEach
@@ -95,7 +98,7 @@ class TeamBudgetsEntityTest {
     kit.<TeamBudgets.Reply>runCommand(r -> new TeamBudgets.SetBudget("prj_1", ScopeKind.PROJECT, new BudgetSpec(BudgetPeriod.DAY, 50L, null, 5L), r));
     kit.<TeamBudgets.Reply>runCommand(r -> new TeamBudgets.Reserve("r1", "prj_1", 10, 1, r));
     BudgetLedger.Snapshot snapshot = kit.getState().snapshot();
-    var serialization = new org.apache.pekko.actor.testkit.typed.javadsl.SerializationTestKit(testKit.system());
+    var serialization = new SerializationTestKit(testKit.system());
     assertEquals(snapshot, serialization.verifySerialization(snapshot, true));
   }
 }

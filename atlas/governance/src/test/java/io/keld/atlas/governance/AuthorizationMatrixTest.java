@@ -32,6 +32,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import java.util.Collections;
 
 /**
  * The authorization matrix of {@code /atlas/v1}, over real HTTP against one real node on PostgreSQL:
@@ -226,7 +227,7 @@ class AuthorizationMatrixTest {
   private List<Target> targetsOf(Route r) {
     switch (r.level()) {
       case NONE:
-        return java.util.Collections.singletonList(null);
+        return Collections.singletonList(null);
       case ORG:
         return orgTargets;
       default:

@@ -38,6 +38,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import java.util.Arrays;
+import java.util.function.Predicate;
 
 /**
  * The FOCUS 1.2 export of the spend ledger on the spend map as a node runs it: an enterprise with two teams and three
@@ -182,7 +184,7 @@ class FocusExportTest {
         assertEquals(11, inRange.size());
         Set<List<Object>> keys = new HashSet<>();
         for (UsageRecord r : inRange) {
-          keys.add(java.util.Arrays.asList(r.periodStart.truncatedTo(ChronoUnit.DAYS), r.teamId, r.projectId, r.provider, r.model(),
+          keys.add(Arrays.asList(r.periodStart.truncatedTo(ChronoUnit.DAYS), r.teamId, r.projectId, r.provider, r.model(),
               r.jobCategory, r.spendClass, r.source.equals("keld")));
         }
         assertEquals(keys.size(), table.rows.size(), "one row per day, team, project, provider, model, category, class and biller");
@@ -350,7 +352,7 @@ class FocusExportTest {
     return s;
   }
 
-  private static Map<String, String> only(Table t, java.util.function.Predicate<Map<String, String>> which) {
+  private static Map<String, String> only(Table t, Predicate<Map<String, String>> which) {
     List<Map<String, String>> found = t.rows.stream().filter(which).toList();
     assertEquals(1, found.size(), () -> "rows found: " + found);
     return found.get(0);
