@@ -45,6 +45,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -101,6 +102,8 @@ public final class OpenAiRoutes {
   }
 
   private static final ObjectMapper JSON = Json.PLAIN;
+  /** What a project id can look like; anything else names no project and is not looked up. */
+  private static final Pattern PROJECT_ID = Pattern.compile("prj_[0-9a-z]{16}");
   /** A body is one JSON value: anything after it is refused. */
   private static final ObjectReader STRICT = JSON.reader()
       .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -304,7 +307,7 @@ public final class OpenAiRoutes {
 
   /** The project (through TenancyStore's cache of projects); an id that cannot be a project's is not looked up. */
   private CompletionStage<Optional<Project>> project(String id) {
-    if (!id.matches("prj_[0-9a-z]{16}")) return CompletableFuture.completedFuture(Optional.empty());
+    if (!PROJECT_ID.matcher(id).matches()) return CompletableFuture.completedFuture(Optional.empty());
     return tenancy.project(id);
   }
 

@@ -178,7 +178,9 @@ public final class ProviderClient {
   /** Sends the request and waits at most {@code timeoutMillis} for the response head; a head that comes later is drained. */
   private CompletionStage<HttpResponse> responseHead(Route route, Operation operation, ObjectNode body, long timeoutMillis) {
     ProviderEndpoint endpoint = route.endpoint();
-    ObjectNode routed = body.deepCopy();
+    // body is forward()'s own copy, and tries run one after another, each written out here at once:
+    // setting the route's model on it needs no second copy.
+    ObjectNode routed = body;
     routed.put("model", route.model());
     HttpRequest request;
     try {
