@@ -95,7 +95,7 @@ public final class ProviderClient {
     if (endpoint.credential() != null) request = request.addHeader(Authorization.create(HttpCredentials.createOAuth2BearerToken(endpoint.credential())));
 
     CompletableFuture<Attempt> result = new CompletableFuture<>();
-    http.singleRequest(request, https, pool, log).whenComplete((response, failure) -> {
+    direct(http.singleRequest(request, https, pool, log)).whenComplete((response, failure) -> {
       if (failure != null) {
         result.complete(failed(Attempt.Failure.CONNECTION, "could not reach the provider: " + rootMessage(failure), 0, null, started));
         return;
@@ -105,7 +105,7 @@ public final class ProviderClient {
         return;
       }
       long left = Math.max(1, timeout.toMillis() - (System.nanoTime() - started) / 1_000_000);
-      response.entity().toStrict(left, materializer).whenComplete((strict, bodyFailure) -> {
+      direct(response.entity().toStrict(left, materializer)).whenComplete((strict, bodyFailure) -> {
         if (bodyFailure != null) {
           result.complete(failed(Attempt.Failure.CONNECTION, "the provider's answer broke off: " + rootMessage(bodyFailure), response.status().intValue(), null, started));
         } else {
@@ -190,7 +190,7 @@ public final class ProviderClient {
     }
     if (endpoint.credential() != null) request = request.addHeader(Authorization.create(HttpCredentials.createOAuth2BearerToken(endpoint.credential())));
     CompletableFuture<HttpResponse> head = new CompletableFuture<>();
-    http.singleRequest(request, https, pool, log).whenComplete((response, failure) -> {
+    direct(http.singleRequest(request, https, pool, log)).whenComplete((response, failure) -> {
       if (failure != null) head.completeExceptionally(failure);
       else if (!head.complete(response)) response.discardEntityBytes(materializer);
     });
@@ -215,12 +215,23 @@ public final class ProviderClient {
       return CompletableFuture.completedFuture(new Forwarded.Streaming(at, status, response.entity().getContentType(), bytes, usage));
     }
     long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
-    return response.entity().toStrict(left, materializer).handle((strict, failure) -> {
+    return direct(response.entity().toStrict(left, materializer)).handle((strict, failure) -> {
       if (failure != null) return new Forwarded.BrokeOff(at, status, reason(failure));
       byte[] bytes = strict.getData().toArray();
       JsonNode json = readJson(bytes);
       return new Forwarded.Answered(at, status, response.entity().getContentType(), bytes, usageOf(json), classify(response, json, started));
     });
+  }
+
+  /**
+   * {@code stage} as a plain CompletableFuture whose callbacks run where it completes. Pekko's Java
+   * API returns Scala's adapter of a Future, whose non-async methods ({@code whenComplete},
+   * {@code handle}, {@code thenApply}, ...) run their callback on {@code ForkJoinPool.commonPool()}:
+   * a thread hop (a wake-up, and a wait for a free common-pool thread) for every callback. A
+   * composition from a plain future relays the result without one.
+   */
+  static <T> CompletableFuture<T> direct(CompletionStage<T> stage) {
+    return CompletableFuture.<Void>completedFuture(null).thenCompose(ignored -> stage);
   }
 
   private static Forwarded unreachable(int at, Throwable failure) {
