@@ -1,5 +1,10 @@
 package io.keld.node;
 
+import io.keld.node.cluster.ClusterMeters;
+import io.keld.node.cluster.ClusterStatus;
+import io.keld.node.http.ClusterRoutes;
+import io.keld.exchange.jobs.DeadlineJob;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.spend.SpendMap;
@@ -220,6 +225,10 @@ public final class KeldNode implements AutoCloseable {
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
       Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
+      List<EntityTypeKey<?>> entityTypes = List.of(OrderBook.ENTITY_KEY, DeadlineJob.ENTITY_KEY);
+      new ClusterMeters(system, metrics.registry(), entityTypes, Duration.ofSeconds(5));
+      ClusterStatus clusterStatus = new ClusterStatus(system, entityTypes, OrderBook.ENTITY_KEY,
+          config.getStringList("keld.marketplace.use-cases"), config.getInt("pekko.cluster.sharding.number-of-shards"));
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -238,7 +247,9 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), governance.routes(), exchange.projectPolicyRoutes(),
+                  List.of(health.route(), new MetricsRoutes(metrics).route(),
+                      new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
+                      governance.routes(), exchange.projectPolicyRoutes(),
                       spend.routes(books, useCases), trade.routes(), ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);

@@ -128,6 +128,17 @@ class ClusterCrashIT {
         assertEquals(1, operatorKeys.size(), "exactly one node prints the operator key: " + operatorKeys);
         String operator = operatorKeys.get(0);
 
+        // The operator's view: `keld cluster status` and the cluster meters agree on three Up members.
+        NodeProcess status = NodeProcess.start("cluster-status", OUT, Map.of("KELD_API_KEY", operator, "KELD_URL", nodes.get(1).base()),
+            "cluster", "status", "--json");
+        assertTrue(status.process.waitFor(60, TimeUnit.SECONDS) && status.process.exitValue() == 0, status.tail(20));
+        Thread.sleep(200); // the drain thread reads the last lines
+        JsonNode view = JSON.readTree(String.join("\n", status.output));
+        assertEquals(3, view.path("members").findValues("status").stream().filter(v -> v.asText().equals("Up")).count(), view.toString());
+        assertEquals(7, view.path("books").size(), "every book has a home: " + view);
+        assertTrue(get(nodes.get(2).base() + "/metrics", null).body().contains("keld_cluster_members{node=\"keld@127.0.0.1:" + nodes.get(2).remote
+            + "\",status=\"up\"} 3.0"), "the cluster meters count three Up members");
+
         int fleetPort = TestNodes.freePort();
         fleet = NodeProcess.start("fleet", OUT, Map.of(), "sim-provider", "--port", "" + fleetPort, "--name", "simco", "--models", "sim-small",
             "--slots", "256", "--tokens-per-second", "4000", "--ttft-ms", "20");
