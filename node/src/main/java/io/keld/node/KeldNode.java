@@ -250,17 +250,26 @@ public final class KeldNode implements AutoCloseable {
                   List.of(health.route(), new MetricsRoutes(metrics).route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
-                      spend.routes(books, useCases), trade.routes(), ixp, openAi))
+                      spend.routes(books, useCases), trade.routes(), ixp, openAi),
+                  config.getDuration("keld.http.drain-timeout"))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
-                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))))
+                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))),
+                config.getDuration("keld.http.drain-timeout"))
             .toCompletableFuture()
             .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       }
 
+      // On SIGTERM readiness fails at once (the shutdown check); the port stays open this long more,
+      // so a load balancer stops sending new work here before connections are refused.
+      Duration unready = config.getDuration("keld.http.unready-delay");
+      ActorSystem<Void> sys = system;
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "keld-unready-before-unbind", () ->
+          org.apache.pekko.pattern.Patterns.after(unready, sys.classicSystem().scheduler(), sys.executionContext(),
+              () -> CompletableFuture.completedFuture(Done.getInstance())));
       shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-stop-flow", () -> {
         flow.close();
         trade.close();

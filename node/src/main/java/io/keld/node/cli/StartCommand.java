@@ -201,7 +201,7 @@ public final class StartCommand implements Callable<Integer> {
     return seeds.stream().map(StartCommand::seedAddress).toList();
   }
 
-  static String seedAddress(String hostPort) {
+  public static String seedAddress(String hostPort) {
     String s = hostPort.trim();
     if (s.startsWith("pekko://")) return s;
     int colon = s.lastIndexOf(':');
