@@ -121,7 +121,7 @@ class ClusterCrashIT {
         // 1. Three nodes at once on an empty database: all come up, one operator key.
         Instant t0 = Instant.now();
         for (int i = 0; i < 3; i++) start(nodes.get(i));
-        for (int i = 0; i < 3; i++) awaitReady(nodes.get(i), Duration.ofSeconds(150));
+        for (int i = 0; i < 3; i++) awaitReady(nodes.get(i), Duration.ofSeconds(240));
         note("first start: 3 nodes on an empty database, all ready after %d s", Duration.between(t0, Instant.now()).toSeconds());
         List<String> operatorKeys = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
