@@ -323,6 +323,7 @@ class DeadlineJobEntityTest {
     staleReserve.complete(JobFakes.Budgets.ok());
     sleep(600);
     assertEquals(1, budgets.count("release"), "a stale answer started a second settlement");
+    assertFalse(state().settled(), "a stale answer was taken for the settlement's");
     release.complete(JobFakes.Budgets.ok());
     eventually("settled", () -> state().settled());
     assertEquals(List.of("Admitted", "Cancelled", "Settled"), events());
