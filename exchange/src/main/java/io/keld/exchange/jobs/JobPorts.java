@@ -55,14 +55,14 @@ public final class JobPorts {
 
   /** A data plane's reporter id: the incarnation of its node (the cluster's unique address uid), then a random part. */
   public static String reporterId(ActorSystem<?> system) {
-    return "js-" + Cluster.get(system).selfMember().uniqueAddress().longUid() + "-" + UUID.randomUUID();
+    return "js:" + Cluster.get(system).selfMember().uniqueAddress().longUid() + ":" + UUID.randomUUID();
   }
 
   /** Reporters whose node incarnation is a member of the cluster (ids without one are taken as alive). */
   public static Planes clusterPlanes(ActorSystem<?> system) {
     Cluster cluster = Cluster.get(system);
     return reporter -> {
-      String[] parts = reporter.split("-", 3);
+      String[] parts = reporter.split(":", 3); // the uid may be negative, so not "-"
       if (parts.length < 3 || !parts[0].equals("js")) return true;
       long uid;
       try {
