@@ -50,31 +50,35 @@ public final class StatementStore {
   public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", OrderBook.FILLS_TAG,
       List.of("DELETE FROM trade_fills"));
 
-  /** Applies one batch of the books' fill events (see {@link #PROJECTION}). */
+  /**
+   * Applies one batch of the books' fill events (see {@link #PROJECTION}) in two JDBC batches: the
+   * fills first, then the releases, so a release in the same batch as its fill finds the row.
+   */
   public static void apply(Connection c, List<EventEnvelope> batch) throws SQLException {
-    for (EventEnvelope e : batch) {
-      // The book's entity id is its use case: "OrderBook|summarize".
-      String useCase = e.persistenceId().substring(e.persistenceId().indexOf('|') + 1);
-      if (e.event() instanceof BookEvent.Filled f) record(c, useCase, f.fill());
-      else if (e.event() instanceof BookEvent.FillReleased r) released(c, r);
-    }
-  }
-
-  /** Inserts a fill unless it is there (rows written before the statement became a projection stay as they are). */
-  private static void record(Connection c, String useCase, Fill f) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
-        + "tokens_filled, tokens_served, released, failed, filled_at) SELECT ?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ? "
-        + "WHERE NOT EXISTS (SELECT 1 FROM trade_fills WHERE fill_id = ?)")) {
-      Sql.bind(ps, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(),
-          Instant.ofEpochMilli(f.filledAtMillis()), f.fillId());
-      ps.executeUpdate();
-    }
-  }
-
-  private static void released(Connection c, BookEvent.FillReleased r) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
-      Sql.bind(ps, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
-      ps.executeUpdate();
+    try (PreparedStatement fills = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
+            + "tokens_filled, tokens_served, released, failed, filled_at) SELECT ?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ? "
+            + "WHERE NOT EXISTS (SELECT 1 FROM trade_fills WHERE fill_id = ?)");
+        PreparedStatement releases = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
+      int fillCount = 0;
+      int releaseCount = 0;
+      for (EventEnvelope e : batch) {
+        if (e.event() instanceof BookEvent.Filled filled) {
+          // The book's entity id is its use case: "OrderBook|summarize". A fill already there (written before the
+          // statement became a projection) stays as it is.
+          String useCase = e.persistenceId().substring(e.persistenceId().indexOf('|') + 1);
+          Fill f = filled.fill();
+          Sql.bind(fills, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(),
+              Instant.ofEpochMilli(f.filledAtMillis()), f.fillId());
+          fills.addBatch();
+          fillCount++;
+        } else if (e.event() instanceof BookEvent.FillReleased r) {
+          Sql.bind(releases, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
+          releases.addBatch();
+          releaseCount++;
+        }
+      }
+      if (fillCount > 0) fills.executeBatch();
+      if (releaseCount > 0) releases.executeBatch();
     }
   }
 
