@@ -1,5 +1,7 @@
 package io.keld.bench;
 
+import io.micrometer.core.instrument.MeterRegistry;
+
 import io.keld.marketplace.book.Ask;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.BookEvent;
@@ -34,10 +36,10 @@ final class BookPersistentBench {
   static final int OFFERED_RATE = 10_000;
 
   static BenchReport run(boolean quick) throws Exception {
-    return BenchNode.onPostgres(null, node -> measure(node.books(), quick));
+    return BenchNode.onPostgres(null, node -> measure(node.books(), node.metrics().registry(), quick));
   }
 
-  private static BenchReport measure(BookClient books, boolean quick) throws Exception {
+  private static BenchReport measure(BookClient books, MeterRegistry registry, boolean quick) throws Exception {
     long now = System.currentTimeMillis();
     List<CompletableFuture<BookResult>> posts = new ArrayList<>();
     for (String uc : USE_CASES) {
@@ -53,10 +55,13 @@ final class BookPersistentBench {
     Submitter submitter = new Submitter(books);
     // Warm up the JIT, the pool and the journal.
     submitter.saturate(quick ? 2 : 5, 4_000);
+    // The statement projection follows the books' fills in the journal: its lag, sampled every 100 ms while bids run.
+    ProjectionLag lag = new ProjectionLag(registry, "statement");
     Phase saturation = submitter.saturate(quick ? 5 : 15, 4_000);
     // Half the offered rate too: where the node keeps up, this is its latency.
     Phase half = submitter.fixedRate(OFFERED_RATE / 2, quick ? 5 : 15);
     Phase fixed = submitter.fixedRate(OFFERED_RATE, quick ? 5 : 15);
+    long caughtUpMs = lag.stopAndAwaitCaughtUp();
 
     BenchReport report = new BenchReport("book-persistent", quick)
         .figure("saturation_bids_per_s", Math.round(saturation.bidsPerSecond()))
@@ -70,7 +75,10 @@ final class BookPersistentBench {
         .figure("met_p99", fixed.percentileMs(99) <= 25.0)
         .figure("half_rate_p50_ms", half.percentileMs(50))
         .figure("half_rate_p99_ms", half.percentileMs(99))
-        .figure("unfilled", saturation.unfilled + half.unfilled + fixed.unfilled);
+        .figure("unfilled", saturation.unfilled + half.unfilled + fixed.unfilled)
+        .figure("statement_lag_max_events", lag.maxEvents)
+        .figure("statement_lag_max_s", lag.maxSeconds)
+        .figure("statement_caught_up_after_ms", caughtUpMs);
     report.line("One node, " + USE_CASES.length + " books (use cases) of " + ASKS_PER_BOOK + " asks each, PostgreSQL on the same machine. Each bid")
         .line("goes through the node's batching gateway to its sharded, event-sourced OrderBook; it is matched, its")
         .line("events written to the journal, and the reply returned; each fill is then released (a second, persisted")
@@ -87,8 +95,46 @@ final class BookPersistentBench {
         .line(String.format("| at %,d bids/s offered: achieved | %,.0f bids/s | |", OFFERED_RATE / 2, half.bidsPerSecond()))
         .line(String.format("| at %,d bids/s: latency p50 / p99 / max | %.2f / %.2f / %.2f ms | |", OFFERED_RATE / 2,
             half.percentileMs(50), half.percentileMs(99), half.percentileMs(100)))
-        .line(String.format("| bids that did not fill (refused as overloaded, or timed out) | %d | 0 |", saturation.unfilled + half.unfilled + fixed.unfilled));
+        .line(String.format("| bids that did not fill (refused as overloaded, or timed out) | %d | 0 |", saturation.unfilled + half.unfilled + fixed.unfilled))
+        .line(String.format("| statement projection lag while bids ran (max of `keld_projection_lag_events` / `_seconds`, sampled every 100 ms) | %,d events / %.1f s | |",
+            lag.maxEvents, lag.maxSeconds))
+        .line(String.format("| statement projection caught up after the last bid | %,d ms | |", caughtUpMs));
     return report;
+  }
+
+  /** Samples a projection's lag gauges (they are refreshed once a second by the projection itself). */
+  private static final class ProjectionLag {
+    private final MeterRegistry registry;
+    private final String name;
+    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
+    volatile long maxEvents;
+    volatile double maxSeconds;
+
+    ProjectionLag(MeterRegistry registry, String name) {
+      this.registry = registry;
+      this.name = name;
+      sampler.scheduleAtFixedRate(() -> {
+        maxEvents = Math.max(maxEvents, (long) events());
+        maxSeconds = Math.max(maxSeconds, seconds());
+      }, 100, 100, TimeUnit.MILLISECONDS);
+    }
+
+    private double events() {
+      return registry.get("keld.projection.lag.events").tag("projection", name).gauge().value();
+    }
+
+    private double seconds() {
+      return registry.get("keld.projection.lag.seconds").tag("projection", name).gauge().value();
+    }
+
+    /** How long after the load the projection had applied every event (at most 120 s). */
+    long stopAndAwaitCaughtUp() throws InterruptedException {
+      sampler.shutdownNow();
+      long start = System.nanoTime();
+      Thread.sleep(1_100); // one refresh of the gauges after the last bid
+      while (events() > 0 && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(120)) Thread.sleep(100);
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
   }
 
   /** Sends bids and releases their fills; counts and times them. */

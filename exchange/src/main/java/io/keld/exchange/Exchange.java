@@ -10,6 +10,7 @@ import io.keld.exchange.jobs.JobBookListener;
 import io.keld.exchange.jobs.JobMetrics;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
+import io.keld.exchange.jobs.JobPorts;
 import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.jobs.Jobs;
 import io.keld.exchange.jobs.OperatorBackupFleet;
@@ -69,7 +70,8 @@ public final class Exchange {
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
     JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
-    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, books, governance.budgets(), usage, metrics, index));
+    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, JobPorts.books(books), JobPorts.budgets(governance.budgets()), usage::write,
+        JobPorts.clusterPlanes(system), metrics, index));
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, governance.tenancy(), backups, settings, useCases, clock, askTimeout);
     DeadlineJobs jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);

@@ -25,6 +25,8 @@ import io.keld.flow.Flow;
 import io.keld.trade.providers.ProviderDirectory;
 import io.keld.trade.providers.ProviderStore;
 import io.keld.trade.statement.StatementStore;
+import io.keld.kit.projection.TagProjection;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
@@ -103,13 +105,23 @@ public final class Trade {
 
   /**
    * Subscribe this to the books' persisted events (on every node): it turns them into feed deltas
-   * and fills, and records fills for the providers' statements.
+   * and fills (the statement reads the journal instead: {@link #startStatementProjection}).
    */
   public BookListener bookListener() {
     BookListeners both = new BookListeners();
     both.add(publisher);
-    both.add(statement);
     return both;
+  }
+
+  /**
+   * Starts the providers' statement as a projection of the books' journal (see
+   * {@link StatementStore#PROJECTION}); on every node, each batch applied once whichever applies it.
+   */
+  public TagProjection startStatementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking, MeterRegistry registry,
+      Clock clock) {
+    TagProjection projection = new TagProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION, StatementStore::apply,
+        TagProjection.Settings.DEFAULT, clock, registry);
+    return projection.start();
   }
 
   public FeedRoute feed() {

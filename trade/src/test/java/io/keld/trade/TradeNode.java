@@ -1,5 +1,7 @@
 package io.keld.trade;
 
+import io.keld.kit.projection.TagProjection;
+
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.keys.KeyStore;
@@ -32,14 +34,17 @@ final class TradeNode implements HttpNode {
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Trade trade;
 
+  private final TagProjection statement;
+
   private TradeNode(ModuleNode module, BookClient books, Flow flow, Governance governance, Optional<KeyStore.IssuedKey> bootstrapKey,
-      Trade trade) {
+      Trade trade, TagProjection statement) {
     this.module = module;
     this.books = books;
     this.flow = flow;
     this.governance = governance;
     this.bootstrapKey = bootstrapKey;
     this.trade = trade;
+    this.statement = statement;
   }
 
   static Config config(TestDatabase db) {
@@ -63,12 +68,14 @@ final class TradeNode implements HttpNode {
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
       Trade trade = Trade.start(system, config, module.dataSource(), module.blocking(), books, governance.authenticator(), flow, clock);
       bookListeners.add(trade.bookListener());
+      TagProjection statement = trade.startStatementProjection(system, module.dataSource(), module.blocking(), module.metrics(), clock);
       module.onStop("keld-stop-flow", () -> {
+        statement.stop();
         flow.close();
         trade.close();
       });
       module.serve(governance.routes(), trade.routes());
-      return new TradeNode(module, books, flow, governance, bootstrapKey, trade);
+      return new TradeNode(module, books, flow, governance, bootstrapKey, trade, statement);
     } catch (RuntimeException | Error e) {
       module.stop();
       throw e;
@@ -78,6 +85,11 @@ final class TradeNode implements HttpNode {
   /** The same as {@link #start}: the module's node is an Up member of its cluster once started. */
   static TradeNode startReady(Config config) {
     return start(config);
+  }
+
+  /** The providers' statement, fed from the books' journal. */
+  TagProjection statement() {
+    return statement;
   }
 
   Trade trade() {

@@ -1,17 +1,13 @@
 package io.keld.exchange.jobs;
 
-import io.keld.atlas.budget.BudgetClient;
-import io.keld.atlas.budget.TeamBudgets;
+import io.keld.atlas.budget.Refusal;
 import io.keld.ixp.CborSerializable;
-import io.keld.ixp.Money;
-import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.Fill;
-import io.keld.marketplace.entity.BookClient;
-import io.keld.marketplace.entity.OrderBook;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -26,23 +22,24 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
-import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
-import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
 import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
-import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import io.keld.atlas.budget.Refusal;
 
 /**
  * One deadline job: a sharded, event-sourced entity (entity id = job id).
  *
  * <p>The entity drives the job through its life with one asynchronous step at a time (reserve
- * budget, place the bid, move the work, settle), each answered back to the actor and recorded as an
- * event. Every step is safe to repeat: the budget's reservation id and the book's bid ids are
+ * budget, place the bid, move the work, settle): which step, and what its answer records, is decided
+ * by the plain-Java {@link JobSteps}; the entity persists, replies and does the I/O. Commands are
+ * handled per phase (no job, ended, waiting for a match, live) and every request is answered
+ * (enforced replies). Every step is safe to repeat: the budget's reservation id and the book's bid ids are
  * derived from the job id, so a step cut short by a crash is simply done again after recovery.
  *
  * <p>Timers are never persisted; they are computed from the persisted escalation point and deadline
@@ -52,7 +49,7 @@ import io.keld.atlas.budget.Refusal;
  * <p>The data plane ({@link JobStreams}) attaches to the job, is told where to send items
  * ({@link RouteUpdate}), and reports counts and usage; the job decides when work moves.
  */
-public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command, JobEvent, JobState> {
+public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<DeadlineJob.Command, JobEvent, JobState> {
 
   private static final Logger log = LoggerFactory.getLogger(DeadlineJob.class);
 
@@ -113,18 +110,8 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   /** From the books: one of the job's bids expired at its escalation point. */
   public record BookBidExpired(String bidId) implements Command {}
 
-  // Answers of the job's own asynchronous steps, and its timers: never sent by anyone else.
-  private record ReserveDone(long amount, TeamBudgets.Reply reply, Throwable failure) implements Command {}
-
-  private record FirstBidDone(BookResult result, Throwable failure) implements Command {}
-
-  private record BidChecked(OrderBook.BidStatus status, Throwable failure) implements Command {}
-
-  private record EscalationCancelDone(BookResult result, Throwable failure) implements Command {}
-
-  private record MoveDone(String reason, String bidId, long tokens, BookResult result, Throwable failure) implements Command {}
-
-  private record SettleDone(long cost, long tokens, Throwable failure) implements Command {}
+  /** The answer of one of the job's own steps (see {@link JobSteps}): never sent by anyone else. */
+  private record StepDone(JobSteps.Answer answer) implements Command {}
 
   /** Armed by {@link JobTimers}. */
   enum Timer implements Command { ESCALATION_DUE, DEADLINE_DUE, TICK, RETRY, PASSIVATE }
@@ -132,8 +119,8 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   // -- wiring -----------------------------------------------------------------------------------
 
   /** What the entity needs of its node. */
-  public record Deps(Clock clock, JobSettings settings, BookClient books, BudgetClient budgets, JobUsageStore usage, JobMetrics metrics,
-      JobObserver observer) {}
+  public record Deps(Clock clock, JobSettings settings, JobPorts.Books books, JobPorts.Budgets budgets, JobPorts.Usage usage,
+      JobPorts.Planes planes, JobMetrics metrics, JobObserver observer) {}
 
   /**
    * Registers the entity type with Cluster Sharding. Jobs are remembered entities: after a crash or
@@ -145,6 +132,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
         .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true)));
   }
 
+  /** The entity, restarted with a backoff when it fails; every restart is a new incarnation (see {@link JobSteps}). */
   static Behavior<Command> create(String jobId, ActorRef<ClusterSharding.ShardCommand> shard, Deps deps) {
     return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new DeadlineJob(jobId, shard, ctx, timers, deps))))
         .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
@@ -154,22 +142,16 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final ActorContext<Command> ctx;
   private final Clock clock;
-  private final JobSettings settings;
-  private final BudgetClient budgets;
+  private final JobPorts.Budgets budgets;
+  private final JobPorts.Planes planesAlive;
   private final JobMetrics metrics;
   private final JobBookSteps book;
   private final Settlement settlement;
   private final JobTimers timers;
-
-  // In memory only: who waits for what on this incarnation. After a restart the data planes
-  // re-attach through their reports, and submitters retry with their idempotency key.
+  // In memory only, for this incarnation: the step under way, who waits, which data planes listen.
+  private final JobSteps steps;
   private final JobWatchers watchers;
   private final AttachedPlanes planes;
-  private boolean busy;
-  private boolean needsBidCheck;
-  private String pendingMoveBidId;
-  private BookFilled heldFill;
-  private long moveCooldownUntil;
 
   private DeadlineJob(String jobId, ActorRef<ClusterSharding.ShardCommand> shard, ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Deps deps) {
@@ -178,12 +160,13 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
     this.shard = shard;
     this.ctx = ctx;
     this.clock = deps.clock();
-    this.settings = deps.settings();
     this.budgets = deps.budgets();
+    this.planesAlive = deps.planes();
     this.metrics = deps.metrics();
-    this.book = new JobBookSteps(jobId, deps.books(), deps.settings());
+    this.book = new JobBookSteps(jobId, deps.books(), deps.settings(), ctx.getSystem());
     this.settlement = new Settlement(jobId, book, deps.usage(), deps.budgets());
     this.timers = new JobTimers(timers, deps.clock(), deps.settings());
+    this.steps = new JobSteps(jobId, ThreadLocalRandom.current().nextLong(), deps.settings(), deps.planes());
     this.watchers = new JobWatchers(deps.observer());
     this.planes = new AttachedPlanes(jobId);
   }
@@ -213,352 +196,155 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   }
 
   @Override
-  public CommandHandler<Command, JobEvent, JobState> commandHandler() {
-    return newCommandHandlerBuilder().forAnyState()
-        .onCommand(Submit.class, this::onSubmit)
-        .onCommand(Get.class, this::onGet)
+  public CommandHandlerWithReply<Command, JobEvent, JobState> commandHandler() {
+    var handlers = newCommandHandlerWithReplyBuilder();
+    // No such job (yet): only a submission creates it; anything else is answered as such and the entity stops.
+    handlers.forState(JobState::isEmpty)
+        .onCommand(Submit.class, this::onAdmit)
+        .onCommand(Get.class, c -> passivating(Effect().reply(c.replyTo(), new GetReply(null))))
+        .onCommand(Cancel.class, c -> passivating(Effect().reply(c.replyTo(), new CancelReply(null, false))))
+        .onCommand(Attach.class, c -> passivating(Effect().reply(c.replyTo(), planes.noSuchJob(0))))
+        .onCommand(Report.class, c -> Effect().reply(c.replyTo(), planes.noSuchJob(c.seq())))
+        .onCommand(BookFilled.class, c -> passivating(Effect().none().thenRun(x -> book.release(c.useCase(), c.fill())).thenNoReply()))
+        .onAnyCommand(c -> passivating(Effect().noReply()));
+    // Ended: nothing changes but settlement; usage told now is not charged (the cost was settled when the job ended).
+    handlers.forState(s -> s.phase().terminal())
+        .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(), new CancelReply(JobView.of(s), false)))
+        .onCommand(Report.class, (s, c) -> Effect().reply(c.replyTo(), planes.route(s, c.seq())));
+    // Waiting for a match: the first bid's fill and expiry matter, and a cancel withdraws the bid.
+    handlers.forState(s -> s.phase() == JobPhase.ADMITTED || s.phase() == JobPhase.OPEN)
+        .onCommand(BookBidExpired.class, (s, c) -> enact(s, steps.bidExpired(s, c.bidId(), now())))
+        .onCommand(Report.class, (s, c) -> Effect().reply(c.replyTo(), planes.route(s, c.seq())));
+    // Live: submissions answered from the state, progress counted, fills decided by the steps, the steps' answers and timers.
+    handlers.forAnyState()
+        .onCommand(Submit.class, this::onResubmit)
+        .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), new GetReply(JobView.of(s))))
         .onCommand(Cancel.class, this::onCancel)
         .onCommand(Follow.class, this::onFollow)
         .onCommand(Unfollow.class, (s, c) -> {
           watchers.unfollow(c.subscriber());
-          return Effect().none();
+          return Effect().noReply();
         })
         .onCommand(Attach.class, this::onAttach)
         .onCommand(Report.class, this::onReport)
-        .onCommand(BookFilled.class, this::onBookFilled)
-        .onCommand(BookBidExpired.class, this::onBookBidExpired)
-        .onCommand(ReserveDone.class, this::onReserveDone)
-        .onCommand(FirstBidDone.class, this::onFirstBidDone)
-        .onCommand(BidChecked.class, this::onBidChecked)
-        .onCommand(EscalationCancelDone.class, this::onEscalationCancelDone)
-        .onCommand(MoveDone.class, this::onMoveDone)
-        .onCommand(SettleDone.class, this::onSettleDone)
-        .onCommand(Timer.class, this::onTimer)
-        .build();
+        .onCommand(BookFilled.class, (s, c) -> enact(s, steps.bookFilled(s, c.fill(), now())))
+        .onCommand(BookBidExpired.class, c -> Effect().noReply())
+        .onCommand(StepDone.class, (s, c) -> enact(s, steps.answered(s, c.answer(), now())))
+        .onCommand(Timer.class, this::onTimer);
+    return handlers.build();
   }
 
   // -- commands from outside --------------------------------------------------------------------
 
-  private Effect<JobEvent, JobState> onSubmit(JobState s, Submit c) {
-    if (!s.isEmpty()) {
-      if (!s.spec().requestHash().equals(c.spec().requestHash())) return Effect().reply(c.replyTo(), new KeyConflict(jobId));
-      if (s.phase() == JobPhase.ADMITTED) watchers.awaitAdmission(c.replyTo());
-      else c.replyTo().tell(JobWatchers.submitReply(s, false));
-      return Effect().none();
-    }
+  /** Admission is answered once the budget has decided it (see {@link JobWatchers}), not when it is recorded. */
+  private ReplyEffect<JobEvent, JobState> onAdmit(JobState s, Submit c) {
     watchers.awaitAdmission(c.replyTo());
-    return persist(s, List.of(new JobEvent.Admitted(c.spec(), c.backup(), c.escalateAtMillis(), now())));
+    return persist(s, List.of(new JobEvent.Admitted(c.spec(), c.backup(), c.escalateAtMillis(), now()))).thenNoReply();
   }
 
-  private Effect<JobEvent, JobState> onGet(JobState s, Get c) {
-    c.replyTo().tell(new GetReply(s.isEmpty() ? null : JobView.of(s)));
-    if (s.isEmpty()) passivate();
-    return Effect().none();
+  private ReplyEffect<JobEvent, JobState> onResubmit(JobState s, Submit c) {
+    if (!s.spec().requestHash().equals(c.spec().requestHash())) return Effect().reply(c.replyTo(), new KeyConflict(jobId));
+    if (s.phase() != JobPhase.ADMITTED) return Effect().reply(c.replyTo(), JobWatchers.submitReply(s, false));
+    watchers.awaitAdmission(c.replyTo()); // answered with the first submitter's answer
+    return Effect().noReply();
   }
 
-  private Effect<JobEvent, JobState> onCancel(JobState s, Cancel c) {
-    if (s.isEmpty()) {
-      c.replyTo().tell(new CancelReply(null, false));
-      passivate();
-      return Effect().none();
-    }
-    if (s.phase().terminal()) return Effect().reply(c.replyTo(), new CancelReply(JobView.of(s), false));
+  private ReplyEffect<JobEvent, JobState> onCancel(JobState s, Cancel c) {
     String bidToCancel = s.phase() == JobPhase.OPEN ? s.firstBidId() : null;
     return persist(s, List.of(new JobEvent.Cancelled(c.reason(), now()))).thenRun(after -> {
       // A bid left resting could still fill; if it fills anyway, the fill is released when it is told.
       if (bidToCancel != null) book.cancelBid(after.spec().useCase(), bidToCancel);
-      c.replyTo().tell(new CancelReply(JobView.of(after), true));
-    });
+    }).thenReply(c.replyTo(), after -> new CancelReply(JobView.of(after), true));
   }
 
-  private Effect<JobEvent, JobState> onFollow(JobState s, Follow c) {
-    if (s.isEmpty()) {
-      passivate();
-      return Effect().none();
-    }
+  private ReplyEffect<JobEvent, JobState> onFollow(JobState s, Follow c) {
     c.subscriber().tell(JobView.of(s));
     if (!s.phase().terminal() || !s.settled()) {
       watchers.follow(c.subscriber());
       ctx.watchWith(c.subscriber(), new Unfollow(c.subscriber()));
     }
-    return Effect().none();
+    return Effect().noReply();
   }
 
-  private Effect<JobEvent, JobState> onAttach(JobState s, Attach c) {
-    if (s.isEmpty()) {
-      c.replyTo().tell(planes.noSuchJob(0));
-      passivate();
-      return Effect().none();
-    }
+  private ReplyEffect<JobEvent, JobState> onAttach(JobState s, Attach c) {
     planes.attach(s, c.reporter(), c.replyTo());
-    c.replyTo().tell(planes.route(s, 0));
-    if (s.phase() == JobPhase.MATCHED && !s.started()) return persist(s, List.of(new JobEvent.Started(now())));
-    return Effect().none();
+    if (s.phase() == JobPhase.MATCHED && !s.started()) {
+      return persist(s, List.of(new JobEvent.Started(now()))).thenReply(c.replyTo(), after -> planes.route(after, 0));
+    }
+    return Effect().reply(c.replyTo(), planes.route(s, 0));
   }
 
-  private Effect<JobEvent, JobState> onReport(JobState s, Report c) {
-    if (s.isEmpty()) {
-      c.replyTo().tell(planes.noSuchJob(c.seq()));
-      return Effect().none();
-    }
+  /** Progress of a running job; a report seen before (same reporter, same or older sequence) counts once. */
+  private ReplyEffect<JobEvent, JobState> onReport(JobState s, Report c) {
     planes.attach(s, c.reporter(), c.replyTo());
-    boolean countable = s.phase() == JobPhase.MATCHED || s.phase() == JobPhase.RUNNING || s.phase() == JobPhase.ESCALATED;
-    boolean changes = !c.usage().isEmpty() || c.itemsOpen() != s.itemsOpen() || c.uploadFinished();
-    if (!countable || s.alreadyApplied(c.reporter(), c.seq()) || !changes) {
-      // Usage told after a job ended is not charged: the job's cost was settled when it ended.
-      if (s.phase().terminal() && !c.usage().isEmpty()) log.debug("Job {}: usage reported after the job ended is not charged", jobId);
-      return Effect().reply(c.replyTo(), planes.route(s, c.seq()));
-    }
-    List<JobEvent> events = s.progress(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), now());
+    boolean changes = !c.usage().isEmpty() || s.itemsOpenIf(c.reporter(), c.itemsOpen()) != s.itemsOpen() || c.uploadFinished();
+    if (s.alreadyApplied(c.reporter(), c.seq()) || !changes) return Effect().reply(c.replyTo(), planes.route(s, c.seq()));
+    List<JobEvent> events = s.progress(c.reporter(), c.seq(), c.usage(), c.itemsOpen(), c.uploadFinished(), planesAlive, now());
     return persist(s, events).thenRun(after -> {
-      c.replyTo().tell(planes.route(after, c.seq()));
-      maybeMove(after);
-    });
+      if (after.phase() == JobPhase.RUNNING) ctx.getSelf().tell(Timer.TICK); // would the work now miss its deadline where it is?
+    }).thenReply(c.replyTo(), after -> planes.route(after, c.seq()));
   }
 
-  private Effect<JobEvent, JobState> onBookFilled(JobState s, BookFilled c) {
-    Fill fill = c.fill();
-    if (s.isEmpty()) {
-      book.release(c.useCase(), fill);
-      passivate();
-      return Effect().none();
-    }
-    if (s.hasFill(fill.fillId()) || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
-    boolean wanted = fill.bidId().equals(book.firstBidId());
-    if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED) && !busy) {
-      return persist(s, List.of(new JobEvent.Matched(Leg.of(fill, 1, now(), null), now())));
-    }
-    if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED)) {
-      heldFill = c; // a step is under way: taken up (or given back) when it ends
-      return Effect().none();
-    }
-    // A fill the job no longer wants (it escalated, ended, or was cut off mid-move): give the capacity back.
-    book.release(c.useCase(), fill);
-    return Effect().none();
-  }
-
-  private Effect<JobEvent, JobState> onBookBidExpired(JobState s, BookBidExpired c) {
-    if (s.isEmpty() || s.phase() != JobPhase.OPEN || !c.bidId().equals(s.firstBidId())) return Effect().none();
-    if (busy) {
-      needsBidCheck = true;
-      return Effect().none();
-    }
-    return persist(s, s.escalation("no_feasible_ask", now()));
+  private ReplyEffect<JobEvent, JobState> onTimer(JobState s, Timer t) {
+    return switch (t) {
+      case ESCALATION_DUE -> enact(s, steps.escalationDue(s, now()));
+      case DEADLINE_DUE -> {
+        if (s.phase().terminal()) yield Effect().noReply();
+        if (now() >= s.deadlineMillis()) yield persist(s, List.of(new JobEvent.DeadlineMissed(now()))).thenNoReply();
+        timers.arm(s); // the timer ran early against the wall clock: wait the rest
+        yield Effect().noReply();
+      }
+      case TICK -> enact(s, steps.tick(s, now()));
+      case RETRY -> {
+        if (s.phase() == JobPhase.OPEN && now() >= s.escalateAtMillis()) steps.escalationDue(s, now());
+        yield enact(s, JobSteps.Decision.NONE);
+      }
+      case PASSIVATE -> s.phase().terminal() && s.settled() && steps.running() == null ? passivating(Effect().noReply()) : Effect().noReply();
+    };
   }
 
   // -- the job's own steps ----------------------------------------------------------------------
 
-  /** Starts the next step the state calls for, if none is under way. */
+  /** Does what a {@link JobSteps} decision says: persist, give back fills, then start the next step. */
+  private ReplyEffect<JobEvent, JobState> enact(JobState s, JobSteps.Decision d) {
+    String useCase = s.spec().useCase();
+    d.releases().forEach(fill -> book.release(useCase, fill));
+    if (d.retry()) timers.retry();
+    if (!d.events().isEmpty()) {
+      Leg movedOff = d.releaseLegAfter();
+      return persist(s, d.events()).thenRun(after -> book.releaseLeg(after, movedOff, true)).thenNoReply();
+    }
+    if (!d.retry()) advance(s);
+    return Effect().noReply();
+  }
+
+  /** Starts the step the state calls for, if none is under way; a fill held during a step is told again first. */
   private void advance(JobState s) {
-    if (s.isEmpty() || busy) return;
-    if (heldFill != null) {
-      BookFilled held = heldFill;
-      heldFill = null;
-      // Told again now that no step runs: it becomes the match, or is released if the job moved on.
-      ctx.getSelf().tell(held);
+    Fill held = steps.takeHeldFill();
+    if (held != null) {
+      ctx.getSelf().tell(new BookFilled(s.spec().useCase(), held)); // it becomes the match, or is released if the job moved on
       return;
     }
-    JobPhase phase = s.phase();
-    if (phase == JobPhase.ADMITTED) {
-      if (!s.reserved()) reserve(s);
-      else placeFirstBid(s);
-    } else if (phase == JobPhase.OPEN && needsBidCheck) {
-      checkBid(s, s.firstBidId());
-    } else if (phase.terminal() && !s.settled()) {
-      settle(s);
-    }
+    JobSteps.Started step = steps.next(s);
+    if (step == null) return;
+    ctx.pipeToSelf(run(s, step.step()), (result, failure) -> new StepDone(new JobSteps.Answer(step.incarnation(), step.no(), result, failure)));
   }
 
-  private void reserve(JobState s) {
-    busy = true;
+  /** The I/O of one step; what it needs of the state is read now, before anything is sent. */
+  private CompletionStage<?> run(JobState s, JobSteps.Step step) {
     JobSpec spec = s.spec();
-    long amount = Money.costMicroUsd(spec.estimatedTokens(), spec.ceilingPerMtok());
-    ctx.pipeToSelf(budgets.reserve(spec.teamId(), spec.projectId(), jobId, amount, spec.estimatedTokens()),
-        (reply, failure) -> new ReserveDone(amount, reply, failure));
-  }
-
-  private Effect<JobEvent, JobState> onReserveDone(JobState s, ReserveDone c) {
-    busy = false;
-    if (s.phase() != JobPhase.ADMITTED || s.reserved()) return afterStep(s);
-    if (c.failure() != null) return retryLater(s, "reserving budget", c.failure());
-    if (c.reply() instanceof TeamBudgets.Ok) return persist(s, List.of(new JobEvent.Reserved(c.amount(), now())));
-    if (c.reply() instanceof TeamBudgets.Refused r) return persist(s, List.of(new JobEvent.Refused(r.refusal(), now())));
-    TeamBudgets.Rejected r = (TeamBudgets.Rejected) c.reply();
-    return persist(s, List.of(new JobEvent.Failed("budget_rejected", r.detail(), now())));
-  }
-
-  private void placeFirstBid(JobState s) {
-    busy = true;
-    ctx.pipeToSelf(book.placeFirstBid(s), FirstBidDone::new);
-  }
-
-  private Effect<JobEvent, JobState> onFirstBidDone(JobState s, FirstBidDone c) {
-    busy = false;
-    if (s.phase() != JobPhase.ADMITTED) return afterStep(s);
-    if (c.failure() != null) return retryLater(s, "placing the bid", c.failure());
-    if (c.result() instanceof BookResult.Rejected r) {
-      if (r.reason() == BookResult.Reason.DUPLICATE_ID) {
-        // Placed before a crash: ask the book where it stands.
-        checkBid(s, book.firstBidId());
-        return Effect().none();
-      }
-      return persist(s, List.of(new JobEvent.Failed("bid_rejected", r.detail(), now())));
-    }
-    return persist(s, s.firstBidPlaced(book.firstBidId(), ((BookResult.Accepted) c.result()).events(), now()));
-  }
-
-  private void checkBid(JobState s, String bidId) {
-    busy = true;
-    needsBidCheck = false;
-    ctx.pipeToSelf(book.bidStatus(s.spec().useCase(), bidId), BidChecked::new);
-  }
-
-  private Effect<JobEvent, JobState> onBidChecked(JobState s, BidChecked c) {
-    busy = false;
-    if (s.phase() != JobPhase.ADMITTED && s.phase() != JobPhase.OPEN) {
-      if (c.status() != null && c.status().fill() != null && !s.hasFill(c.status().fill().fillId())) {
-        book.release(s.spec().useCase(), c.status().fill());
-      }
-      return afterStep(s);
-    }
-    if (c.failure() != null) {
-      needsBidCheck = true;
-      return retryLater(s, "reading the bid's state", c.failure());
-    }
-    long now = now();
-    return switch (c.status().status()) {
-      case FILLED -> persist(s, List.of(new JobEvent.Matched(Leg.of(c.status().fill(), 1, now(), null), now)));
-      case RESTING -> s.phase() == JobPhase.ADMITTED ? persist(s, List.of(new JobEvent.BidPlaced(book.firstBidId(), now))) : afterStep(s);
-      case NOT_ON_BOOK -> {
-        // Expired (or cancelled) while the job could not hear it.
-        List<JobEvent> events = new ArrayList<>();
-        if (s.phase() == JobPhase.ADMITTED) events.add(new JobEvent.BidPlaced(book.firstBidId(), now));
-        events.addAll(s.escalation("no_feasible_ask", now()));
-        yield persist(s, events);
-      }
-    };
-  }
-
-  /** The escalation point came with the bid still open: take it off the book, then escalate. */
-  private Effect<JobEvent, JobState> onEscalationDue(JobState s) {
-    if (s.phase() == JobPhase.ADMITTED && s.reserved() && !busy) return persist(s, s.escalation("no_feasible_ask", now()));
-    if (s.phase() != JobPhase.OPEN) return Effect().none();
-    if (busy) {
-      timers.escalationAgainSoon();
-      return Effect().none();
-    }
-    busy = true;
-    ctx.pipeToSelf(book.cancelBid(s.spec().useCase(), s.firstBidId()), EscalationCancelDone::new);
-    return Effect().none();
-  }
-
-  private Effect<JobEvent, JobState> onEscalationCancelDone(JobState s, EscalationCancelDone c) {
-    busy = false;
-    if (s.phase() != JobPhase.OPEN) return afterStep(s);
-    if (c.failure() != null) return retryLater(s, "withdrawing the bid at its escalation point", c.failure());
-    if (c.result() instanceof BookResult.Accepted) return persist(s, s.escalation("no_feasible_ask", now()));
-    // Not resting any more: it filled or expired just before; the book knows which.
-    checkBid(s, s.firstBidId());
-    return Effect().none();
-  }
-
-  /** On a tick or a report: move the running work if it would miss its deadline where it is. */
-  private void maybeMove(JobState s) {
-    long now = now();
-    if (busy || now < moveCooldownUntil || now >= s.deadlineMillis()) return;
-    String reason = s.moveReason(now, settings);
-    if (reason == null) return;
-    Leg from = s.currentLeg();
-    long remaining = Math.max(1, s.spec().estimatedTokens() - s.tokens());
-    String bidId = book.moveBidId(s, now);
-    log.info("Job {}: moving off {} ({}), {} tokens left", jobId, from.providerId(), reason, remaining);
-    busy = true;
-    pendingMoveBidId = bidId;
-    ctx.pipeToSelf(book.placeMoveBid(s, bidId, remaining, now), (result, failure) -> new MoveDone(reason, bidId, remaining, result, failure));
-  }
-
-  private Effect<JobEvent, JobState> onMoveDone(JobState s, MoveDone c) {
-    busy = false;
-    pendingMoveBidId = null;
-    Fill filled = JobBookSteps.filled(c.result(), c.bidId());
-    boolean expired = JobBookSteps.expired(c.result(), c.bidId());
-    if (s.phase() != JobPhase.RUNNING) {
-      if (filled != null) book.release(s.spec().useCase(), filled);
-      return afterStep(s);
-    }
-    Leg from = s.currentLeg();
-    if (filled != null) {
-      Leg to = Leg.of(filled, s.legs().size() + 1, now(), c.reason());
-      return persist(s, List.of(new JobEvent.Rerouted(to, c.reason(), now()))).thenRun(after -> book.releaseLeg(after, from, true));
-    }
-    if (expired) {
-      List<JobEvent> events = s.escalation(c.reason(), now());
-      if (!events.isEmpty()) return persist(s, events).thenRun(after -> book.releaseLeg(after, from, true));
-      log.warn("Job {}: {} on {}, and no other ask or backup can take the work; it stays", jobId, c.reason(), from.providerId());
-    } else if (c.failure() != null) {
-      log.warn("Job {}: could not re-route ({}): {}", jobId, c.reason(), c.failure().toString());
-      book.releaseIfFilled(s.spec().useCase(), c.bidId());
-    }
-    moveCooldownUntil = now() + settings.stallAfter().toMillis();
-    return Effect().none();
-  }
-
-  /** Settles the ended job (see {@link Settlement}); {@code Settled} is recorded when it is done. */
-  private void settle(JobState s) {
-    busy = true;
-    Settlement.Charge charge = Settlement.Charge.of(s);
-    ctx.pipeToSelf(settlement.run(s, charge), (reply, failure) -> new SettleDone(charge.costMicroUsd(), charge.tokens(), failure));
-  }
-
-  private Effect<JobEvent, JobState> onSettleDone(JobState s, SettleDone c) {
-    busy = false;
-    if (s.settled()) return Effect().none();
-    if (c.failure() != null) return retryLater(s, "settling", c.failure());
-    return persist(s, List.of(new JobEvent.Settled(c.cost(), c.tokens(), now())));
-  }
-
-  private Effect<JobEvent, JobState> onTimer(JobState s, Timer t) {
-    if (s.isEmpty()) return Effect().none();
-    switch (t) {
-      case ESCALATION_DUE:
-        return onEscalationDue(s);
-      case DEADLINE_DUE:
-        if (s.phase().terminal()) return Effect().none();
-        if (now() < s.deadlineMillis()) {
-          timers.arm(s); // the timer ran early against the wall clock: wait the rest
-          return Effect().none();
-        }
-        return persist(s, List.of(new JobEvent.DeadlineMissed(now())));
-      case TICK:
-        if (s.phase() == JobPhase.RUNNING) maybeMove(s);
-        return Effect().none();
-      case RETRY:
-        if (s.phase() == JobPhase.OPEN && now() >= s.escalateAtMillis()) return onEscalationDue(s);
-        advance(s);
-        return Effect().none();
-      case PASSIVATE:
-        if (s.phase().terminal() && s.settled() && !busy) passivate();
-        return Effect().none();
-      default:
-        return Effect().none();
-    }
-  }
-
-  private Effect<JobEvent, JobState> retryLater(JobState s, String what, Throwable failure) {
-    log.warn("Job {}: {} failed, retrying in {}: {}", jobId, what, settings.retryDelay(), failure.toString());
-    timers.retry();
-    return Effect().none();
-  }
-
-  private Effect<JobEvent, JobState> afterStep(JobState s) {
-    advance(s);
-    return Effect().none();
+    if (step instanceof JobSteps.Reserve r) return budgets.reserve(spec.teamId(), spec.projectId(), jobId, r.amountMicroUsd(), spec.estimatedTokens());
+    if (step instanceof JobSteps.PlaceFirstBid) return book.placeFirstBid(s);
+    if (step instanceof JobSteps.CheckBid c) return book.bidStatus(spec.useCase(), c.bidId());
+    if (step instanceof JobSteps.WithdrawBid w) return book.cancelBid(spec.useCase(), w.bidId());
+    if (step instanceof JobSteps.Move m) return book.placeMoveBid(s, m.bidId(), m.tokens(), now());
+    if (step instanceof JobSteps.CheckMoveBid c) return book.bidStatus(spec.useCase(), c.bidId());
+    return settlement.run(s, ((JobSteps.Settle) step).charge());
   }
 
   // -- after every write ------------------------------------------------------------------------
 
   private EffectBuilder<JobEvent, JobState> persist(JobState before, List<JobEvent> events) {
-    if (events.isEmpty()) return Effect().none();
     JobPhase from = before.isEmpty() ? null : before.phase();
     return Effect().persist(events).thenRun(after -> afterWrite(from, after, events));
   }
@@ -587,16 +373,20 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
 
   private void onRecovered(JobState s) {
     if (s.isEmpty()) return;
-    s.awake(now());
+    steps.recovered(s, now());
     metrics.live(jobId, s.phase());
     planes.recovered(s);
-    if (s.phase() == JobPhase.OPEN) needsBidCheck = true;
     if (s.phase().terminal() && s.settled()) {
       timers.passivateSoon();
       return;
     }
     timers.arm(s);
     advance(s);
+  }
+
+  private ReplyEffect<JobEvent, JobState> passivating(ReplyEffect<JobEvent, JobState> effect) {
+    passivate();
+    return effect;
   }
 
   private void passivate() {

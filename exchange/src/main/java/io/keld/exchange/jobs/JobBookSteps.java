@@ -5,7 +5,6 @@ import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.book.Fill;
-import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.OrderBook;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,7 +13,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.ClassicActorSystemProvider;
+import org.apache.pekko.pattern.Patterns;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,13 +30,15 @@ final class JobBookSteps {
   private static final Logger log = LoggerFactory.getLogger(DeadlineJob.class);
 
   private final String jobId;
-  private final BookClient books;
+  private final JobPorts.Books books;
   private final Duration retryDelay;
+  private final ClassicActorSystemProvider system;
 
-  JobBookSteps(String jobId, BookClient books, JobSettings settings) {
+  JobBookSteps(String jobId, JobPorts.Books books, JobSettings settings, ClassicActorSystemProvider system) {
     this.jobId = jobId;
     this.books = books;
     this.retryDelay = settings.retryDelay();
+    this.system = system;
   }
 
   /** The job's first bid, for all the job's estimated tokens. */
@@ -47,11 +49,6 @@ final class JobBookSteps {
   CompletionStage<BookResult> placeFirstBid(JobState s) {
     Bid bid = s.spec().bid(firstBidId(), s.spec().estimatedTokens(), s.escalateAtMillis(), Set.of());
     return books.submit(s.spec().useCase(), new BookOp.PlaceBid(bid));
-  }
-
-  /** A fresh bid id for a move: numbered after the bids so far, and unique per attempt. */
-  String moveBidId(JobState s, long now) {
-    return jobId + ".b" + (s.bidsPlaced() + 1) + "." + Long.toString(now, 36);
   }
 
   /**
@@ -104,21 +101,10 @@ final class JobBookSteps {
     releaseWithRetries(useCase, new BookOp.ReleaseFill(fill.fillId(), 0, true), 5);
   }
 
-  /** The book may have filled a bid whose placing failed all the same: give that fill back. */
-  void releaseIfFilled(String useCase, String bidId) {
-    books.bidStatus(useCase, bidId).thenAccept(st -> {
-      if (st.fill() != null) release(useCase, st.fill());
-    });
-  }
-
-  private void releaseWithRetries(String useCase, BookOp.ReleaseFill op, int triesLeft) {
-    books.submit(useCase, op).whenComplete((r, failure) -> {
-      if (failure != null && triesLeft > 1) {
-        CompletableFuture.delayedExecutor(retryDelay.toMillis(), TimeUnit.MILLISECONDS)
-            .execute(() -> releaseWithRetries(useCase, op, triesLeft - 1));
-      } else if (failure != null) {
-        log.error("Job {}: could not release fill {} in the {} book: {}", jobId, op.fillId(), useCase, failure.toString());
-      }
+  private void releaseWithRetries(String useCase, BookOp.ReleaseFill op, int attempts) {
+    Patterns.retry(() -> books.submit(useCase, op), attempts, retryDelay, system).whenComplete((r, failure) -> {
+      // Settlement releases every leg's fill again; a fill nothing runs on is found again after a restart.
+      if (failure != null) log.error("Job {}: could not release fill {} in the {} book: {}", jobId, op.fillId(), useCase, failure.toString());
     });
   }
 
@@ -137,12 +123,17 @@ final class JobBookSteps {
       releases.add(books.submit(spec.useCase(), new BookOp.ReleaseFill(leg.fillId(), s.counts(leg.no()).tokens(), failed))
           .toCompletableFuture());
     }
-    // The first bid may hold a fill the job never took up (it filled while the job was ending): release it.
+    // The first bid, and a move bid whose answer was lost, may hold a fill the job never took up: release it.
     Set<String> legFills = new HashSet<>();
     s.legs().forEach(l -> legFills.add(l.fillId()));
-    releases.add(books.bidStatus(spec.useCase(), firstBidId()).thenCompose(st -> st.fill() != null && !legFills.contains(st.fill().fillId())
-        ? books.submit(spec.useCase(), new BookOp.ReleaseFill(st.fill().fillId(), 0, true))
-        : CompletableFuture.<BookResult>completedFuture(null)).toCompletableFuture());
+    releases.add(releaseUnused(spec.useCase(), firstBidId(), legFills));
+    if (s.unresolvedMove() != null) releases.add(releaseUnused(spec.useCase(), s.unresolvedMove().bidId(), legFills));
     return CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new));
+  }
+
+  private CompletableFuture<BookResult> releaseUnused(String useCase, String bidId, Set<String> legFills) {
+    return books.bidStatus(useCase, bidId).thenCompose(st -> st.fill() != null && !legFills.contains(st.fill().fillId())
+        ? books.submit(useCase, new BookOp.ReleaseFill(st.fill().fillId(), 0, true))
+        : CompletableFuture.<BookResult>completedFuture(null)).toCompletableFuture();
   }
 }

@@ -15,6 +15,7 @@ import java.util.List;
   @JsonSubTypes.Type(value = JobEvent.BidPlaced.class, name = "BidPlaced"),
   @JsonSubTypes.Type(value = JobEvent.Matched.class, name = "Matched"),
   @JsonSubTypes.Type(value = JobEvent.Started.class, name = "Started"),
+  @JsonSubTypes.Type(value = JobEvent.MoveRequested.class, name = "MoveRequested"),
   @JsonSubTypes.Type(value = JobEvent.Rerouted.class, name = "Rerouted"),
   @JsonSubTypes.Type(value = JobEvent.Escalated.class, name = "Escalated"),
   @JsonSubTypes.Type(value = JobEvent.Progressed.class, name = "Progressed"),
@@ -45,6 +46,12 @@ public sealed interface JobEvent extends CborSerializable {
 
   /** Items started to flow. */
   record Started(long atMillis) implements JobEvent {}
+
+  /**
+   * The running work is about to look for another ask: recorded before the bid {@code bidId} is sent,
+   * so a job that restarts before hearing the answer finds that bid and gives back what it filled.
+   */
+  record MoveRequested(String bidId, String reason, long tokens, long atMillis) implements JobEvent {}
 
   /** The remaining work moved to another ask (a new fill), for {@code reason}. */
   record Rerouted(Leg leg, String reason, long atMillis) implements JobEvent {}

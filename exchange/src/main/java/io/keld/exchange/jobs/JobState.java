@@ -80,6 +80,10 @@ public final class JobState implements CborSerializable {
   Map<Integer, LegCounts> counts = new HashMap<>();
   Map<String, Long> reporterSeqs = new HashMap<>();
   int itemsOpen;
+  /** Items open per reporting data plane: the job's {@link #itemsOpen} is their sum, so each node's open items count. */
+  Map<String, Integer> openByReporter = new HashMap<>();
+  /** The last move bid sent (null if none): the job checks it after a restart if no leg took it up. */
+  JobEvent.MoveRequested lastMove;
   long openSinceMillis;
   boolean uploadFinished;
   long startedAtMillis;
@@ -140,6 +144,8 @@ public final class JobState implements CborSerializable {
       startedAtMillis = e.atMillis();
       if (phase == JobPhase.MATCHED) phase = JobPhase.RUNNING;
       mark(e.atMillis(), "started", null);
+    } else if (event instanceof JobEvent.MoveRequested e) {
+      lastMove = e;
     } else if (event instanceof JobEvent.Rerouted e) {
       addLeg(e.leg());
       bidsPlaced++;
@@ -184,8 +190,11 @@ public final class JobState implements CborSerializable {
         c.failuresInARow += u.failedAttempts();
       }
     }
-    if (itemsOpen == 0 && e.itemsOpen() > 0) openSinceMillis = e.atMillis();
-    itemsOpen = e.itemsOpen();
+    int before = itemsOpen;
+    if (e.itemsOpen() > 0) openByReporter.put(e.reporter(), e.itemsOpen());
+    else openByReporter.remove(e.reporter());
+    itemsOpen = openByReporter.values().stream().mapToInt(Integer::intValue).sum();
+    if (before == 0 && itemsOpen > 0) openSinceMillis = e.atMillis();
     if (e.uploadFinished()) uploadFinished = true;
   }
 
@@ -200,6 +209,7 @@ public final class JobState implements CborSerializable {
     detail = more;
     endedAtMillis = at;
     itemsOpen = 0;
+    openByReporter.clear();
     mark(at, to.wire(), why);
   }
 
@@ -290,6 +300,35 @@ public final class JobState implements CborSerializable {
     return itemsOpen;
   }
 
+  /** Items this reporter would leave open, with every other reporter's open items: what a report of {@code open} makes the job's total. */
+  public int itemsOpenIf(String reporter, int open) {
+    return itemsOpen - openByReporter.getOrDefault(reporter, 0) + open;
+  }
+
+  /** Items open on data planes that still run, if {@code reporter} reported {@code open}: the ones that can still be answered. */
+  public int itemsOpenOnLivePlanes(String reporter, int open, JobPorts.Planes planes) {
+    int sum = open;
+    for (Map.Entry<String, Integer> e : openByReporter.entrySet()) {
+      if (!e.getKey().equals(reporter) && planes.alive(e.getKey())) sum += e.getValue();
+    }
+    return sum;
+  }
+
+  /**
+   * The job is done when an upload ended with all its items answered and no data plane that still
+   * runs has items open (a plane whose node is gone can never answer its items; the client resends them).
+   */
+  public boolean workDone(JobPorts.Planes planes) {
+    return uploadFinished && itemsOpenOnLivePlanes("", 0, planes) == 0;
+  }
+
+  /** The move bid sent last, if no leg took it up: after a restart the job asks the book whether it filled. */
+  public JobEvent.MoveRequested unresolvedMove() {
+    if (lastMove == null) return null;
+    for (Leg leg : legs) if (lastMove.bidId().equals(leg.bidId())) return null;
+    return lastMove;
+  }
+
   /** Whether one of the job's legs runs on this fill of the book. */
   public boolean hasFill(String fillId) {
     return legs.stream().anyMatch(l -> fillId.equals(l.fillId()));
@@ -357,10 +396,16 @@ public final class JobState implements CborSerializable {
 
   /** What a data plane's report records: it started the job, its progress, and the end when nothing is left open. */
   public List<JobEvent> progress(String reporter, long seq, List<JobEvent.LegUsage> usage, int open, boolean finished, long now) {
+    return progress(reporter, seq, usage, open, finished, JobPorts.Planes.ALL_ALIVE, now);
+  }
+
+  public List<JobEvent> progress(String reporter, long seq, List<JobEvent.LegUsage> usage, int open, boolean finished, JobPorts.Planes planes,
+      long now) {
     List<JobEvent> events = new ArrayList<>();
     if (phase == JobPhase.MATCHED && !started()) events.add(new JobEvent.Started(now));
     events.add(new JobEvent.Progressed(reporter, seq, usage, open, finished, now));
-    if ((finished || uploadFinished) && open == 0) events.add(new JobEvent.Completed(now));
+    // Complete only when no data plane has items open: another node's open items are not cut off.
+    if ((finished || uploadFinished) && itemsOpenOnLivePlanes(reporter, open, planes) == 0) events.add(new JobEvent.Completed(now));
     return events;
   }
 

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -86,7 +85,7 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
   private final Runnable askToStop;
   private final ActorRef<DeadlineJob.RouteUpdate> routeAdapter;
   /** Unique per incarnation, so the entity counts this stream's reports apart from any other's. */
-  private final String reporter = "js-" + UUID.randomUUID();
+  private final String reporter;
 
   private FlowJob flowJob;
   private Leg currentLeg;
@@ -120,6 +119,7 @@ final class JobStream extends AbstractBehavior<JobStream.Command> {
     this.settings = settings;
     this.askToStop = askToStop;
     this.routeAdapter = ctx.messageAdapter(DeadlineJob.RouteUpdate.class, Routed::new);
+    this.reporter = JobPorts.reporterId(ctx.getSystem());
     job.tell(new DeadlineJob.Attach(reporter, routeAdapter));
     timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.reportInterval());
   }

@@ -1,6 +1,5 @@
 package io.keld.exchange.jobs;
 
-import io.keld.atlas.budget.BudgetClient;
 import io.keld.atlas.budget.Outcome;
 import io.keld.atlas.budget.TeamBudgets;
 import java.util.List;
@@ -28,10 +27,10 @@ final class Settlement {
 
   private final String jobId;
   private final JobBookSteps book;
-  private final JobUsageStore usage;
-  private final BudgetClient budgets;
+  private final JobPorts.Usage usage;
+  private final JobPorts.Budgets budgets;
 
-  Settlement(String jobId, JobBookSteps book, JobUsageStore usage, BudgetClient budgets) {
+  Settlement(String jobId, JobBookSteps book, JobPorts.Usage usage, JobPorts.Budgets budgets) {
     this.jobId = jobId;
     this.book = book;
     this.usage = usage;

@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -267,6 +268,14 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
     } else {
       timers.startSingleTimer(EXPIRY_TIMER, ExpireTick.INSTANCE, Duration.ofMillis(Math.max(0, next - clock.millis())));
     }
+  }
+
+  /** Fills and their releases, tagged for the read sides fed from the journal (the providers' statement). */
+  public static final String FILLS_TAG = "book-fills";
+
+  @Override
+  public Set<String> tagsFor(BookEvent event) {
+    return event instanceof BookEvent.Filled || event instanceof BookEvent.FillReleased ? Set.of(FILLS_TAG) : Set.of();
   }
 
   @Override

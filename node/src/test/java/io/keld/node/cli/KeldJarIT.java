@@ -57,6 +57,8 @@ class KeldJarIT {
       assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"), metrics.headers().toString());
       assertTrue(metrics.body().contains("# TYPE jvm_memory_used_bytes gauge"), "JVM metrics");
       assertTrue(metrics.body().contains("keld_http_server_requests_seconds_count{method=\"GET\""), "HTTP metrics");
+      assertTrue(metrics.body().lines().anyMatch(l -> l.startsWith("keld_projection_lag_events{") && l.contains("projection=\"statement\"")),
+          "the statement projection's lag: " + metrics.body().lines().filter(l -> l.contains("projection")).toList());
 
       HttpResponse<String> missing = get(base + "/no/such/thing");
       assertEquals(404, missing.statusCode());
@@ -105,6 +107,27 @@ class KeldJarIT {
     assertTrue(badProfile.waitFor(60, TimeUnit.SECONDS));
     assertEquals(2, badProfile.exitValue(), "a usage error exits 2");
     assertTrue(awaitLine(err, "unknown profile 'nonsense'", Duration.ofSeconds(5)), err.toString());
+  }
+
+  @Test
+  void projectionsAreListedAndRebuiltInTheNodesDatabase() throws Exception {
+    Process unknown = java("projections", "rebuild", "nosuch", "--data-dir", dataDir.toString());
+    List<String> unknownOut = drain(unknown);
+    assertTrue(unknown.waitFor(90, TimeUnit.SECONDS));
+    assertEquals(2, unknown.exitValue(), unknownOut.toString());
+    assertTrue(awaitLine(unknownOut, "no projection named nosuch", Duration.ofSeconds(5)), unknownOut.toString());
+
+    Process rebuild = java("projections", "rebuild", "statement", "--data-dir", dataDir.toString());
+    List<String> rebuildOut = drain(rebuild);
+    assertTrue(rebuild.waitFor(90, TimeUnit.SECONDS));
+    assertEquals(0, rebuild.exitValue(), rebuildOut.toString());
+    assertTrue(awaitLine(rebuildOut, "Rebuilding statement from offset 0", Duration.ofSeconds(5)), rebuildOut.toString());
+
+    Process list = java("projections", "list", "--data-dir", dataDir.toString());
+    List<String> listOut = drain(list);
+    assertTrue(list.waitFor(90, TimeUnit.SECONDS));
+    assertEquals(0, list.exitValue(), listOut.toString());
+    assertTrue(awaitLine(listOut, "statement\ttag=book-fills\toffset=", Duration.ofSeconds(5)), listOut.toString());
   }
 
   private static Process java(String... args) throws IOException {

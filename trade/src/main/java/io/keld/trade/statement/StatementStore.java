@@ -4,14 +4,14 @@ import io.keld.kit.sql.Sql;
 import io.keld.ixp.Money;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.Fill;
-import io.keld.marketplace.entity.BookListener;
+import io.keld.marketplace.entity.OrderBook;
+import io.keld.kit.projection.TagProjection;
+import org.apache.pekko.persistence.query.EventEnvelope;
 import io.keld.trade.asks.ProviderAsk;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.SQLRecoverableException;
-import java.sql.SQLTransientException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -20,114 +20,65 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A provider's statement: fills, tokens served, revenue and utilization by UTC day, model and use
- * case. Fills are recorded from the books' events (insert by fill id, so a repeat changes nothing);
- * a released fill records the tokens actually served. Revenue is tokens served at the fill's price
+ * case, a projection of the books' journal ({@link #PROJECTION}): a fill is recorded from its
+ * {@code Filled} event, and its release records the tokens actually served. Revenue is tokens served at the fill's price
  * ({@link Money}). Utilization is tokens filled over the capacity the provider's asks offered that
  * day (their current tokens/s times the seconds they were open), an approximation: an ask's
  * throughput is taken as it is now, not as it was hour by hour.
  */
-public final class StatementStore implements BookListener {
-
-  private static final Logger log = LoggerFactory.getLogger(StatementStore.class);
+public final class StatementStore {
 
   /** One line of a statement. */
   public record Line(LocalDate day, String model, String useCase, long fills, long failedFills, long tokensFilled, long tokensServed,
       long revenueMicroUsd, double utilization) {}
 
   private final Sql sql;
-  /** The last write: each batch of events is written after the one before. */
-  private CompletionStage<Void> tail = CompletableFuture.completedFuture(null);
 
   public StatementStore(Sql sql) {
     this.sql = sql;
   }
 
-  /** Tries per batch of events that failed for a passing reason, with waits of 0.5 s doubling in between (about 15 s in all). */
-  static final int WRITE_ATTEMPTS = 6;
+  /**
+   * The statement as a projection of the books' journal: fills and releases in the order the books
+   * persisted them (a release never overtakes its fill), applied in the transaction that moves the
+   * projection's offset, so each counts exactly once, also when the node died in between.
+   */
+  public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", OrderBook.FILLS_TAG,
+      List.of("DELETE FROM trade_fills"));
 
   /**
-   * Records a book's fills and releases in the order the book persisted them: one database call per
-   * batch of events, each after the previous one (a release must never overtake its fill). Both
-   * writes are idempotent, so a batch that fails for a passing reason (the database restarting,
-   * say) is tried again before later batches are written.
+   * Applies one batch of the books' fill events (see {@link #PROJECTION}) in two JDBC batches: the
+   * fills first, then the releases, so a release in the same batch as its fill finds the row.
    */
-  @Override
-  public void onPersisted(String useCase, List<BookEvent> events) {
-    List<BookEvent> relevant = events.stream().filter(e -> e instanceof BookEvent.Filled || e instanceof BookEvent.FillReleased).toList();
-    if (relevant.isEmpty()) return;
-    synchronized (this) {
-      tail = tail.thenCompose(x -> write(useCase, relevant, 1));
-    }
-  }
-
-  private CompletionStage<Void> write(String useCase, List<BookEvent> events, int attempt) {
-    CompletionStage<Void> written;
-    try {
-      // Statement by statement (auto-commit): a repeated fill's unique violation must not abort the rest.
-      written = sql.run(c -> {
-        for (BookEvent e : events) {
-          if (e instanceof BookEvent.Filled f) record(c, useCase, f.fill());
-          else released(c, (BookEvent.FillReleased) e);
+  public static void apply(Connection c, List<EventEnvelope> batch) throws SQLException {
+    try (PreparedStatement fills = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
+            + "tokens_filled, tokens_served, released, failed, filled_at) SELECT ?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ? "
+            + "WHERE NOT EXISTS (SELECT 1 FROM trade_fills WHERE fill_id = ?)");
+        PreparedStatement releases = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
+      int fillCount = 0;
+      int releaseCount = 0;
+      for (EventEnvelope e : batch) {
+        if (e.event() instanceof BookEvent.Filled filled) {
+          // The book's entity id is its use case: "OrderBook|summarize". A fill already there (written before the
+          // statement became a projection) stays as it is.
+          String useCase = e.persistenceId().substring(e.persistenceId().indexOf('|') + 1);
+          Fill f = filled.fill();
+          Sql.bind(fills, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(),
+              Instant.ofEpochMilli(f.filledAtMillis()), f.fillId());
+          fills.addBatch();
+          fillCount++;
+        } else if (e.event() instanceof BookEvent.FillReleased r) {
+          Sql.bind(releases, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
+          releases.addBatch();
+          releaseCount++;
         }
-        return null;
-      });
-    } catch (RuntimeException e) {
-      written = CompletableFuture.failedFuture(e);
-    }
-    return written.exceptionallyCompose(failure -> {
-      if (attempt >= WRITE_ATTEMPTS || !transientFailure(failure)) {
-        log.error("{} fill event(s) of the {} book not recorded for the provider statement after {} tries: {}", events.size(), useCase,
-            attempt, failure.getMessage());
-        return CompletableFuture.completedFuture(null);
       }
-      long waitMillis = 500L << (attempt - 1);
-      log.warn("fills of the {} book not recorded for the provider statement (try {} of {}), trying again in {} ms: {}", useCase, attempt,
-          WRITE_ATTEMPTS, waitMillis, failure.getMessage());
-      return CompletableFuture.runAsync(() -> { },
-              CompletableFuture.delayedExecutor(waitMillis, TimeUnit.MILLISECONDS))
-          .thenCompose(x -> write(useCase, events, attempt + 1));
-    });
-  }
-
-  /**
-   * Failures worth another try: the connection or the server going away (SQLSTATE class 08, 57P),
-   * a lost concurrency conflict (40), the server out of resources (53), or no connection to be had
-   * in time. Anything else would fail the same way again.
-   */
-  static boolean transientFailure(Throwable failure) {
-    if (Sql.isConcurrencyFailure(failure)) return true;
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof SQLTransientException || t instanceof SQLRecoverableException) return true;
-      if (t instanceof SQLException s && s.getSQLState() != null
-          && (s.getSQLState().startsWith("08") || s.getSQLState().startsWith("53") || s.getSQLState().startsWith("57P"))) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static void record(Connection c, String useCase, Fill f) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
-        + "tokens_filled, tokens_served, released, failed, filled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ?)")) {
-      Sql.bind(ps, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(), Instant.ofEpochMilli(f.filledAtMillis()));
-      ps.executeUpdate();
-    } catch (SQLException e) {
-      if (!Sql.isUniqueViolation(e)) throw e; // recorded before: a repeat changes nothing
-    }
-  }
-
-  private static void released(Connection c, BookEvent.FillReleased r) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
-      Sql.bind(ps, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
-      ps.executeUpdate();
+      if (fillCount > 0) fills.executeBatch();
+      if (releaseCount > 0) releases.executeBatch();
     }
   }
 
