@@ -18,6 +18,10 @@ import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
+import io.keld.exchange.clearing.BookLogRoutes;
+import io.keld.exchange.clearing.BookLogs;
+import io.keld.exchange.clearing.ClearingKeyStore;
+import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
@@ -219,6 +223,9 @@ public final class KeldNode implements AutoCloseable {
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
+      ClearingKeyStore.ClearingKeys clearingKeys = new ClearingKeyStore(new Sql(database.dataSource(), blocking), Clock.systemUTC()).loadOrCreate();
+      Route bookLog = new BookLogRoutes(governance.authenticator(), new BookLogs(system, new Sql(database.dataSource(), blocking), clearingKeys,
+          market.matchingRules(), useCases, config.getString("keld.ixp.book-log.read-journal"))).route();
       Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
@@ -239,7 +246,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getInt("keld.http.port"),
                   metrics,
                   List.of(health.route(), new MetricsRoutes(metrics).route(), governance.routes(), exchange.projectPolicyRoutes(),
-                      spend.routes(books, useCases), trade.routes(), ixp, openAi))
+                      spend.routes(books, useCases), trade.routes(), bookLog, ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;

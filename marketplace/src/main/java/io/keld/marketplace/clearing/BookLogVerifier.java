@@ -77,7 +77,7 @@ public final class BookLogVerifier {
   private final OrderBookCore replay;
   private final Map<Long, FillReceipt> receiptsBySeq = new LinkedHashMap<>();
   private final Map<Long, Filled> filledAtReceiptSeq = new HashMap<>();
-  private final Map<String, String> aliases;
+  private final Map<String, String> aliases = new HashMap<>();
   private final ReceiptKeys keys;
 
   private final List<FillVerdict> fills = new ArrayList<>();
@@ -105,12 +105,17 @@ public final class BookLogVerifier {
     this.replay = new OrderBookCore(book, latestRules);
     for (FillReceipt r : receipts) receiptsBySeq.put(r.seq(), r);
     this.keys = keys;
-    this.aliases = aliases == null ? Map.of() : Map.copyOf(aliases);
+    if (aliases != null) this.aliases.putAll(aliases);
     this.keepVerdicts = keepVerdicts;
   }
 
   public BookLogVerifier(String book, List<MatchingRules> rules) {
     this(book, rules, List.of(), null, Map.of(), true);
+  }
+
+  /** More of the reader's own ids with their pseudonyms (a log's pages bring them as they show them). */
+  public void addAliases(Map<String, String> more) {
+    aliases.putAll(more);
   }
 
   /** Checks one entry, then applies it to the replayed book. */
