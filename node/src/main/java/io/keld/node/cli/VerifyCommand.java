@@ -56,7 +56,7 @@ public final class VerifyCommand implements Callable<Integer> {
    */
   public record LogHeader(String object, String book, List<MatchingRules> rules, Map<String, String> you) {}
 
-  static final String HEADER = "book_log_header";
+  public static final String HEADER = "book_log_header";
   static final String ALIASES = "book_log_aliases";
 
   static final int PAGE = 10_000;
@@ -115,7 +115,7 @@ public final class VerifyCommand implements Callable<Integer> {
   // -- sources ------------------------------------------------------------------------------------
 
   /** Reads a saved log line by line: a header, then entries in order. */
-  static BookLogVerifier.Report verifyFile(Path file, List<FillReceipt> receipts, ReceiptKeys keys) throws IOException {
+  public static BookLogVerifier.Report verifyFile(Path file, List<FillReceipt> receipts, ReceiptKeys keys) throws IOException {
     ObjectReader entries = Json.WIRE.readerFor(BookLogEntry.class);
     try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String first = in.readLine();
