@@ -21,6 +21,7 @@ import io.keld.marketplace.entity.BookListeners;
 import io.keld.exchange.clearing.BookLogRoutes;
 import io.keld.exchange.clearing.BookLogs;
 import io.keld.exchange.clearing.ClearingKeyStore;
+import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
@@ -226,6 +227,7 @@ public final class KeldNode implements AutoCloseable {
       ClearingKeyStore.ClearingKeys clearingKeys = new ClearingKeyStore(new Sql(database.dataSource(), blocking), Clock.systemUTC()).loadOrCreate();
       Route bookLog = new BookLogRoutes(governance.authenticator(), new BookLogs(system, new Sql(database.dataSource(), blocking), clearingKeys,
           market.matchingRules(), useCases, config.getString("keld.ixp.book-log.read-journal"))).route();
+      trade.issueReceiptsWith(new FillReceipts(clearingKeys.signer(), clearingKeys.pseudonyms()));
       Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
