@@ -73,7 +73,7 @@ public final class BookCoreWorkload {
     this.journal = journal;
     rnd = new SplittableRandom(seed);
     for (int i = 0; i < kinds.length; i++) kinds[i] = MIX[rnd.nextInt(MIX.length)];
-    for (int i = 0; i < ASKS; i++) post();
+    for (int i = 0; i < ASKS; i++) record(post());
   }
 
   private static Kind[] mix() {
