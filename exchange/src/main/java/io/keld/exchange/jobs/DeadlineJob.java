@@ -108,7 +108,7 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
   public record RouteUpdate(String jobId, long ackedSeq, JobPhase phase, Leg leg, long deadlineMillis) implements CborSerializable {}
 
   /** From the books (see {@link JobBookListener}): one of the job's bids filled. */
-  public record BookFilled(String useCase, Fill fill) implements Command {}
+  public record BookFilled(String useCase, Fill fill, long seq) implements Command {}
 
   /** From the books: one of the job's bids expired at its escalation point. */
   public record BookBidExpired(String bidId) implements Command {}
@@ -323,18 +323,24 @@ public final class DeadlineJob extends EventSourcedBehavior<DeadlineJob.Command,
       passivate();
       return Effect().none();
     }
-    if (s.hasFill(fill.fillId()) || fill.bidId().equals(pendingMoveBidId)) return Effect().none();
+    // Where the fill is in the book's log, kept whatever becomes of the fill: the job's view links
+    // each leg's receipt by it (the fill may also reach the job first through its own bid's reply).
+    List<JobEvent> logged = c.seq() > 0 && s.fillLogSeq(fill.fillId()) == 0
+        ? List.of(new JobEvent.FillLogged(fill.fillId(), c.useCase(), c.seq(), now())) : List.of();
+    if (s.hasFill(fill.fillId()) || fill.bidId().equals(pendingMoveBidId)) return persist(s, logged);
     boolean wanted = fill.bidId().equals(book.firstBidId());
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED) && !busy) {
-      return persist(s, List.of(new JobEvent.Matched(Leg.of(fill, 1, now(), null), now())));
+      List<JobEvent> events = new ArrayList<>(logged);
+      events.add(new JobEvent.Matched(Leg.of(fill, 1, now(), null), now()));
+      return persist(s, events);
     }
     if (wanted && (s.phase() == JobPhase.OPEN || s.phase() == JobPhase.ADMITTED)) {
       heldFill = c; // a step is under way: taken up (or given back) when it ends
-      return Effect().none();
+      return persist(s, logged);
     }
     // A fill the job no longer wants (it escalated, ended, or was cut off mid-move): give the capacity back.
     book.release(c.useCase(), fill);
-    return Effect().none();
+    return persist(s, logged);
   }
 
   private Effect<JobEvent, JobState> onBookBidExpired(JobState s, BookBidExpired c) {

@@ -178,6 +178,32 @@ class BookLogEndToEndTest {
   }
 
   @Test
+  void aJobsViewLinksTheReceiptOfItsFill() throws Exception {
+    String job = demoJobs.get(0);
+    JsonNode view = null;
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < end) {
+      view = call("GET", "/ixp/v1/jobs/" + job, null, world.tenancy.apiKey(), 200);
+      if (view.path("legs").path(0).hasNonNull("receipt")) break;
+      Thread.sleep(200);
+    }
+    String link = view.path("legs").path(0).path("receipt").asText();
+    assertTrue(link.matches("/ixp/v1/books/summarize/receipts/\\d+"), view.toString());
+    JsonNode receipt = call("GET", link, null, world.tenancy.apiKey(), 200);
+    assertEquals(view.path("legs").path(0).path("price_usd_per_mtok").decimalValue().movePointRight(6).longValueExact(),
+        receipt.path("price_per_mtok").asLong(), "the receipt's price is the leg's");
+    // The receipt is this job's fill: its bid is the job's (by pseudonym, as the job's own log page maps it).
+    JsonNode page = JSON.readTree(fullLog(world.tenancy.apiKey()));
+    JsonNode filled = null;
+    for (JsonNode e : page.path("events")) if (e.path("seq").asLong() == receipt.path("seq").asLong()) filled = e.path("event");
+    assertEquals("Filled", filled.path("type").asText());
+    String bid = filled.path("fill").path("bid_id").asText();
+    assertTrue(bid.startsWith(job + ".b"), "the receipt's fill is the job's own bid: " + bid);
+    assertEquals(page.path("you").path(bid).asText(), receipt.path("bid_id").asText(), "the receipt names the bid by its pseudonym");
+    assertEquals(filled.path("fill").path("price_per_mtok").asLong(), receipt.path("price_per_mtok").asLong());
+  }
+
+  @Test
   void badRequestsGetProblems() throws Exception {
     assertEquals(401, status("/ixp/v1/books/summarize/events", null));
     assertEquals(404, status("/ixp/v1/books/no-such-book/events", world.tenancy.apiKey()));
