@@ -1,5 +1,7 @@
 package io.keld.exchange.clearing;
 
+import java.util.HashMap;
+import java.time.Duration;
 import io.keld.exchange.clearing.ClearingKeyStore.ClearingKeys;
 import io.keld.ixp.auth.Principal;
 import io.keld.ixp.auth.Principal.OrgKind;
@@ -88,7 +90,7 @@ public final class BookLogs {
     EventsByPersistenceIdQuery journal = PersistenceQuery.get(system.classicSystem()).getReadJournalFor(EventsByPersistenceIdQuery.class, readJournalPluginId);
     return journal.eventsByPersistenceId(persistenceId(book), after + 1, Long.MAX_VALUE)
         .map(BookLogs::entry)
-        .groupedWithin(256, java.time.Duration.ofMillis(50))
+        .groupedWithin(256, Duration.ofMillis(50))
         .mapAsync(1, batch -> viewerFor(reader, batch).thenApply(viewer -> {
           PublicBookLog renderer = new PublicBookLog(book, keys.pseudonyms(), viewer);
           List<BookLogEntry> shown = new ArrayList<>(batch.size());
@@ -129,7 +131,7 @@ public final class BookLogs {
     if (reader.orgKind() == OrgKind.PROVIDER) return CompletableFuture.completedFuture(Viewer.provider(reader.orgId()));
     if (reader.orgKind() != OrgKind.ENTERPRISE) return CompletableFuture.completedFuture(Viewer.PUBLIC);
     Set<String> jobIds = new HashSet<>();
-    Map<String, String> jobOfBid = new java.util.HashMap<>();
+    Map<String, String> jobOfBid = new HashMap<>();
     for (BookLogEntry e : entries) {
       for (String bid : bidIds(e.event())) {
         String job = jobOf(bid);

@@ -1,5 +1,6 @@
 package io.keld.exchange.clearing;
 
+import java.sql.Connection;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.clearing.Pseudonyms;
 import io.keld.marketplace.clearing.ReceiptKeys;
@@ -72,7 +73,7 @@ public final class ClearingKeyStore {
     return sql.now(this::addReceiptKey);
   }
 
-  private String addReceiptKey(java.sql.Connection c) throws SQLException {
+  private String addReceiptKey(Connection c) throws SQLException {
     KeyPair pair = ReceiptSigner.generateKeyPair();
     byte[] suffix = new byte[4];
     random.nextBytes(suffix);
@@ -81,7 +82,7 @@ public final class ClearingKeyStore {
     return keyId;
   }
 
-  private ClearingKeys load(java.sql.Connection c) throws SQLException {
+  private ClearingKeys load(Connection c) throws SQLException {
     Pseudonyms pseudonyms = new Pseudonyms(Base64.getDecoder().decode(secret(c, PSEUDONYM_KEY_ID)));
     List<PublishedKey> published = receiptKeys(c);
     // The newest unretired key signs; two nodes that raced at first start agree on it.
@@ -98,7 +99,7 @@ public final class ClearingKeyStore {
     return new ClearingKeys(signer, pseudonyms, published);
   }
 
-  private static List<PublishedKey> receiptKeys(java.sql.Connection c) throws SQLException {
+  private static List<PublishedKey> receiptKeys(Connection c) throws SQLException {
     List<PublishedKey> out = new ArrayList<>();
     try (PreparedStatement ps = c.prepareStatement(
         "SELECT key_id, public_key, created_at, retired_at FROM clearing_keys WHERE purpose = 'receipt' ORDER BY created_at, key_id");
@@ -111,7 +112,7 @@ public final class ClearingKeyStore {
     return out;
   }
 
-  private static String secret(java.sql.Connection c, String keyId) throws SQLException {
+  private static String secret(Connection c, String keyId) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT secret FROM clearing_keys WHERE key_id = ?")) {
       ps.setString(1, keyId);
       try (ResultSet rs = ps.executeQuery()) {
@@ -120,7 +121,7 @@ public final class ClearingKeyStore {
     }
   }
 
-  private void insertIgnoringRace(java.sql.Connection c, String keyId, String purpose, String publicKey, String secret) throws SQLException {
+  private void insertIgnoringRace(Connection c, String keyId, String purpose, String publicKey, String secret) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(
         "INSERT INTO clearing_keys (key_id, purpose, public_key, secret, created_at) VALUES (?, ?, ?, ?, ?)")) {
       Sql.bind(ps, keyId, purpose, publicKey, secret, clock.instant());

@@ -1,5 +1,6 @@
 package io.keld.node.clearing;
 
+import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -227,7 +228,7 @@ class BookLogEndToEndTest {
   void theStreamCarriesTheSameEventsLive() throws Exception {
     HttpRequest request = HttpRequest.newBuilder(URI.create(world.baseUrl + "/ixp/v1/books/summarize/events/stream?after=0"))
         .header("Authorization", "Bearer " + world.tenancy.apiKey()).timeout(Duration.ofSeconds(30)).build();
-    HttpResponse<java.util.stream.Stream<String>> r = http.send(request, HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> r = http.send(request, HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, r.statusCode());
     assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/x-ndjson"));
     List<String> first = r.body().limit(5).toList();
