@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -82,7 +83,12 @@ public final class BookFeedPublisher implements BookListener {
     for (int i = 0; i < events.size(); i++) {
       if (events.get(i) instanceof BookEvent.Filled f) {
         long seq = firstSeqNr > 0 ? firstSeqNr + i : 0;
-        timer.execute(() -> publishFill(useCase, seq, f));
+        try {
+          timer.execute(() -> publishFill(useCase, seq, f));
+        } catch (RejectedExecutionException closed) {
+          // Trade is shutting down: the book's write stands, the provider reads the fill in its statement.
+          log.debug("fill {} not published: the feed publisher is closed", f.fill().fillId());
+        }
       }
     }
   }
