@@ -10,6 +10,8 @@ import io.keld.marketplace.book.OrderBookCore;
 import java.util.ArrayDeque;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * A realistic stream of operations on one book of about 1,000 asks from 200 providers, kept in a
@@ -60,10 +62,18 @@ public final class BookCoreWorkload {
   long fills;
   long rejected;
 
+  /** Told every event the book emits, in order (the book's log), when set; null in the JMH benchmark. */
+  private final Consumer<BookEvent> journal;
+
   public BookCoreWorkload(long seed) {
+    this(seed, null);
+  }
+
+  public BookCoreWorkload(long seed, Consumer<BookEvent> journal) {
+    this.journal = journal;
     rnd = new SplittableRandom(seed);
     for (int i = 0; i < kinds.length; i++) kinds[i] = MIX[rnd.nextInt(MIX.length)];
-    for (int i = 0; i < ASKS; i++) post();
+    for (int i = 0; i < ASKS; i++) record(post());
   }
 
   private static Kind[] mix() {
@@ -80,7 +90,10 @@ public final class BookCoreWorkload {
   /** One operation on the book. */
   public BookResult step() {
     now++;
-    if ((++step & 255) == 0) book.expireDue(now);
+    if ((++step & 255) == 0) {
+      List<BookEvent> expired = book.expireDue(now);
+      if (journal != null) expired.forEach(journal);
+    }
     Kind kind = kinds[(int) (step & (kinds.length - 1))];
     opsByKind[kind.ordinal()]++;
     BookResult result = switch (kind) {
@@ -160,6 +173,7 @@ public final class BookCoreWorkload {
 
   private void record(BookResult result) {
     if (result instanceof BookResult.Accepted a) {
+      if (journal != null) a.events().forEach(journal);
       for (BookEvent e : a.events()) {
         if (e instanceof BookEvent.Filled f) {
           fills++;

@@ -23,6 +23,11 @@ import io.keld.flow.FlowSettings;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
+import io.keld.exchange.clearing.BookLogRoutes;
+import io.keld.exchange.clearing.BookLogs;
+import io.keld.exchange.clearing.ClearingKeyStore;
+import io.keld.marketplace.clearing.FillReceipts;
+import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
 import io.keld.node.http.HealthRoutes;
@@ -225,6 +230,10 @@ public final class KeldNode implements AutoCloseable {
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
+      ClearingKeyStore.ClearingKeys clearingKeys = new ClearingKeyStore(new Sql(database.dataSource(), blocking), Clock.systemUTC()).loadOrCreate();
+      Route bookLog = new BookLogRoutes(governance.authenticator(), new BookLogs(system, new Sql(database.dataSource(), blocking), clearingKeys,
+          market.matchingRules(), useCases, config.getString("keld.ixp.book-log.read-journal"))).route();
+      trade.issueReceiptsWith(new FillReceipts(clearingKeys.signer(), clearingKeys.pseudonyms()));
       Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
       List<EntityTypeKey<?>> entityTypes = List.of(OrderBook.ENTITY_KEY, DeadlineJob.ENTITY_KEY);
       new ClusterMeters(system, metrics.registry(), entityTypes, Duration.ofSeconds(5));
@@ -251,7 +260,7 @@ public final class KeldNode implements AutoCloseable {
                   List.of(health.route(), new MetricsRoutes(metrics).route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
-                      spend.routes(books, useCases), trade.routes(), ixp, openAi),
+                      spend.routes(books, useCases), trade.routes(), bookLog, ixp, openAi),
                   config.getDuration("keld.http.drain-timeout"))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);

@@ -7,6 +7,7 @@ import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
 import io.keld.trade.asks.AskView;
 import io.keld.trade.feed.BookFeedPublisher;
+import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.trade.feed.FeedEvent;
 import io.keld.trade.feed.FeedMessage;
 import io.keld.trade.feed.FeedRoute;
@@ -122,6 +123,11 @@ public final class Trade {
     TagProjection projection = new TagProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION, StatementStore::apply,
         TagProjection.Settings.DEFAULT, clock, registry);
     return projection.start();
+  }
+
+  /** Fills to providers carry their signed receipt from now on (the node sets this once it has the cluster's keys). */
+  public void issueReceiptsWith(FillReceipts receipts) {
+    publisher.issueReceiptsWith(receipts);
   }
 
   public FeedRoute feed() {

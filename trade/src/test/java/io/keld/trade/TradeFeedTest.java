@@ -1,5 +1,15 @@
 package io.keld.trade;
 
+import io.keld.kit.Json;
+import io.keld.marketplace.clearing.FillReceipt;
+import io.keld.marketplace.clearing.FillReceipts;
+import io.keld.marketplace.clearing.Pseudonyms;
+import io.keld.marketplace.clearing.ReceiptKeys;
+import io.keld.marketplace.clearing.ReceiptSigner;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.util.Map;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ch.qos.logback.classic.Logger;
@@ -39,6 +49,7 @@ class TradeFeedTest {
   private TradeNode node;
   private ApiClient api;
   private String operator;
+  private ReceiptSigner receiptKeys;
 
   @BeforeAll
   void start() {
@@ -47,6 +58,9 @@ class TradeFeedTest {
         .withValue("keld.trade.feed.buffer", ConfigValueFactory.fromAnyRef(32))
         .withValue("keld.trade.feed.close-grace", ConfigValueFactory.fromAnyRef("2s"));
     node = TradeNode.startReady(config);
+    KeyPair pair = ReceiptSigner.generateKeyPair();
+    receiptKeys = new ReceiptSigner("rk_test", pair.getPrivate(), pair.getPublic());
+    node.trade().issueReceiptsWith(new FillReceipts(receiptKeys, new Pseudonyms("trade feed test secret 32 bytes!".getBytes(StandardCharsets.UTF_8))));
     api = new ApiClient(node);
     operator = node.bootstrapKey().orElseThrow().secret();
   }
@@ -99,6 +113,14 @@ class TradeFeedTest {
       assertEquals(askId, fill.path("fill").path("ask_id").asText());
       assertEquals(390_000, fill.path("fill").path("price_per_mtok").asLong());
       assertFalse(fill.toString().contains("bid_feedtest"), "no job identity in a provider's fill");
+      // Its receipt: signed with the node's key, naming the parties by pseudonym, for the Filled event's seq.
+      JsonNode receipt = fill.path("fill").path("receipt");
+      assertEquals("summarize", receipt.path("book").asText(), fill.toString());
+      assertTrue(receipt.path("seq").asLong() > 0, fill.toString());
+      assertEquals(390_000, receipt.path("price_per_mtok").asLong());
+      assertTrue(receipt.path("provider_id").asText().startsWith("anon_prv_"), receipt.toString());
+      FillReceipt parsed = Json.WIRE.treeToValue(receipt, FillReceipt.class);
+      assertNull(new ReceiptKeys(Map.of(receiptKeys.keyId(), receiptKeys.publicKey())).check(parsed), "the receipt's signature holds");
 
       // The job used 15,000 of the 20,000 tokens: the statement shows the fill, the tokens served and the revenue.
       node.books().submit("summarize", new BookOp.ReleaseFill(fill.path("fill").path("fill_id").asText(), 15_000, false))

@@ -203,7 +203,7 @@ final class RealtimePath {
     long cost = Money.costMicroUsd(in + out, choice.pricePerMtok());
     boolean answered = state.equals("completed");
     JobResource.Leg leg = new JobResource.Leg(1, choice.kind(), choice.providerId(), choice.model(), WireMoney.usd(choice.pricePerMtok()),
-        call.receivedAt(), call.deadline(), answered ? 1 : 0, answered ? 0 : 1, in, out, cost);
+        call.receivedAt(), call.deadline(), answered ? 1 : 0, answered ? 0 : 1, in, out, cost, null);
     List<JobResource.TimelineEntry> timeline = List.of(
         new JobResource.TimelineEntry(call.receivedAt(), "admitted", "admitted", null),
         new JobResource.TimelineEntry(call.receivedAt(), "running", "started", null),

@@ -34,6 +34,6 @@ public final class JobResources {
 
   private static JobResource.Leg leg(JobView.LegView l) {
     return new JobResource.Leg(l.no(), l.kind(), l.providerId(), l.model(), WireMoney.usd(l.pricePerMtok()), l.startedAt(),
-        l.promisedFinish(), l.itemsAnswered(), l.itemsFailed(), l.inputTokens(), l.outputTokens(), l.costMicroUsd());
+        l.promisedFinish(), l.itemsAnswered(), l.itemsFailed(), l.inputTokens(), l.outputTokens(), l.costMicroUsd(), l.receipt());
   }
 }

@@ -105,7 +105,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   public record RouteUpdate(String jobId, long ackedSeq, JobPhase phase, Leg leg, long deadlineMillis) implements CborSerializable {}
 
   /** From the books (see {@link JobBookListener}): one of the job's bids filled. */
-  public record BookFilled(String useCase, Fill fill) implements Command {}
+  public record BookFilled(String useCase, Fill fill, long seq) implements Command {}
 
   /** From the books: one of the job's bids expired at its escalation point. */
   public record BookBidExpired(String bidId) implements Command {}
@@ -227,7 +227,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
         })
         .onCommand(Attach.class, this::onAttach)
         .onCommand(Report.class, this::onReport)
-        .onCommand(BookFilled.class, (s, c) -> enact(s, steps.bookFilled(s, c.fill(), now())))
+        .onCommand(BookFilled.class, (s, c) -> enact(s, steps.bookFilled(s, c.useCase(), c.fill(), c.seq(), now())))
         .onCommand(BookBidExpired.class, c -> Effect().noReply())
         .onCommand(StepDone.class, (s, c) -> enact(s, steps.answered(s, c.answer(), now())))
         .onCommand(Timer.class, this::onTimer);
@@ -322,7 +322,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   private void advance(JobState s) {
     Fill held = steps.takeHeldFill();
     if (held != null) {
-      ctx.getSelf().tell(new BookFilled(s.spec().useCase(), held)); // it becomes the match, or is released if the job moved on
+      ctx.getSelf().tell(new BookFilled(s.spec().useCase(), held, 0)); // it becomes the match, or is released if the job moved on (its log seq is recorded)
       return;
     }
     JobSteps.Started step = steps.next(s);

@@ -21,10 +21,18 @@ public final class JobBookListener implements BookListener {
 
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
-    for (BookEvent e : events) {
+    onPersisted(useCase, 0, events);
+  }
+
+  /** With each fill goes its seq in the book's log, so the job's view can link its receipt. */
+  @Override
+  public void onPersisted(String useCase, long firstSeqNr, List<BookEvent> events) {
+    for (int i = 0; i < events.size(); i++) {
+      BookEvent e = events.get(i);
       if (e instanceof BookEvent.Filled f) {
         String job = jobOf(f.fill().bidId());
-        if (job != null) sharding.entityRefFor(DeadlineJob.ENTITY_KEY, job).tell(new DeadlineJob.BookFilled(useCase, f.fill()));
+        long seq = firstSeqNr > 0 ? firstSeqNr + i : 0;
+        if (job != null) sharding.entityRefFor(DeadlineJob.ENTITY_KEY, job).tell(new DeadlineJob.BookFilled(useCase, f.fill(), seq));
       } else if (e instanceof BookEvent.BidExpired x) {
         String job = jobOf(x.bidId());
         if (job != null) sharding.entityRefFor(DeadlineJob.ENTITY_KEY, job).tell(new DeadlineJob.BookBidExpired(x.bidId()));

@@ -23,7 +23,8 @@ import java.util.List;
   @JsonSubTypes.Type(value = JobEvent.Cancelled.class, name = "Cancelled"),
   @JsonSubTypes.Type(value = JobEvent.Failed.class, name = "Failed"),
   @JsonSubTypes.Type(value = JobEvent.DeadlineMissed.class, name = "DeadlineMissed"),
-  @JsonSubTypes.Type(value = JobEvent.Settled.class, name = "Settled")
+  @JsonSubTypes.Type(value = JobEvent.Settled.class, name = "Settled"),
+  @JsonSubTypes.Type(value = JobEvent.FillLogged.class, name = "FillLogged")
 })
 public sealed interface JobEvent extends CborSerializable {
 
@@ -80,4 +81,10 @@ public sealed interface JobEvent extends CborSerializable {
 
   /** Budget settled to the actual cost, fills released, usage records written: nothing is left to do. */
   record Settled(long costMicroUsd, long tokens, long atMillis) implements JobEvent {}
+
+  /**
+   * Where one of the job's fills is in its book's public log: the {@code seq} of its {@code Filled}
+   * event, which names its signed receipt ({@code GET /ixp/v1/books/{book}/receipts/{seq}}).
+   */
+  record FillLogged(String fillId, String book, long seq, long atMillis) implements JobEvent {}
 }

@@ -67,6 +67,8 @@ public final class JobState implements CborSerializable {
 
   JobSpec spec;
   Backup backup;
+  /** fillId -> the seq of its Filled event in the book's log (its receipt). */
+  Map<String, Long> fillLogSeqs = new HashMap<>();
   long escalateAtMillis;
   JobPhase phase;
   String reason;
@@ -131,6 +133,8 @@ public final class JobState implements CborSerializable {
       bidsPlaced++;
       phase = JobPhase.OPEN;
       mark(e.atMillis(), "bid_placed", null);
+    } else if (event instanceof JobEvent.FillLogged e) {
+      fillLogSeqs.put(e.fillId(), e.seq());
     } else if (event instanceof JobEvent.Matched e) {
       addLeg(e.leg());
       if (firstBidId == null) {
@@ -327,6 +331,12 @@ public final class JobState implements CborSerializable {
     if (lastMove == null) return null;
     for (Leg leg : legs) if (lastMove.bidId().equals(leg.bidId())) return null;
     return lastMove;
+  }
+
+  /** The seq of the fill's event in its book's log, or 0 when the job has not heard it. */
+  public long fillLogSeq(String fillId) {
+    Long seq = fillId == null ? null : fillLogSeqs.get(fillId);
+    return seq == null ? 0 : seq;
   }
 
   /** Whether one of the job's legs runs on this fill of the book. */

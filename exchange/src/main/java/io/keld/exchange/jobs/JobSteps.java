@@ -148,6 +148,20 @@ final class JobSteps {
 
   // -- messages from the books and the timers --------------------------------------------------
 
+  /**
+   * A fill of one of the job's bids, with {@code seq}, its place in the book's public log (0 when not
+   * known). The place is recorded first, whatever becomes of the fill: the job's view links each
+   * leg's signed receipt by it, and the fill may reach the job first through its own bid's answer.
+   */
+  Decision bookFilled(JobState s, String book, Fill fill, long seq, long now) {
+    Decision d = bookFilled(s, fill, now);
+    if (seq <= 0 || s.fillLogSeq(fill.fillId()) != 0) return d;
+    List<JobEvent> events = new ArrayList<>();
+    events.add(new JobEvent.FillLogged(fill.fillId(), book, seq, now));
+    events.addAll(d.events());
+    return new Decision(events, d.releases(), d.releaseLegAfter(), d.retry());
+  }
+
   Decision bookFilled(JobState s, Fill fill, long now) {
     if (s.hasFill(fill.fillId())) return Decision.NONE;
     if (running != null && running.step() instanceof Move m && m.bidId().equals(fill.bidId())) return Decision.NONE; // its answer carries it

@@ -42,9 +42,10 @@ public record JobView(
     implements CborSerializable {
 
   /** One provider leg with what it did. */
+  /** {@code receipt}: where the fill's signed receipt is ({@code /ixp/v1/books/{use_case}/receipts/{seq}}), null until known or for a backup. */
   public record LegView(int no, String kind, String providerId, String model, long pricePerMtok, String askId, String fillId,
       Instant startedAt, Instant promisedFinish, long itemsAnswered, long itemsFailed, long inputTokens, long outputTokens,
-      long costMicroUsd) implements CborSerializable {}
+      long costMicroUsd, String receipt) implements CborSerializable {}
 
   public record ProgressView(long itemsAnswered, long itemsFailed, int itemsOpen, long inputTokens, long outputTokens)
       implements CborSerializable {}
@@ -57,7 +58,8 @@ public record JobView(
       JobState.LegCounts c = s.counts(l.no());
       return new LegView(l.no(), l.kind(), l.providerId(), l.model(), l.pricePerMtok(), l.askId(), l.fillId(),
           Instant.ofEpochMilli(l.startedAtMillis()), Instant.ofEpochMilli(l.promisedFinishMillis()), c.answered(), c.failed(),
-          c.inputTokens(), c.outputTokens(), s.legCostMicroUsd(l));
+          c.inputTokens(), c.outputTokens(), s.legCostMicroUsd(l),
+          s.fillLogSeq(l.fillId()) > 0 ? "/ixp/v1/books/" + spec.useCase() + "/receipts/" + s.fillLogSeq(l.fillId()) : null);
     }).toList();
     List<TimelineView> timeline = s.timeline().stream()
         .map(t -> new TimelineView(Instant.ofEpochMilli(t.atMillis()), t.state(), t.event(), t.reason())).toList();

@@ -127,7 +127,7 @@ class DeadlineJobEntityTest {
     assertEquals(List.of("reserve 20000"), budgets.calls); // ceiling $2/Mtok × 10,000 tokens
 
     Fill fill = JobFakes.fill("fill_1", jobId + ".b1", "prv_a", 1_000_000, clock.millis());
-    job.runCommand(new DeadlineJob.BookFilled("summarize", fill));
+    job.runCommand(new DeadlineJob.BookFilled("summarize", fill, 0));
     eventuallyPhase(JobPhase.MATCHED);
 
     DeadlineJob.RouteUpdate route = job.<DeadlineJob.RouteUpdate>runCommand(r -> new DeadlineJob.Attach("plane-1", r)).reply();
@@ -215,7 +215,7 @@ class DeadlineJobEntityTest {
     submit(BACKUP);
     job.runCommand(new DeadlineJob.BookBidExpired(jobId + ".b1"));
     eventuallyPhase(JobPhase.ESCALATED);
-    job.runCommand(new DeadlineJob.BookFilled("summarize", JobFakes.fill("fill_late", jobId + ".b1", "prv_a", 1_000_000, clock.millis())));
+    job.runCommand(new DeadlineJob.BookFilled("summarize", JobFakes.fill("fill_late", jobId + ".b1", "prv_a", 1_000_000, clock.millis()), 0));
     eventually("released", () -> books.released().contains("fill_late"));
     assertEquals(JobPhase.ESCALATED, state().phase());
   }
@@ -255,7 +255,7 @@ class DeadlineJobEntityTest {
     assertEquals(before, events().size());
 
     // MATCHED, then RUNNING: the leg and counts survive.
-    job.runCommand(new DeadlineJob.BookFilled("summarize", JobFakes.fill("fill_1", jobId + ".b1", "prv_a", 1_000_000, clock.millis())));
+    job.runCommand(new DeadlineJob.BookFilled("summarize", JobFakes.fill("fill_1", jobId + ".b1", "prv_a", 1_000_000, clock.millis()), 0));
     eventuallyPhase(JobPhase.MATCHED);
     assertEquals("fill_1", job.restart().state().currentLeg().fillId());
     job.<DeadlineJob.RouteUpdate>runCommand(r -> new DeadlineJob.Attach("plane-1", r)).reply();
@@ -368,7 +368,7 @@ class DeadlineJobEntityTest {
     assertEquals(1, state().legs().size());
     assertEquals(JobPhase.RUNNING, state().phase());
     // The late answer of the lost move goes nowhere; the fill stays released once.
-    books.held.get(moveBid).complete(new BookResult.Accepted(List.of(new BookEvent.Filled(orphan, 0))));
+    books.held.get(moveBid).complete(new BookResult.Accepted(List.of(new BookEvent.Filled(orphan, null, 0))));
     sleep(300);
     assertEquals(1, books.released().stream().filter("fill_orphan"::equals).count());
   }

@@ -43,7 +43,7 @@ final class JobFakes {
 
     CompletionStage<BookResult> fillWith(BookOp.PlaceBid p, Fill f) {
       status.put(p.bid().bidId(), new OrderBook.BidStatus(p.bid().bidId(), OrderBook.BidStatus.Status.FILLED, f));
-      return CompletableFuture.completedFuture(new BookResult.Accepted(List.of(new BookEvent.Filled(f, 0))));
+      return CompletableFuture.completedFuture(new BookResult.Accepted(List.of(new BookEvent.Filled(f, p.bid(), 0))));
     }
 
     CompletionStage<BookResult> hold(BookOp.PlaceBid p) {

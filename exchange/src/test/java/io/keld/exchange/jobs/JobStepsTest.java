@@ -79,6 +79,19 @@ class JobStepsTest {
   }
 
   @Test
+  void aFillsPlaceInTheBooksLogIsRecordedOnceAndFirstEvenWhenTheFillIsHeld() {
+    JobState s = admitted().apply(new JobEvent.Reserved(20_000, T0));
+    steps.next(s); // the first bid is being placed
+    Fill fill = JobFakes.fill("fill_1", JOB + ".b1", "prv_a", 1_000_000, T0);
+    JobSteps.Decision held = steps.bookFilled(s, "summarize", fill, 42, T0);
+    assertEquals(List.of(new JobEvent.FillLogged("fill_1", "summarize", 42, T0)), held.events(), "recorded though the fill waits for the step");
+    apply(s, held);
+    assertEquals(42, s.fillLogSeq("fill_1"));
+    assertTrue(steps.bookFilled(s, "summarize", fill, 42, T0 + 1).events().stream().noneMatch(e -> e instanceof JobEvent.FillLogged),
+        "told again (the held fill, or a duplicate delivery), it is not recorded twice");
+  }
+
+  @Test
   void aDuplicateFirstBidIsLookedUpAndAnExpiredOneEscalates() {
     JobState s = admitted().apply(new JobEvent.Reserved(20_000, T0));
     JobSteps.Started place = steps.next(s);

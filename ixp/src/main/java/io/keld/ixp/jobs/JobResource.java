@@ -51,9 +51,12 @@ public record JobResource(
 
   public record Backup(String providerId, String model, BigDecimal priceUsdPerMtok, long throughputTps, String source) {}
 
-  /** One provider's part of the job: "fill" (from the book) or "backup". */
+  /**
+   * One provider's part of the job: "fill" (from the book) or "backup". {@code receipt} is the path of
+   * a fill's signed receipt (absent for a backup, or until the job has heard where its fill is in the log).
+   */
   public record Leg(int no, String kind, String providerId, String model, BigDecimal priceUsdPerMtok, Instant startedAt,
-      Instant promisedFinish, long itemsAnswered, long itemsFailed, long inputTokens, long outputTokens, long costMicroUsd) {}
+      Instant promisedFinish, long itemsAnswered, long itemsFailed, long inputTokens, long outputTokens, long costMicroUsd, String receipt) {}
 
   public record Progress(long itemsAnswered, long itemsFailed, int itemsOpen, long inputTokens, long outputTokens) {}
 

@@ -36,7 +36,11 @@ public sealed interface BookEvent extends CborSerializable {
 
   record BidRested(Bid bid, long atMillis) implements BookEvent {}
 
-  record Filled(Fill fill, long atMillis) implements BookEvent {}
+  /**
+   * A bid cleared. {@code bid} is the bid's terms as they were matched, so the log alone is enough to
+   * check the clearing (rules 1-3); events written before it was recorded carry none.
+   */
+  record Filled(Fill fill, Bid bid, long atMillis) implements BookEvent {}
 
   record BidExpired(String bidId, long escalateAtMillis, long atMillis) implements BookEvent {}
 

@@ -228,16 +228,7 @@ public final class OrderBookCore {
 
   /** Rules 1-3: the best feasible ask for the bid, as a fill, or null when none is feasible. */
   private Filled match(Bid bid, long now) {
-    Scan scan = this.scan;
-    scan.reset();
-    if (bid.models().isEmpty()) {
-      for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, scan);
-    } else {
-      for (String model : bid.models()) {
-        ArrayList<AskState> ladder = ladders.get(model);
-        if (ladder != null) scan(ladder, bid, now, scan);
-      }
-    }
+    Scan scan = scanBest(bid, now, rules.safetyMarginMillis());
     if (scan.size == 0) return null;
     Ask ask = scan.top[0].ask;
     long finish = scan.finish[0];
@@ -246,7 +237,22 @@ public final class OrderBookCore {
     Long competing = scan.size > 1 ? scan.top[1].ask.pricePerMtok() : null;
     Fill fill = new Fill("fil_" + useCase + "_" + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
         ask.pricePerMtok(), bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, scan.size, rules.version());
-    return new Filled(fill, now);
+    return new Filled(fill, bid, now);
+  }
+
+  /** Fills the reused scan with the best feasible asks for the bid (rules 1-2), under the given safety margin. */
+  private Scan scanBest(Bid bid, long now, long safetyMarginMillis) {
+    Scan scan = this.scan;
+    scan.reset();
+    if (bid.models().isEmpty()) {
+      for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
+    } else {
+      for (String model : bid.models()) {
+        ArrayList<AskState> ladder = ladders.get(model);
+        if (ladder != null) scan(ladder, bid, now, safetyMarginMillis, scan);
+      }
+    }
+    return scan;
   }
 
   /**
@@ -285,18 +291,22 @@ public final class OrderBookCore {
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  private void scan(ArrayList<AskState> ladder, Bid bid, long now, Scan scan) {
+  private void scan(ArrayList<AskState> ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
     for (int i = 0, n = ladder.size(); i < n; i++) {
       AskState a = ladder.get(i);
       if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
       if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
-      long finish = finishIfFeasible(a, bid, now);
+      long finish = finishIfFeasible(a, bid, now, safetyMarginMillis);
       if (finish >= 0) scan.add(a, finish);
     }
   }
 
   /** Rule 1: when the ask could finish the bid's tokens, or -1 when it is not feasible. */
   private long finishIfFeasible(AskState a, Bid bid, long now) {
+    return finishIfFeasible(a, bid, now, rules.safetyMarginMillis());
+  }
+
+  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis) {
     Ask ask = a.ask;
     if (ask.pricePerMtok() > bid.ceilingPerMtok()) return -1;
     if (ask.quality() < bid.minQuality()) return -1;
@@ -309,7 +319,7 @@ public final class OrderBookCore {
     if (a.slotsByFinish.size() >= ask.maxConcurrency()) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
     long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
-    if (finish > bid.deadlineMillis() - rules.safetyMarginMillis()) return -1;
+    if (finish > bid.deadlineMillis() - safetyMarginMillis) return -1;
     if (finish > ask.windowUntilMillis()) return -1;
     return finish;
   }
@@ -416,6 +426,61 @@ public final class OrderBookCore {
           finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish));
     }
     return new Quote(now, feasible.size(), List.copyOf(options));
+  }
+
+  /**
+   * How rules 1-3 clear {@code bid} at {@code now} under {@code rules}, committing nothing: what a
+   * verifier replaying the book's log compares a recorded fill with. The candidates are the best
+   * feasible asks in priority order, up to {@link MatchingRules#FEASIBLE_COUNT_CAP}.
+   */
+  public Clearing clearing(Bid bid, long now, MatchingRules rules) {
+    Scan scan = scanBest(bid, now, rules.safetyMarginMillis());
+    List<Clearing.Candidate> best = new ArrayList<>(scan.size);
+    for (int i = 0; i < scan.size; i++) best.add(candidateOf(scan.top[i], bid, scan.finish[i]));
+    scan.reset();
+    return new Clearing(best);
+  }
+
+  /** The ask as a candidate for {@code bid} at {@code now} (its slot if it filled), or null when it is not on the book or not feasible. */
+  public Clearing.Candidate candidate(String askId, Bid bid, long now, MatchingRules rules) {
+    AskState a = asks.get(askId);
+    if (a == null) return null;
+    long finish = finishIfFeasible(a, bid, now, rules.safetyMarginMillis());
+    return finish < 0 ? null : candidateOf(a, bid, finish);
+  }
+
+  private static Clearing.Candidate candidateOf(AskState a, Bid bid, long finish) {
+    return new Clearing.Candidate(a.ask.askId(), a.ask.providerId(), a.ask.model(), a.ask.pricePerMtok(), a.ask.quality(), a.askTimeMillis,
+        finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish);
+  }
+
+  /** The ask as it stands on the book (withdrawn: null), its fills in progress and when its schedule is busy until. */
+  public Ask ask(String askId) {
+    AskState a = asks.get(askId);
+    return a == null ? null : a.ask;
+  }
+
+  /** How many of the ask's fills are in progress (0 for an ask not on the book). */
+  public int fillsInProgress(String askId) {
+    AskState a = asks.get(askId);
+    return a == null ? 0 : a.slotsByFinish.size();
+  }
+
+  /** The end of the ask's last reserved slot, or {@link Long#MIN_VALUE} when none is reserved. */
+  public long busyUntil(String askId) {
+    AskState a = asks.get(askId);
+    return a == null ? Long.MIN_VALUE : a.busyUntil;
+  }
+
+  /** The resting bid with this id, or null. */
+  public Bid restingBid(String bidId) {
+    RestingBid rb = resting.get(bidId);
+    return rb == null ? null : rb.bid;
+  }
+
+  /** The number the next fill's id will carry ({@code fil_<useCase>_<n>}). */
+  public long nextFillSeq() {
+    return nextFillSeq;
   }
 
   /** Price levels and aggregated resting demand. */

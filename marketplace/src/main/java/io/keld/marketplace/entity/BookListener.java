@@ -14,6 +14,15 @@ public interface BookListener {
 
   void onPersisted(String useCase, List<BookEvent> events);
 
+  /**
+   * The same, with where the events are in the book's journal: the first has sequence number
+   * {@code firstSeqNr}, the others follow it (the public book log numbers them so). Listeners that
+   * need positions (fill receipts) override this one; by default it calls {@link #onPersisted(String, List)}.
+   */
+  default void onPersisted(String useCase, long firstSeqNr, List<BookEvent> events) {
+    onPersisted(useCase, events);
+  }
+
   /** Whether this listener wants the book's public view after each write ({@link #onView}). */
   default boolean wantsViews() {
     return false;

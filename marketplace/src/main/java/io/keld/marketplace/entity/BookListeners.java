@@ -24,6 +24,11 @@ public final class BookListeners implements BookListener {
   }
 
   @Override
+  public void onPersisted(String useCase, long firstSeqNr, List<BookEvent> events) {
+    for (BookListener l : listeners) l.onPersisted(useCase, firstSeqNr, events);
+  }
+
+  @Override
   public boolean wantsViews() {
     for (BookListener l : listeners) if (l.wantsViews()) return true;
     return false;

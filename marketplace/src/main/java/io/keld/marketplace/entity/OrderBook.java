@@ -257,7 +257,7 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
   private void afterWrite(State state, List<BookEvent> events) {
     armExpiryTimer(state);
     published.tell(Topic.publish(new PersistedEvents(useCase, incarnation, lastSequenceNumber(context), List.copyOf(events))));
-    listener.onPersisted(useCase, events);
+    listener.onPersisted(useCase, lastSequenceNumber(context) - events.size() + 1, events);
     if (listener.wantsViews()) listener.onView(useCase, state.core.view(clock.millis()));
   }
 

@@ -156,7 +156,7 @@ final class NaiveOrderBook {
     }
     Fill fill = match(bid, now);
     if (fill != null) {
-      emit(events, new Filled(fill, now));
+      emit(events, new Filled(fill, bid, now));
       return null;
     }
     emit(events, new BidRested(bid, now));
@@ -203,7 +203,7 @@ final class NaiveOrderBook {
       if (offered == null || candidate(offered, r.bid(), now) == null) continue;
       Fill fill = match(r.bid(), now);
       if (fill == null) throw new IllegalStateException("the offered ask was feasible");
-      emit(events, new Filled(fill, now));
+      emit(events, new Filled(fill, r.bid(), now));
     }
   }
 

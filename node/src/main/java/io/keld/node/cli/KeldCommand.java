@@ -10,8 +10,8 @@ import io.keld.node.runtime.CommonPool;
     mixinStandardHelpOptions = true,
     versionProvider = VersionCommand.Provider.class,
     description = "Keld: a neutral marketplace for AI inference.",
-    subcommands = {StartCommand.class, KeysCommand.class, ClusterCommand.class, ProjectionsCommand.class, SimProviderCommand.class,
-        VersionCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {StartCommand.class, KeysCommand.class, ClusterCommand.class, ProjectionsCommand.class, VerifyCommand.class,
+        SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class KeldCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

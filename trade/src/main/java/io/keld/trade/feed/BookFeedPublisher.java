@@ -3,6 +3,8 @@ package io.keld.trade.feed;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Fill;
+import io.keld.marketplace.clearing.FillReceipt;
+import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.marketplace.entity.BookListener;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,6 +14,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -62,10 +65,31 @@ public final class BookFeedPublisher implements BookListener {
     this.conflationNanos = conflation.toNanos();
   }
 
+  /** Signs the receipts that fills carry to their providers; null until the node sets it (then fills carry none). */
+  private volatile FillReceipts receipts;
+
+  public void issueReceiptsWith(FillReceipts receipts) {
+    this.receipts = receipts;
+  }
+
   @Override
   public void onPersisted(String useCase, List<BookEvent> events) {
-    for (BookEvent e : events) {
-      if (e instanceof BookEvent.Filled f) publishFill(useCase, f.fill());
+    onPersisted(useCase, 0, events);
+  }
+
+  /** Fills go out from the publisher's own thread: signing a receipt is not the book's work. */
+  @Override
+  public void onPersisted(String useCase, long firstSeqNr, List<BookEvent> events) {
+    for (int i = 0; i < events.size(); i++) {
+      if (events.get(i) instanceof BookEvent.Filled f) {
+        long seq = firstSeqNr > 0 ? firstSeqNr + i : 0;
+        try {
+          timer.execute(() -> publishFill(useCase, seq, f));
+        } catch (RejectedExecutionException closed) {
+          // Trade is shutting down: the book's write stands, the provider reads the fill in its statement.
+          log.debug("fill {} not published: the feed publisher is closed", f.fill().fillId());
+        }
+      }
     }
   }
 
@@ -113,8 +137,16 @@ public final class BookFeedPublisher implements BookListener {
     return new FeedMessage.BookDelta(after.useCase(), after.atMillis(), changed, removed, after.restingDemand());
   }
 
-  private void publishFill(String useCase, Fill f) {
-    FeedMessage.FillMessage fill = new FeedMessage.FillMessage(FeedMessage.ProviderFill.of(useCase, f));
+  private void publishFill(String useCase, long seq, BookEvent.Filled filled) {
+    Fill f = filled.fill();
+    FillReceipts signer = receipts;
+    FillReceipt receipt = null;
+    try {
+      if (signer != null && seq > 0) receipt = signer.issue(useCase, seq, filled);
+    } catch (RuntimeException e) {
+      log.error("the receipt of fill {} could not be signed; the fill goes out without it", f.fillId(), e);
+    }
+    FeedMessage.FillMessage fill = new FeedMessage.FillMessage(FeedMessage.ProviderFill.of(useCase, f, receipt));
     topics.provider(f.providerId()).tell(Topic.publish(FeedEvent.of(fill, useCase, 0)));
   }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import io.keld.kit.JsonBodies;
 import io.keld.marketplace.book.BookView;
 import io.keld.marketplace.book.Fill;
+import io.keld.marketplace.clearing.FillReceipt;
 import io.keld.trade.asks.AskView;
 import java.time.Instant;
 import java.util.List;
@@ -93,12 +94,20 @@ public sealed interface FeedMessage {
     }
   }
 
-  /** A fill as the provider whose ask it filled sees it: no bid, job or enterprise. */
+  /**
+   * A fill as the provider whose ask it filled sees it: no bid, job or enterprise. {@code receipt} is
+   * the fill's signed receipt (MATCHING.md, "Fill receipts"; parties by pseudonym), absent when the
+   * node could not sign it.
+   */
   record ProviderFill(String fillId, String askId, String useCase, String model, long pricePerMtok, long tokens, long startMillis,
-      long finishMillis, long deadlineMillis, long filledAtMillis) {
+      long finishMillis, long deadlineMillis, long filledAtMillis, FillReceipt receipt) {
     public static ProviderFill of(String useCase, Fill f) {
+      return of(useCase, f, null);
+    }
+
+    public static ProviderFill of(String useCase, Fill f, FillReceipt receipt) {
       return new ProviderFill(f.fillId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(), f.startMillis(), f.finishMillis(),
-          f.deadlineMillis(), f.filledAtMillis());
+          f.deadlineMillis(), f.filledAtMillis(), receipt);
     }
   }
 
