@@ -13,6 +13,7 @@ import io.keld.node.testing.DemoWorld;
 import io.keld.sim.FleetSettings;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Writer;
 import java.math.BigDecimal;
@@ -149,6 +150,34 @@ class JobsCliTest {
   }
 
   @Test
+  void whenTheProviderStallsMidRunTheJobIsReroutedAndTheRunStillCompletes() throws Exception {
+    Path input = openAiBatch(dir.resolve("stall.jsonl"), "stall", 400);
+    Path output = dir.resolve("stall.results.jsonl");
+    try {
+      Run run = keld("jobs", "run", input.toString(), "--use-case", "summarize", "--deadline", "10m", "--ceiling", "2", "--progress", "lines");
+      long giveUp = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+      while (lineCount(output) < 60 && System.nanoTime() < giveUp && run.process.isAlive()) Thread.sleep(10);
+      assertTrue(run.process.isAlive(), "still running when the fleet stalls: " + run);
+      // The cheapest fleet now hangs every request: the job must move its work to the next ask.
+      world.fleet("prv_demo_swift").update(new FleetSettings(16, 400, 50, 0, 1.0, 20_000, 0));
+      run.await(Duration.ofMinutes(4));
+      assertEquals(0, run.exit, run.toString());
+
+      List<JsonNode> lines = readJsonLines(output);
+      Set<String> ids = new HashSet<>();
+      for (JsonNode line : lines) assertTrue(ids.add(line.get("custom_id").asText()), "once: " + line.get("custom_id"));
+      assertEquals(expectedIds("stall", 400), ids);
+      JobResource job = client().get(jobIdOf(run));
+      assertEquals("completed", job.state());
+      assertTrue(job.reroutes() >= 1, "re-routed: " + job.timeline());
+      assertEquals("prv_demo_sage", job.match().providerId(), "finished on the next ask");
+      assertTrue(String.join("\n", run.stdout).contains("re-routes " + job.reroutes()), run.toString());
+    } finally {
+      world.fleet("prv_demo_swift").update(FleetSettings.healthy(16, 400, 50));
+    }
+  }
+
+  @Test
   void badLinesAreReportedWithTheirNumbersAndTheRestRun() throws Exception {
     Path input = dir.resolve("mixed.jsonl");
     List<String> lines = new ArrayList<>();
@@ -211,12 +240,21 @@ class JobsCliTest {
   @Test
   void onATerminalProgressIsABar() throws Exception {
     Path input = openAiBatch(dir.resolve("bar.jsonl"), "bar", 200);
-    Run run = keld("jobs", "run", input.toString(), "--deadline", "10m", "--ceiling", "2", "--progress", "bar").await(Duration.ofMinutes(2));
+    Path script = Path.of("/usr/bin/script");
+    Run run;
+    if (Files.isExecutable(script)) {
+      // A real terminal (a pty from util-linux's script): the bar is chosen on its own.
+      List<String> java = javaCommand("jobs", "run", input.toString(), "--deadline", "10m", "--ceiling", "2");
+      ProcessBuilder pb = new ProcessBuilder(script.toString(), "-qec", String.join(" ", java.stream().map(a -> "'" + a + "'").toList()), "/dev/null");
+      run = new Run(withEnv(pb).start()).await(Duration.ofMinutes(2));
+    } else {
+      run = keld("jobs", "run", input.toString(), "--deadline", "10m", "--ceiling", "2", "--progress", "bar").await(Duration.ofMinutes(2));
+    }
     assertEquals(0, run.exit, run.toString());
-    String stderr = String.join("\n", run.stderr);
-    assertTrue(stderr.contains("items 100%") && stderr.contains("200/200"), "a bar, drawn to the end: " + stderr);
-    assertTrue(stderr.contains("\r"), "redrawn in place");
-    assertFalse(stderr.contains(" progress: "), "no plain lines");
+    String shown = String.join("\n", run.stdout) + String.join("\n", run.stderr);
+    assertTrue(shown.contains("items 100%") && shown.contains("200/200"), "a bar, drawn to the end: " + run);
+    assertTrue(shown.contains("\r"), "redrawn in place");
+    assertFalse(shown.contains(" progress: "), "no plain lines");
   }
 
   @Test
@@ -358,13 +396,20 @@ class JobsCliTest {
 
   /** The CLI in a JVM of its own, on the test's class path, with KELD_URL and KELD_API_KEY set. */
   private static Run keld(String... args) throws IOException {
+    return new Run(withEnv(new ProcessBuilder(javaCommand(args))).start());
+  }
+
+  private static List<String> javaCommand(String... args) {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
         System.getProperty("java.class.path"), KeldCommand.class.getName()));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
+    return cmd;
+  }
+
+  private static ProcessBuilder withEnv(ProcessBuilder pb) {
     pb.environment().put("KELD_URL", world.baseUrl);
     pb.environment().put("KELD_API_KEY", world.tenancy.apiKey());
-    return new Run(pb.start());
+    return pb;
   }
 
   /** A running CLI and what it printed, each stream read on a thread of its own. */
@@ -376,8 +421,8 @@ class JobsCliTest {
 
     Run(Process process) {
       this.process = process;
-      drain(process.getInputStream(), stdout, false);
-      drain(process.getErrorStream(), stderr, true);
+      drain(process.getInputStream(), stdout);
+      drain(process.getErrorStream(), stderr);
     }
 
     Run await(Duration within) throws InterruptedException {
@@ -390,27 +435,23 @@ class JobsCliTest {
       return this;
     }
 
-    private static void drain(java.io.InputStream in, List<String> into, boolean keepCarriageReturns) {
+    /** Splits on \n only: a bar redraws with \r, kept as it came. */
+    private static void drain(InputStream in, List<String> into) {
       Thread t = new Thread(() -> {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-          if (keepCarriageReturns) {
-            // A bar redraws with \r and no \n: keep what arrives as it is.
-            char[] buf = new char[4096];
-            StringBuilder line = new StringBuilder();
-            for (int n; (n = r.read(buf)) != -1; ) {
-              for (int i = 0; i < n; i++) {
-                if (buf[i] == '\n') {
-                  into.add(line.toString());
-                  line.setLength(0);
-                } else {
-                  line.append(buf[i]);
-                }
+          char[] buf = new char[4096];
+          StringBuilder line = new StringBuilder();
+          for (int n; (n = r.read(buf)) != -1; ) {
+            for (int i = 0; i < n; i++) {
+              if (buf[i] == '\n') {
+                into.add(line.toString());
+                line.setLength(0);
+              } else {
+                line.append(buf[i]);
               }
             }
-            if (line.length() > 0) into.add(line.toString());
-          } else {
-            for (String l; (l = r.readLine()) != null; ) into.add(l);
           }
+          if (line.length() > 0) into.add(line.toString());
         } catch (IOException ignored) {
           // the process ended
         }

@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -353,7 +355,7 @@ public final class JobsCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Parameters(paramLabel = "FILE", arity = "0..1", description = "A batch file (JSONL) whose tokens to estimate.")
-    java.nio.file.Path file;
+    Path file;
 
     @Option(names = "--tokens", paramLabel = "N", description = "Estimated input plus output tokens, instead of a file.")
     Long tokens;
@@ -372,7 +374,7 @@ public final class JobsCommand implements Runnable {
         long estimate;
         String defaultUseCase = "chat";
         if (file != null) {
-          if (!java.nio.file.Files.isReadable(file)) throw new CommandLine.ParameterException(cmd, "cannot read " + file);
+          if (!Files.isReadable(file)) throw new CommandLine.ParameterException(cmd, "cannot read " + file);
           BatchFile.Scan scan = new BatchFile(file).scan(null, requirements.useCase == null ? null : RunCommand.urlOf(requirements.useCase));
           estimate = scan.estimatedTokens();
           defaultUseCase = scan.url().equals(BatchFile.EMBEDDINGS) ? "embed" : "chat";

@@ -156,6 +156,10 @@ final class RunCommand implements Callable<Integer> {
       t.setDaemon(true);
       return t;
     });
+    // Ctrl-C or SIGTERM: every result so far is in the file already (one flushed write each); say how to go on.
+    Thread interrupted = new Thread(() -> err.printf(Locale.ROOT, "%nkeld: interrupted; %,d results are in %s. Run the same command again to resume job %s.%n",
+        results.keys().size(), results.path(), submitted.id()));
+    Runtime.getRuntime().addShutdownHook(interrupted);
     try (Progress progress = Progress.start(mode, scan.items(), results.keys().size(), results.failed(), Duration.ofSeconds(progressEverySeconds), err)) {
       progress.job(job);
       String jobId = job.id();
@@ -219,6 +223,11 @@ final class RunCommand implements Callable<Integer> {
       progress.job(job);
     } finally {
       poller.shutdownNow();
+      try {
+        Runtime.getRuntime().removeShutdownHook(interrupted);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it says what to do
+      }
     }
     return summary(job, batch, scan, results, out);
   }
