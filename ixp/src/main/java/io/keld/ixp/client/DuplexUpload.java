@@ -67,8 +67,11 @@ final class DuplexUpload {
           items.writeTo(sink);
           sink.finish();
         } catch (Throwable t) {
+          // The node stopped reading (it answered early, or the connection dropped): the reader
+          // hears what it said or that the connection is gone; nothing more to write.
+          if (sink.broken) return;
+          // The items' own source failed: the node must not take a cut-off body for a whole one.
           writerFailure.set(t);
-          // The node must not take a cut-off body for a whole one: the connection goes.
           try {
             socket.close();
           } catch (IOException ignored) {
@@ -132,6 +135,8 @@ final class DuplexUpload {
     private final OutputStream out;
     private final byte[] buffer = new byte[CHUNK_BYTES];
     private int used;
+    /** A write to the socket failed: the node is not reading any more. */
+    volatile boolean broken;
 
     ChunkedSink(OutputStream out) {
       this.out = out;
@@ -153,13 +158,23 @@ final class DuplexUpload {
     @Override
     public void flush() throws IOException {
       flushChunk();
-      out.flush();
+      try {
+        out.flush();
+      } catch (IOException e) {
+        broken = true;
+        throw e;
+      }
     }
 
     void finish() throws IOException {
       flushChunk();
-      out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
+      try {
+        out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+      } catch (IOException e) {
+        broken = true;
+        throw e;
+      }
     }
 
     private void flushChunk() throws IOException {
@@ -169,10 +184,15 @@ final class DuplexUpload {
     }
 
     private void writeChunk(byte[] bytes, int length) throws IOException {
-      out.write((Integer.toHexString(length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
-      out.write(bytes, 0, length);
-      out.write('\r');
-      out.write('\n');
+      try {
+        out.write((Integer.toHexString(length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(bytes, 0, length);
+        out.write('\r');
+        out.write('\n');
+      } catch (IOException e) {
+        broken = true;
+        throw e;
+      }
     }
   }
 
