@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * figures are the CLI's CPU as a share of one core over the whole run and over its streaming part
  * (after the first results), and its resident memory at 10%, 50% and 90% of the items (flat means
  * it does not grow with the items). The fleet sets the pace (32 slots, 20 ms to the first token,
- * 16 tokens an answer); node, PostgreSQL, fleet and CLI share the machine's cores.
+ * 16 tokens an answer); node, PostgreSQL, fleet and CLI share the machine's cores. The CLI runs with the
+ * JVM options {@code ./keld} gives its client commands ({@code -Xms32m -Xmx512m -XX:+UseSerialGC}).
  */
 final class CliBatchBench {
 
@@ -47,12 +48,15 @@ final class CliBatchBench {
         Path input = batch(dir.resolve("batch.jsonl"), items);
         Path output = dir.resolve("batch.results.jsonl");
 
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        // The JVM options ./keld gives its client commands.
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms32m", "-Xmx512m",
+            "-XX:+UseSerialGC", "-cp",
             System.getProperty("java.class.path"), "io.keld.node.cli.KeldCommand", "jobs", "run", input.toString(), "--deadline", "2h",
             "--ceiling", "2", "--progress", "lines", "--progress-every", "30"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("cli.log").toFile());
         pb.environment().put("KELD_URL", "http://127.0.0.1:" + node.httpAddress().getPort());
         pb.environment().put("KELD_API_KEY", demo.apiKey());
+        String loadBefore = loadAverage();
         long started = System.nanoTime();
         Process cli = pb.start();
         long pid = cli.pid();
@@ -98,7 +102,10 @@ final class CliBatchBench {
         report.line(String.format(Locale.ROOT, "**CLI CPU: %.1f%% of one core while streaming**, %.1f%% over the whole run (JVM start, the file's "
             + "check pass, quote and settlement included); target under 10%%.", cpuShareStreaming * 100, cpuShareWhole * 100));
         report.line(String.format(Locale.ROOT, "**CLI resident memory: %,d kB at 10%% of the items, %,d kB at 50%%, %,d kB at 90%%** (max %,d kB; "
-            + "the JVM's default heap sizing). Node, PostgreSQL, fleet and CLI share the machine's cores.", rss10, rss50, rss90, rssMax));
+            + "-Xms32m -Xmx512m -XX:+UseSerialGC, as ./keld runs it). Node, PostgreSQL, fleet and CLI share the machine's cores.", rss10, rss50, rss90, rssMax));
+        report.figure("load_average_1m_before_after", loadBefore + " / " + loadAverage());
+        report.line("The machine's 1-minute load average before and after the run: " + loadBefore + " / " + loadAverage()
+            + " (other builds share it; the CLI's share is CPU time over wall time, so a busy machine slows the fleet and the CLI alike).");
         return report;
       } finally {
         fleet.close();
@@ -157,6 +164,14 @@ final class CliBatchBench {
   private static long rssAt(List<long[]> samples, long results) {
     long[] s = firstSampleWith(samples, results);
     return s == null ? 0 : s[2];
+  }
+
+  private static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (IOException e) {
+      return "?";
+    }
   }
 
   private CliBatchBench() {}

@@ -2,6 +2,8 @@ package io.keld.node.cli.jobs;
 
 import static io.keld.ixp.Texts.clip;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.kit.Json;
@@ -16,6 +18,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -111,7 +114,8 @@ final class BatchFile {
       for (LineReader.Line line; (line = reader.next()) != null; ) {
         lines = line.no();
         if (line.blank()) continue;
-        items++;
+        // Past the limit the file is refused: the rest is only counted, for the message.
+        if (++items > MAX_ITEMS) continue;
         if (format == null) format = detect(line.bytes());
         Checked c = check(line, format, url, firstLine);
         if (c.bad() != null) {
@@ -127,18 +131,34 @@ final class BatchFile {
   }
 
   /**
-   * The second pass: the good lines whose result key is not in {@code answered}, as they are in the
-   * file. The same checks as the scan, so the same lines are left out.
+   * The second pass: the good lines whose custom_id is not in {@code answered}, as they are in the
+   * file. The scan judged every line already; here a line's number says whether it was bad, and
+   * only its custom_id is read (a streaming read, no tree), so sending costs little per line.
    */
-  void forEachItem(Format format, String url, Set<String> answered, ItemConsumer consumer) throws IOException {
-    Map<String, Long> firstLine = new HashMap<>();
+  void forEachItem(Scan scan, Set<String> answered, ItemConsumer consumer) throws IOException {
+    Set<Long> bad = new HashSet<>();
+    for (BadLine b : scan.bad()) bad.add(b.lineNo());
     try (LineReader reader = new LineReader(Files.newInputStream(path))) {
       for (LineReader.Line line; (line = reader.next()) != null; ) {
-        if (line.blank()) continue;
-        Checked c = check(line, format, url, firstLine);
-        if (c.bad() != null || answered.contains(c.customId())) continue;
-        consumer.accept(new Item(line.no(), c.customId(), line.bytes()));
+        if (line.blank() || bad.contains(line.no())) continue;
+        String customId = customIdOf(line.bytes());
+        if (customId == null || answered.contains(customId)) continue;
+        consumer.accept(new Item(line.no(), customId, line.bytes()));
       }
+    }
+  }
+
+  /** The top-level custom_id of a line the scan found good. */
+  private static String customIdOf(byte[] line) throws IOException {
+    try (JsonParser p = JSON.getFactory().createParser(line)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) return null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("custom_id") && value == JsonToken.VALUE_STRING) return p.getText();
+        p.skipChildren();
+      }
+      return null;
     }
   }
 

@@ -176,7 +176,7 @@ final class RunCommand implements Callable<Integer> {
         long before = results.keys().size();
         try {
           ixp.upload(jobId, scan.format() == BatchFile.Format.OPENAI ? IxpClient.ResultFormat.OPENAI : IxpClient.ResultFormat.KELD,
-              sink -> batch.forEachItem(scan.format(), scan.url(), results.keys(), item -> sink.send(item.bytes())),
+              sink -> batch.forEachItem(scan, results.keys(), item -> sink.send(item.bytes())),
               line -> {
                 ResultFile.Parsed p = ResultFile.parse(line);
                 if (p == null || p.key() == null) {
@@ -235,7 +235,7 @@ final class RunCommand implements Callable<Integer> {
   /** How many items of the file have no result in the output (a pass over the file, as the upload makes). */
   private static long remaining(BatchFile batch, BatchFile.Scan scan, ResultFile results) throws IOException {
     AtomicLong n = new AtomicLong();
-    batch.forEachItem(scan.format(), scan.url(), results.keys(), item -> n.incrementAndGet());
+    batch.forEachItem(scan, results.keys(), item -> n.incrementAndGet());
     return n.get();
   }
 
