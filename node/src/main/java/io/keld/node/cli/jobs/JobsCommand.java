@@ -147,7 +147,8 @@ public final class JobsCommand implements Runnable {
       if (d.isZero()) throw new CommandLine.ParameterException(cmd, "--deadline must be in the future");
       return d.toString();
     }
-    if (t.startsWith("p") || Character.isDigit(t.charAt(0))) return text.trim().toUpperCase(Locale.ROOT).startsWith("P") ? text.trim().toUpperCase(Locale.ROOT) : text.trim();
+    if (t.startsWith("p")) return t.toUpperCase(Locale.ROOT); // ISO-8601: PT2H
+    if (!t.isEmpty() && Character.isDigit(t.charAt(0))) return text.trim(); // an RFC 3339 time: the node reads and checks it
     throw new CommandLine.ParameterException(cmd, "--deadline is a duration (90m, 2h, 1d, PT2H) or an RFC 3339 time, not '" + text + "'");
   }
 
