@@ -1,5 +1,10 @@
 package io.keld.node;
 
+import io.keld.node.cluster.ClusterMeters;
+import io.keld.node.cluster.ClusterStatus;
+import io.keld.node.http.ClusterRoutes;
+import io.keld.exchange.jobs.DeadlineJob;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.spend.SpendMap;
@@ -220,6 +225,10 @@ public final class KeldNode implements AutoCloseable {
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
       Route openAi = openAiRoutes(system, config, governance, exchange, books, providerRoutes, flow);
+      List<EntityTypeKey<?>> entityTypes = List.of(OrderBook.ENTITY_KEY, DeadlineJob.ENTITY_KEY);
+      new ClusterMeters(system, metrics.registry(), entityTypes, Duration.ofSeconds(5));
+      ClusterStatus clusterStatus = new ClusterStatus(system, entityTypes, OrderBook.ENTITY_KEY,
+          config.getStringList("keld.marketplace.use-cases"), config.getInt("pekko.cluster.sharding.number-of-shards"));
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       HealthRoutes health =
           new HealthRoutes(
@@ -238,18 +247,29 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), governance.routes(), exchange.projectPolicyRoutes(),
-                      spend.routes(books, useCases), trade.routes(), ixp, openAi))
+                  List.of(health.route(), new MetricsRoutes(metrics).route(),
+                      new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
+                      governance.routes(), exchange.projectPolicyRoutes(),
+                      spend.routes(books, useCases), trade.routes(), ixp, openAi),
+                  config.getDuration("keld.http.drain-timeout"))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
-                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))))
+                List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))),
+                config.getDuration("keld.http.drain-timeout"))
             .toCompletableFuture()
             .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       }
 
+      // On SIGTERM readiness fails at once (the shutdown check); the port stays open this long more,
+      // so a load balancer stops sending new work here before connections are refused.
+      Duration unready = config.getDuration("keld.http.unready-delay");
+      ActorSystem<Void> sys = system;
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "keld-unready-before-unbind", () ->
+          org.apache.pekko.pattern.Patterns.after(unready, sys.classicSystem().scheduler(), sys.executionContext(),
+              () -> CompletableFuture.completedFuture(Done.getInstance())));
       shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-stop-flow", () -> {
         flow.close();
         trade.close();

@@ -135,8 +135,20 @@ public final class LaneScheduler<P> {
   public void retryAt(Ticket<P> t, long notBefore, long now) {
     t.seq = seq++;
     t.eligibleAt = notBefore;
+    markAdmitted(t, now);
     if (notBefore > now) delayed.add(t);
     else ready.add(t);
+  }
+
+  /**
+   * The ticket's first admission, kept through retries and handovers. Before this was tracked, a
+   * ticket queued without passing {@link #admit} kept 0 as its admission time, so the queueing-delay
+   * meter read the JVM's nanoTime origin as a wait (hundreds of seconds per request).
+   */
+  private static void markAdmitted(Ticket<?> t, long now) {
+    if (t.admitted) return;
+    t.admitted = true;
+    t.admittedAt = now;
   }
 
   /** Takes out the waiting batches and queued tickets the tests pick; nothing in flight. */
@@ -213,7 +225,7 @@ public final class LaneScheduler<P> {
       for (Ticket<P> t : head.tickets) {
         t.seq = seq++;
         t.eligibleAt = now;
-        t.admittedAt = now;
+        markAdmitted(t, now);
         ready.add(t);
       }
       onAdmitted.accept(head);

@@ -13,6 +13,8 @@ public final class Ticket<P> {
   long seq;
   long eligibleAt;
   long admittedAt;
+  /** Whether {@link #admittedAt} is set: a ticket can reach a queue without its batch's admission (a job's waiting batch moved to another endpoint). */
+  boolean admitted;
   long sentAt;
   int inFlightAtSend;
   int attempts;

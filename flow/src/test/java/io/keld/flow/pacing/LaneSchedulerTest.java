@@ -120,6 +120,21 @@ class LaneSchedulerTest {
     assertEquals(List.of("o1"), drain(s, 0));
   }
 
+  @Test
+  void aTicketQueuedWithoutItsBatchsAdmissionWaitsFromWhenItWasQueued() {
+    // A job's batch still waiting on one endpoint moves to another: its tickets are queued there
+    // directly. Their queueing delay runs from then, and a retry keeps the first admission.
+    LaneScheduler<String> s = scheduler(4, 0);
+    Ticket<String> moved = new Ticket<>("moved", "a", 9_000 * MS, 100);
+    s.enqueue(List.of(moved), 0, 5_000 * MS);
+    Ticket<String> sent = s.poll(5_200 * MS);
+    assertSame(moved, sent);
+    assertEquals(200 * MS, sent.sentAt() - sent.admittedAt());
+    s.failed(sent, false, 5_300 * MS);
+    s.retryAt(sent, 5_400 * MS, 5_300 * MS);
+    assertEquals(5_000 * MS, s.poll(5_400 * MS).admittedAt(), "a retry keeps the first admission");
+  }
+
   private static void growBusy(LaneScheduler<String> s, List<Ticket<String>> pool, long now) {
     for (int round = 0; round < 50; round++) {
       List<Ticket<String>> out = new ArrayList<>();

@@ -11,7 +11,8 @@ import io.keld.node.runtime.CommonPool;
     mixinStandardHelpOptions = true,
     versionProvider = VersionCommand.Provider.class,
     description = "Keld: a neutral marketplace for AI inference.",
-    subcommands = {StartCommand.class, KeysCommand.class, JobsCommand.class, SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {StartCommand.class, KeysCommand.class, JobsCommand.class, ClusterCommand.class, SimProviderCommand.class, VersionCommand.class,
+        CommandLine.HelpCommand.class})
 public final class KeldCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

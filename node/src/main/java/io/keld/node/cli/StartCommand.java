@@ -7,6 +7,7 @@ import io.keld.node.demo.DemoTenancy;
 import io.keld.node.config.KeldConfig;
 import io.keld.kit.sql.KeldDatabase;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -39,9 +40,29 @@ public final class StartCommand implements Callable<Integer> {
       description = "Port of the OTLP/HTTP telemetry ingest, POST /v1/traces (default 4318; 0 switches it off).")
   Integer otlpPort;
 
-  @Option(names = "--seed", split = ",", paramLabel = "HOST:PORT",
-      description = "Seed nodes to join, comma-separated (default: the profile's, or form a cluster of one).")
+  @Option(names = "--seed", split = ",", paramLabel = "HOST:PORT", defaultValue = "${env:KELD_SEED_NODES}",
+      description = "Seed nodes to join, comma-separated; env KELD_SEED_NODES (default: the profile's, or form a cluster of one).")
   List<String> seeds;
+
+  @Option(names = "--hostname", paramLabel = "HOST",
+      description = "Host name or IP other nodes reach this one at; env KELD_CLUSTER_HOSTNAME (default 127.0.0.1).")
+  String hostname;
+
+  @Option(names = "--bind-hostname", paramLabel = "HOST",
+      description = "Interface the cluster port listens on, when it differs from --hostname (a container's 0.0.0.0); env KELD_CLUSTER_BIND_HOSTNAME.")
+  String bindHostname;
+
+  @Option(names = "--http-interface", paramLabel = "HOST",
+      description = "Interface the HTTP API (and OTLP ingest) listens on; env KELD_HTTP_INTERFACE (default 0.0.0.0).")
+  String httpInterface;
+
+  @Option(names = "--management-hostname", paramLabel = "HOST",
+      description = "Address of Pekko Management HTTP (cluster status, read only); env KELD_MANAGEMENT_HOSTNAME (default 127.0.0.1).")
+  String managementHostname;
+
+  @Option(names = "--advertised-url", paramLabel = "URL",
+      description = "The URL clients reach this node at (behind a load balancer, in a container); env KELD_ADVERTISED_URL.")
+  String advertisedUrl;
 
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded database lives (default ./data).")
   Path dataDir;
@@ -51,9 +72,22 @@ public final class StartCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  private Map<String, Object> otlpSettings() {
-    if (otlpPort == null) return Map.of();
-    return otlpPort == 0 ? Map.of("keld.otlp.enabled", false) : Map.of("keld.otlp.port", otlpPort);
+  /** The settings without a field of their own in {@link KeldConfig.Overrides}: OTLP and addresses. */
+  private Map<String, Object> extraSettings() {
+    Map<String, Object> extra = new LinkedHashMap<>();
+    if (otlpPort != null) {
+      if (otlpPort == 0) extra.put("keld.otlp.enabled", false);
+      else extra.put("keld.otlp.port", otlpPort);
+    }
+    if (hostname != null) extra.put("pekko.remote.artery.canonical.hostname", hostname);
+    if (bindHostname != null) extra.put("pekko.remote.artery.bind.hostname", bindHostname);
+    if (httpInterface != null) {
+      extra.put("keld.http.interface", httpInterface);
+      extra.put("keld.otlp.interface", httpInterface);
+    }
+    if (managementHostname != null) extra.put("pekko.management.http.hostname", managementHostname);
+    if (advertisedUrl != null) extra.put("keld.http.advertised-url", advertisedUrl);
+    return extra;
   }
 
   @Override
@@ -61,7 +95,7 @@ public final class StartCommand implements Callable<Integer> {
     long started = System.nanoTime();
     Config config;
     try {
-      config = KeldConfig.load(profile, new KeldConfig.Overrides(httpPort, remotePort, managementPort, dataDir, seedAddresses(), otlpSettings()));
+      config = KeldConfig.load(profile, new KeldConfig.Overrides(httpPort, remotePort, managementPort, dataDir, seedAddresses(), extraSettings()));
     } catch (KeldConfig.InvalidConfigException | IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), "invalid configuration: " + e.getMessage());
     }
@@ -77,7 +111,8 @@ public final class StartCommand implements Callable<Integer> {
     installSignalHandlers(node);
     node.bootstrapKey().ifPresent(issued -> printBootstrapKey(issued.secret(), issued.key().id()));
 
-    String http = "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort();
+    String advertised = config.getString("keld.http.advertised-url");
+    String http = advertised.isBlank() ? "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort() : advertised.replaceAll("/+$", "");
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
     String otlp = node.otlpAddress().map(a -> "http://" + hostForDisplay(config) + ":" + a.getPort()).orElse(null);
     if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces%n", otlp);
@@ -162,11 +197,11 @@ public final class StartCommand implements Callable<Integer> {
   }
 
   private List<String> seedAddresses() {
-    if (seeds == null) return null;
+    if (seeds == null || seeds.isEmpty() || (seeds.size() == 1 && seeds.get(0).isBlank())) return null;
     return seeds.stream().map(StartCommand::seedAddress).toList();
   }
 
-  static String seedAddress(String hostPort) {
+  public static String seedAddress(String hostPort) {
     String s = hostPort.trim();
     if (s.startsWith("pekko://")) return s;
     int colon = s.lastIndexOf(':');

@@ -21,8 +21,12 @@ public final class KeldHttpServer {
 
   private KeldHttpServer() {}
 
+  /**
+   * @param drain on shutdown, how long requests in flight (a long upload, a stream) may run on after
+   *     the port stops accepting; then they are cut, and IXP clients resume on another node
+   */
   public static CompletionStage<ServerBinding> bind(
-      ActorSystem<?> system, String iface, int port, KeldMetrics metrics, List<Route> routes) {
+      ActorSystem<?> system, String iface, int port, KeldMetrics metrics, List<Route> routes, Duration drain) {
     Route all = concat(routes.get(0), routes.subList(1, routes.size()).toArray(Route[]::new));
     Route handled =
         handleExceptions(
@@ -31,7 +35,7 @@ public final class KeldHttpServer {
     return Http.get(system)
         .newServerAt(iface, port)
         .bind(timed(metrics, handled))
-        .thenApply(binding -> binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
+        .thenApply(binding -> binding.addToCoordinatedShutdown(drain, system));
   }
 
   /** Records method, status and duration of every response, whichever route produced it. */

@@ -66,7 +66,8 @@ public final class PriceBook {
 
   /**
    * Adds the seed file's entries that are not in the book yet (same provider, model, token type and
-   * effective time), then loads the book. The file is CSV with a header:
+   * effective time), then loads the book. Safe to run on several nodes at once: each entry is added
+   * once (one statement each, in auto-commit, so a lost race on one entry does not undo the others). The file is CSV with a header:
    * {@code provider,model,token_type,usd_per_mtok,effective_from}.
    *
    * @return the number of seed entries added
@@ -83,7 +84,12 @@ public final class PriceBook {
             if (rs.next()) continue;
           }
         }
-        n += insert(c, e);
+        try {
+          n += insert(c, e);
+        } catch (SQLException raced) {
+          // Nodes started together on a fresh database seed at once; the entry is in the book either way.
+          if (!Sql.isUniqueViolation(raced)) throw raced;
+        }
       }
       return n;
     });
