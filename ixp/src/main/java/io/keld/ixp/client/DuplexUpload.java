@@ -16,6 +16,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 
 /**
@@ -48,6 +50,12 @@ final class DuplexUpload {
     Socket socket = tls ? SSLSocketFactory.getDefault().createSocket() : new Socket();
     AtomicReference<Throwable> writerFailure = new AtomicReference<>();
     try (socket) {
+      if (socket instanceof SSLSocket ssl) {
+        // A plain SSLSocket checks the certificate chain but not that it names this host: ask for that too.
+        SSLParameters params = ssl.getSSLParameters();
+        params.setEndpointIdentificationAlgorithm("HTTPS");
+        ssl.setSSLParameters(params);
+      }
       socket.setKeepAlive(true);
       socket.setTcpNoDelay(true);
       socket.connect(new InetSocketAddress(uri.getHost(), port), CONNECT_TIMEOUT_MS);
