@@ -62,8 +62,14 @@ final class ItemUpload {
     this.materializer = materializer;
   }
 
-  /** The response body for one upload of {@code jobId}: ndjson result lines. */
-  Source<ByteString, NotUsed> run(String jobId, Source<ByteString, ?> body) {
+  /** How result lines are written: Keld's {@link ResultLine}s, or OpenAI Batch output lines ({@link OpenAiBatchLines}). */
+  enum Format { KELD, OPENAI }
+
+  /**
+   * The response body for one upload of {@code jobId}: ndjson result lines. {@code operation} is the
+   * job's (from its use case): a line whose {@code url} names another is that line's error.
+   */
+  Source<ByteString, NotUsed> run(String jobId, Operation operation, Format format, Source<ByteString, ?> body) {
     // Error lines for items that were never sent travel beside the results.
     Pair<SourceQueueWithComplete<ResultLine>, Source<ResultLine, NotUsed>> side =
         Source.<ResultLine>queue(256, OverflowStrategy.backpressure()).preMaterialize(materializer);
@@ -87,7 +93,7 @@ final class ItemUpload {
             upload.abort("too_many_items", "an upload holds at most " + maxItems + " items; send the rest in another upload", n);
             return CompletableFuture.completedFuture(Optional.<Item>empty());
           }
-          Parsed p = parse(bytes, n, upload.seen);
+          Parsed p = parse(bytes, n, upload.seen, operation);
           if (p.error() != null) return errors.offer(p.error()).thenApply(x -> Optional.<Item>empty());
           upload.sent.incrementAndGet();
           return CompletableFuture.completedFuture(Optional.of(p.item()));
@@ -116,7 +122,7 @@ final class ItemUpload {
     // The upload's own problem, if it had one, is the last line.
     return results.merge(side.second())
         .concatLazy(Source.lazySource(() -> upload.problem == null ? Source.<ResultLine>empty() : Source.single(upload.problem)))
-        .map(ItemUpload::line);
+        .map(format == Format.OPENAI ? ItemUpload::openAiLine : ItemUpload::line);
   }
 
   /** What one upload has read, sent and had answered; touched by its stream's stages only. */
@@ -150,7 +156,7 @@ final class ItemUpload {
 
   private record Parsed(Item item, ResultLine error) {}
 
-  private static Parsed parse(ByteString bytes, long n, Set<String> seen) {
+  private static Parsed parse(ByteString bytes, long n, Set<String> seen, Operation jobOperation) {
     JsonNode node;
     try {
       node = JSON.readTree(bytes.toArrayUnsafe());
@@ -179,6 +185,10 @@ final class ItemUpload {
       if (u.equals("/v1/chat/completions")) op = Operation.CHAT_COMPLETIONS;
       else if (u.equals("/v1/embeddings")) op = Operation.EMBEDDINGS;
       else return new Parsed(null, lineError(customId, "invalid_line", "url must be /v1/chat/completions or /v1/embeddings", n));
+      if (op != jobOperation) {
+        return new Parsed(null, lineError(customId, "url_mismatch", "line " + n + " is for " + u + " but this job runs "
+            + urlOf(jobOperation) + " (its use case decides: embed runs /v1/embeddings, the others /v1/chat/completions)", n));
+      }
     } else if (body.has("input")) {
       op = Operation.EMBEDDINGS;
     } else if (body.has("messages")) {
@@ -199,6 +209,10 @@ final class ItemUpload {
     return new Parsed(Item.of(customId, op, (ObjectNode) body), null);
   }
 
+  static String urlOf(Operation op) {
+    return op == Operation.EMBEDDINGS ? "/v1/embeddings" : "/v1/chat/completions";
+  }
+
   private static ResultLine resultLine(ItemResult r) {
     if (r.ok()) return new ResultLine(r.customId(), new ResultLine.Response(200, r.response()), null);
     return new ResultLine(r.customId(), null, new ResultLine.Error(r.error().type(), r.error().code(), r.error().message(), null));
@@ -215,6 +229,14 @@ final class ItemUpload {
   private static ByteString line(ResultLine r) {
     try {
       return ByteString.fromArrayUnsafe(JSON.writeValueAsBytes(r)).concat(NEWLINE);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a result line always serializes", e);
+    }
+  }
+
+  private static ByteString openAiLine(ResultLine r) {
+    try {
+      return ByteString.fromArrayUnsafe(JSON.writeValueAsBytes(OpenAiBatchLines.of(r))).concat(NEWLINE);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a result line always serializes", e);
     }

@@ -12,6 +12,7 @@ import io.keld.exchange.jobs.JobRequest;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobView;
 import io.keld.exchange.jobs.Jobs;
+import io.keld.flow.Operation;
 import io.keld.kit.JsonBodies;
 import io.keld.kit.KeyAuthentication;
 import io.keld.kit.ProblemException;
@@ -268,7 +269,32 @@ public final class IxpRoutes {
 
   // -- data plane -------------------------------------------------------------------------------
 
+  /**
+   * The result lines' format: {@code ?format=openai} or an {@code Accept} naming
+   * {@code profile=openai-batch} asks for OpenAI Batch output lines; {@code keld} (the default) for Keld's.
+   */
+  private static ItemUpload.Format resultFormat(Optional<String> query, Optional<String> accept) {
+    if (query.isPresent()) {
+      return switch (query.get()) {
+        case "keld" -> ItemUpload.Format.KELD;
+        case "openai" -> ItemUpload.Format.OPENAI;
+        default -> throw ProblemException.invalid("format", "format is keld (Keld's result lines) or openai (OpenAI Batch output lines)");
+      };
+    }
+    return accept.filter(a -> a.contains("openai-batch")).isPresent() ? ItemUpload.Format.OPENAI : ItemUpload.Format.KELD;
+  }
+
+  /** A job's operation follows from its use case: embed runs embeddings, every other use case chat completions. */
+  static Operation operationOf(String useCase) {
+    return "embed".equals(useCase) ? Operation.EMBEDDINGS : Operation.CHAT_COMPLETIONS;
+  }
+
   private Route items(Principal p, String jobId) {
+    return parameterOptional("format", formatParam -> optionalHeaderValueByName("Accept", accept -> items(p, jobId,
+        resultFormat(formatParam, accept))));
+  }
+
+  private Route items(Principal p, String jobId, ItemUpload.Format format) {
     return extractRequestEntity(entity -> {
       String media = entity.getContentType().mediaType().toString();
       if (!media.equals("application/x-ndjson") && !media.equals("application/jsonl") && !media.equals("application/json-lines")) {
@@ -282,7 +308,7 @@ public final class IxpRoutes {
           throw ProblemException.of(ProblemType.CONFLICT, "job " + jobId + " has ended (" + job.state() + "); it takes no more items");
         }
         return complete(HttpResponse.create().withEntity(
-            HttpEntities.createChunked(NDJSON, uploads.run(jobId, entity.withoutSizeLimit().getDataBytes()))));
+            HttpEntities.createChunked(NDJSON, uploads.run(jobId, operationOf(job.useCase()), format, entity.withoutSizeLimit().getDataBytes()))));
       });
     });
   }

@@ -2,6 +2,7 @@ package io.keld.node.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import io.keld.node.cli.jobs.JobsCommand;
 import io.keld.node.runtime.CommonPool;
 
 /** {@code keld}: the one command for running and operating Keld. Subcommands do the work. */
@@ -10,8 +11,8 @@ import io.keld.node.runtime.CommonPool;
     mixinStandardHelpOptions = true,
     versionProvider = VersionCommand.Provider.class,
     description = "Keld: a neutral marketplace for AI inference.",
-    subcommands = {StartCommand.class, KeysCommand.class, ClusterCommand.class, ProjectionsCommand.class, VerifyCommand.class,
-        SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {StartCommand.class, KeysCommand.class, JobsCommand.class, ClusterCommand.class, ProjectionsCommand.class,
+        VerifyCommand.class, SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class KeldCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
