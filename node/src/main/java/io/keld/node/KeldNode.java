@@ -1,6 +1,7 @@
 package io.keld.node;
 
 import io.keld.node.cluster.ClusterMeters;
+import io.keld.node.runtime.ProjectionSingleton;
 import io.keld.node.cluster.ClusterStatus;
 import io.keld.node.http.ClusterRoutes;
 import io.keld.exchange.jobs.DeadlineJob;
@@ -223,7 +224,7 @@ public final class KeldNode implements AutoCloseable {
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
       bookListeners.add(trade.bookListener());
-      trade.startStatementProjection(system, database.dataSource(), blocking, metrics.registry(), Clock.systemUTC());
+      ProjectionSingleton.run(system, trade.statementProjection(system, database.dataSource(), blocking, metrics.registry(), Clock.systemUTC()));
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
       Exchange.DeadlineJobs jobs = exchange.jobs();

@@ -120,9 +120,14 @@ public final class Trade {
    */
   public TagProjection startStatementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking, MeterRegistry registry,
       Clock clock) {
-    TagProjection projection = new TagProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION, StatementStore::apply,
+    return statementProjection(system, dataSource, blocking, registry, clock).start();
+  }
+
+  /** The statement's projection, not started: a cluster runs it on one node at a time (the node's composition does). */
+  public TagProjection statementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking, MeterRegistry registry,
+      Clock clock) {
+    return new TagProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION, StatementStore::apply,
         TagProjection.Settings.DEFAULT, clock, registry);
-    return projection.start();
   }
 
   /** Fills to providers carry their signed receipt from now on (the node sets this once it has the cluster's keys). */

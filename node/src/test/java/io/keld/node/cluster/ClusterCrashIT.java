@@ -109,7 +109,9 @@ class ClusterCrashIT {
       Files.createDirectories(OUT);
       env = environment(db);
       for (int i = 1; i <= 4; i++) nodes.add(new Node("node" + i));
-      seeds = "127.0.0.1:" + nodes.get(0).remote + ",127.0.0.1:" + nodes.get(1).remote;
+      // Every node of the first three is a seed: a restarted seed joins through any seed that is up. With two
+      // seeds, the second could not rejoin while the first was dead (a seed other than the first only joins seeds).
+      seeds = "127.0.0.1:" + nodes.get(0).remote + ",127.0.0.1:" + nodes.get(1).remote + ",127.0.0.1:" + nodes.get(2).remote;
       NodeProcess fleet = null;
       ScheduledExecutorService load = Executors.newScheduledThreadPool(2);
       // Calls run on a pool of their own, so one waiting for a node does not delay the next tick.
