@@ -3,6 +3,7 @@ package io.keld.node;
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.spend.SpendMap;
+import io.keld.atlas.spend.connections.ConnectionSettings;
 import io.keld.exchange.Exchange;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
@@ -212,6 +213,8 @@ public final class KeldNode implements AutoCloseable {
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
+      // After Trade, which checks that the master key is the one this database's credentials were sealed with.
+      spend.startConnections(Trade.masterKey(config), ConnectionSettings.fromConfig(config.getConfig("keld.atlas.connections")));
       bookListeners.add(trade.bookListener());
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
