@@ -21,6 +21,7 @@ import io.keld.marketplace.entity.BookListener;
 import io.keld.marketplace.entity.BookListeners;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
+import io.keld.node.http.DocsRoutes;
 import io.keld.node.http.HealthRoutes;
 import io.keld.exchange.ixp.IxpRoutes;
 import io.keld.exchange.edge.OpenAiRoutes;
@@ -241,7 +242,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), governance.routes(), exchange.projectPolicyRoutes(),
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(), governance.routes(), exchange.projectPolicyRoutes(),
                       spend.routes(books, useCases), trade.routes(), ixp, openAi))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
