@@ -6,6 +6,7 @@ import io.keld.atlas.keys.CachingAuthenticator;
 import io.keld.atlas.spend.connections.ConnectionRoutes;
 import io.keld.atlas.spend.connections.ConnectionSettings;
 import io.keld.atlas.spend.connections.Connections;
+import io.keld.atlas.spend.connections.Reconciliation;
 import io.keld.atlas.spend.ledger.Ledger;
 import io.keld.atlas.spend.mapping.MappingRules;
 import io.keld.atlas.spend.otlp.OtlpRoutes;
@@ -76,7 +77,7 @@ public final class SpendMap {
         focus::csv, governance.budgets(), governance.audit(), clock, blocking).route();
     if (connections == null) return spend;
     return Directives.concat(
-        new ConnectionRoutes(governance.keys(), connections, governance.audit(), clock).route(), spend);
+        new ConnectionRoutes(governance.keys(), connections, new Reconciliation(sql), governance.audit(), clock).route(), spend);
   }
 
   /**

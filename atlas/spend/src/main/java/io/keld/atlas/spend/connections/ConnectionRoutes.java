@@ -16,6 +16,8 @@ import io.keld.kit.ProblemException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,16 +47,21 @@ public final class ConnectionRoutes {
   private final Connections connections;
   private final AuditLog audit;
   private final Clock clock;
+  private final Reconciliation reconciliation;
 
-  public ConnectionRoutes(Authenticator keys, Connections connections, AuditLog audit, Clock clock) {
+  public ConnectionRoutes(Authenticator keys, Connections connections, Reconciliation reconciliation, AuditLog audit, Clock clock) {
     this.keys = keys;
     this.connections = connections;
+    this.reconciliation = reconciliation;
     this.audit = audit;
     this.clock = clock;
   }
 
   public Route route() {
-    return pathPrefix("atlas", () -> pathPrefix("v1", () -> pathPrefix("connections", () -> KeyAuthentication.authenticated(keys, p -> concat(
+    return pathPrefix("atlas", () -> pathPrefix("v1", () -> concat(
+        path(PathMatchers.segment("reports").slash("reconcile"), () -> KeyAuthentication.authenticated(keys, p -> get(() -> parameterMap(q ->
+            reconcile(org(p, q, false), q))))),
+        pathPrefix("connections", () -> KeyAuthentication.authenticated(keys, p -> concat(
         pathEndOrSingleSlash(() -> concat(
             get(() -> parameterMap(q -> {
               String org = org(p, q, false);
@@ -80,7 +87,53 @@ public final class ConnectionRoutes {
             if (found.isEmpty()) throw ProblemException.notFound("connection " + id);
             return onSuccess(connections.pullNow(id), c -> complete(ok(view(c))));
           }));
-        }))))))));
+        })))))))));
+  }
+
+  /** {@code GET /atlas/v1/reports/reconcile}: telemetry beside the providers' reports and bills, per provider and UTC day. */
+  private Route reconcile(String org, Map<String, String> q) {
+    Instant to = time(q, "to", clock.instant().truncatedTo(ChronoUnit.DAYS).plus(1, ChronoUnit.DAYS));
+    Instant from = time(q, "from", to.minus(30, ChronoUnit.DAYS));
+    if (!from.isBefore(to)) throw ProblemException.invalid("from", "from must be before to");
+    if (Duration.between(from, to).toDays() > 400) throw ProblemException.invalid("from", "a reconciliation spans at most 400 days");
+    return onSuccess(reconciliation.lines(org, from, to), lines -> {
+      List<Map<String, Object>> rows = lines.stream().map(l -> {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("day", l.day().toString());
+        m.put("provider", l.provider());
+        m.put("telemetry", sums(l.telemetry()));
+        m.put("reported", sums(l.reported()));
+        m.put("billed_micro_usd", l.billed().costMicroUsd());
+        m.put("unexplained_micro_usd", l.unexplainedMicroUsd());
+        m.put("unseen_tokens", l.unseenTokens());
+        return m;
+      }).toList();
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("from", from);
+      body.put("to", to);
+      body.put("rows", rows);
+      return complete(ok(body));
+    });
+  }
+
+  private static Map<String, Object> sums(Reconciliation.Sums s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("records", s.records());
+    m.put("requests", s.requests());
+    m.put("input_tokens", s.inputTokens());
+    m.put("output_tokens", s.outputTokens());
+    m.put("cost_micro_usd", s.costMicroUsd());
+    return m;
+  }
+
+  private static Instant time(Map<String, String> q, String name, Instant otherwise) {
+    String v = q.get(name);
+    if (v == null || v.isBlank()) return otherwise;
+    try {
+      return Instant.parse(v);
+    } catch (DateTimeParseException e) {
+      throw ProblemException.invalid(name, name + " is an RFC 3339 UTC time, e.g. 2026-11-01T00:00:00Z; got " + Texts.clip(v, 40));
+    }
   }
 
   private Route create(Principal p, String org) {

@@ -193,6 +193,31 @@ final class FakeProviderReports implements AutoCloseable {
     return new Totals(in, out, requests, cost, usageBuckets, costBuckets);
   }
 
+  /** {input tokens, output tokens, cost in micro-USD} of one day's buckets, as served or not. */
+  long[] day(Instant day) {
+    long in = 0, out = 0, cost = 0;
+    for (Map.Entry<String, Map<Instant, List<ObjectNode>>> report : data.entrySet()) {
+      boolean costReport = report.getKey().contains("cost");
+      for (ObjectNode r : report.getValue().getOrDefault(day, List.of())) {
+        if (flavor == Flavor.OPENAI) {
+          if (costReport) cost += r.path("amount").path("value").decimalValue().movePointRight(6).setScale(0, RoundingMode.HALF_UP).longValueExact();
+          else {
+            in += r.path("input_tokens").asLong();
+            out += r.path("output_tokens").asLong();
+          }
+        } else if (costReport) {
+          cost += new BigDecimal(r.path("amount").asText()).movePointRight(4).setScale(0, RoundingMode.HALF_UP).longValueExact();
+        } else {
+          in += r.path("uncached_input_tokens").asLong() + r.path("cache_read_input_tokens").asLong()
+              + r.path("cache_creation").path("ephemeral_1h_input_tokens").asLong()
+              + r.path("cache_creation").path("ephemeral_5m_input_tokens").asLong();
+          out += r.path("output_tokens").asLong();
+        }
+      }
+    }
+    return new long[] {in, out, cost};
+  }
+
   /** Cost in micro-USD served for one grouping value (OpenAI project, Anthropic workspace) over served buckets. */
   long servedUsageInputFor(String groupValue) {
     long in = 0;

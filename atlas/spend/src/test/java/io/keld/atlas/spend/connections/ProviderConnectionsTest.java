@@ -10,7 +10,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.keld.atlas.governance.Governance;
+import io.keld.atlas.spend.SpendIngest;
 import io.keld.atlas.spend.SpendMap;
+import io.keld.atlas.spend.ledger.UsageRecord;
+import io.keld.ixp.auth.Principal;
+import io.keld.ixp.auth.Role;
 import io.keld.kit.CacheSettings;
 import io.keld.kit.crypto.MasterKey;
 import io.keld.testkit.ApiClient;
@@ -26,13 +30,17 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -72,6 +80,7 @@ class ProviderConnectionsTest {
   private ApiClient api;
   private String operatorKey;
   private Org acme;
+  private SpendMap spend;
 
   record Org(String id, String adminKey, String memberKey, String projectKey, String alphaProject, String redProject) {}
 
@@ -96,7 +105,7 @@ class ProviderConnectionsTest {
     Clock clock = Clock.systemUTC();
     Governance governance = Governance.start(node.system(), node.dataSource(), node.blocking(), clock, node.metrics(),
         config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
-    SpendMap spend = new SpendMap(node.system(), node.dataSource(), node.blocking(), clock, governance,
+    spend = new SpendMap(node.system(), node.dataSource(), node.blocking(), clock, governance,
         CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
     try (InputStream in = getClass().getClassLoader().getResourceAsStream(ModuleNode.PRICE_BOOK_SEED)) {
       spend.startPriceBook(new String(in.readAllBytes(), StandardCharsets.UTF_8), config.getDuration("keld.atlas.price-book-refresh"));
@@ -327,6 +336,72 @@ class ProviderConnectionsTest {
     for (String r : responses) {
       for (String s : secrets) assertFalse(r.contains(s), "a response holds a credential: " + r);
     }
+  }
+
+  @Test
+  @Order(8)
+  void theReconciliationSetsTelemetryBesideWhatTheProviderReportedAndBilled() throws Exception {
+    // A day the OpenAI fake billed for, and two GenAI spans of that day as telemetry sends them.
+    Instant day = backfillFrom.plus(3, ChronoUnit.DAYS);
+    while (openAi.day(day)[2] == 0) day = day.plus(1, ChronoUnit.DAYS);
+    List<SpendIngest.Incoming> spans = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      UsageRecord r = new UsageRecord();
+      r.orgId = acme.id();
+      r.source = UsageRecord.Sources.OTLP;
+      r.sourceEventId = "span-" + i;
+      r.periodStart = day.plusSeconds(3_600 + i);
+      r.provider = "openai";
+      r.modelServed = "gpt-4o-mini";
+      r.operation = "chat";
+      r.inputTokens = 10_000;
+      r.outputTokens = 2_000;
+      spans.add(new SpendIngest.Incoming(r, Map.of()));
+    }
+    spend.ingest().ingest(new Principal("test", acme.id(), Principal.OrgKind.ENTERPRISE, Role.ADMIN, null, null), spans)
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    long telemetryCost = spans.stream().mapToLong(i -> i.record().costMicroUsd).sum();
+    assertTrue(telemetryCost > 0, "the price book priced the spans");
+
+    JsonNode report = call(200, "GET", "/atlas/v1/reports/reconcile?from=" + day + "&to=" + day.plus(1, ChronoUnit.DAYS),
+        acme.adminKey(), null).json();
+    JsonNode openAiRow = null;
+    JsonNode anthropicRow = null;
+    for (JsonNode row : report.path("rows")) {
+      assertEquals(LocalDate.ofInstant(day, ZoneOffset.UTC).toString(), row.path("day").asText());
+      if (row.path("provider").asText().equals("openai")) openAiRow = row;
+      if (row.path("provider").asText().equals("anthropic")) anthropicRow = row;
+    }
+    assertNotNull(openAiRow, report.toString());
+    long[] served = openAi.day(day);
+    assertEquals(2, openAiRow.path("telemetry").path("records").asLong());
+    assertEquals(20_000, openAiRow.path("telemetry").path("input_tokens").asLong());
+    assertEquals(telemetryCost, openAiRow.path("telemetry").path("cost_micro_usd").asLong());
+    assertEquals(served[0], openAiRow.path("reported").path("input_tokens").asLong());
+    assertEquals(served[1], openAiRow.path("reported").path("output_tokens").asLong());
+    assertEquals(served[2], openAiRow.path("billed_micro_usd").asLong());
+    assertEquals(served[2] - telemetryCost, openAiRow.path("unexplained_micro_usd").asLong());
+    assertEquals(served[0] + served[1] - 24_000, openAiRow.path("unseen_tokens").asLong());
+    if (anthropicRow != null) {
+      assertEquals(0, anthropicRow.path("telemetry").path("records").asLong());
+      assertEquals(anthropic.day(day)[2], anthropicRow.path("billed_micro_usd").asLong());
+    }
+    call(422, "GET", "/atlas/v1/reports/reconcile?from=yesterday", acme.adminKey(), null);
+    call(403, "GET", "/atlas/v1/reports/reconcile", acme.projectKey(), null);
+  }
+
+  @Test
+  @Order(9)
+  void thePriceBookAnswersPricesAsDecimalStringsWithoutTrailingZeros() {
+    JsonNode book = call(200, "GET", "/atlas/v1/price-book", acme.adminKey(), null).json();
+    assertTrue(book.path("entries").size() > 5);
+    for (JsonNode e : book.path("entries")) {
+      assertTrue(e.path("usd_per_mtok").isTextual(), e.toString());
+      assertTrue(e.path("usd_per_mtok").asText().matches("(0|[1-9][0-9]*)(\\.[0-9]{0,5}[1-9])?"), e.toString());
+    }
+    JsonNode added = call(201, "POST", "/atlas/v1/price-book", operatorKey,
+        "{\"provider\":\"probe\",\"model\":\"m\",\"token_type\":\"input\",\"usd_per_mtok\":10.100000}").json();
+    assertEquals("10.1", added.path("usd_per_mtok").asText());
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
