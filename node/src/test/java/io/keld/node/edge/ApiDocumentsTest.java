@@ -65,7 +65,10 @@ class ApiDocumentsTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String ID = "x1";
   private static final List<String> METHODS = List.of("GET", "POST", "PUT", "PATCH", "DELETE");
-  private static final Pattern LITERAL = Pattern.compile("(?:pathPrefix|path|segment|slash)\\(\\s*\"([^\"]+)\"");
+  /** A route literal: {@code path("x", …)}, {@code pathPrefix("x", …)}, {@code segment("x")}, {@code slash("x")} (not a JsonNode's {@code path("x")}). */
+  private static final Pattern LITERAL = Pattern.compile("(?:(?:pathPrefix|path)\\(\\s*\"([^\"]+)\"\\s*,|(?:segment|slash)\\(\\s*\"([^\"]+)\")");
+  /** Two literals matched at once: {@code segment("a").slash("b")}, or a literal and an id, {@code segment("a").slash(PathMatchers.segment())}. */
+  private static final Pattern COMPOUND = Pattern.compile("segment\\(\\s*\"([^\"]+)\"\\)\\s*\\.slash\\(\\s*(?:\"([^\"]+)\"|PathMatchers\\.segment\\(\\))");
   /** Literals that a route continues after: {@code pathPrefix("x")} and {@code segment("x").slash(…)}. */
   private static final Pattern PREFIX_LITERAL = Pattern.compile("(?:pathPrefix\\(\\s*\"([^\"]+)\"|segment\\(\\s*\"([^\"]+)\"\\)\\s*\\.slash)");
 
@@ -100,12 +103,15 @@ class ApiDocumentsTest {
   void everyServedRouteIsInADocumentAndEveryDocumentedOperationIsServed() throws Exception {
     List<String> words = routeLiterals(specDir.resolve("../..").normalize(), LITERAL);
     List<String> prefixes = routeLiterals(specDir.resolve("../..").normalize(), PREFIX_LITERAL);
+    List<String> compounds = new ArrayList<>();
+    for (String c : routeLiterals(specDir.resolve("../..").normalize(), COMPOUND)) compounds.add(c);
     assertTrue(words.containsAll(List.of("atlas", "connections", "edge-defaults", "books", "models", "docs", "traces")), "literals: " + words);
     assertTrue(prefixes.containsAll(List.of("reports", "chat", "books", "specs", "projects")), "prefix literals: " + prefixes);
+    System.out.println("ApiDocumentsTest: literals " + words + ", prefixes " + prefixes);
 
     Map<String, Set<String>> served = new ConcurrentHashMap<>();
     Probe probe = new Probe(served);
-    for (String root : List.of("/atlas/v1", "/trade/v1", "/ixp/v1", "/v1", "/docs", "/health", "")) probe.explore(root, words, prefixes);
+    for (String root : List.of("/atlas/v1", "/trade/v1", "/ixp/v1", "/v1", "/docs", "/health", "")) probe.explore(root, words, prefixes, compounds);
     probe.methods("/docs/");
     // What the documents name is probed too, so a documented operation that is not served shows.
     for (IxpSpecConformanceTest.Spec spec : specs.values()) {
@@ -174,11 +180,12 @@ class ApiDocumentsTest {
     }
 
     /**
-     * From {@code root}: every served path is tried one segment further (each literal, and an id);
-     * from the root itself, literals a route continues after are tried two segments further, for
-     * the routes whose first literal is no route of its own ({@code reports/spend}, {@code books/{id}}).
+     * From {@code root}: a served path that may continue (the root, an id, or a literal some route
+     * continues after) is tried one step further: each literal, each two-literal match
+     * ({@code reports/spend}, {@code books/{id}}), and an id; a literal that only prefixes (teams in
+     * {@code teams/{id}}) is tried with an id after it. A path matched by {@code path("x")} ends there.
      */
-    void explore(String root, List<String> words, List<String> prefixes) throws Exception {
+    void explore(String root, List<String> words, List<String> prefixes, List<String> compounds) throws Exception {
       List<String> frontier = List.of(root);
       for (int depth = 0; depth < 8 && !frontier.isEmpty(); depth++) {
         List<String> candidates = new ArrayList<>();
@@ -186,16 +193,14 @@ class ApiDocumentsTest {
           for (String w : withId(words)) {
             if (anchor.isEmpty() && Set.of("atlas", "trade", "ixp", "v1").contains(w)) continue; // probed from their own roots, with a key
             candidates.add(anchor + "/" + w);
+            if (prefixes.contains(w)) candidates.add(anchor + "/" + w + "/" + ID);
           }
+          for (String c : compounds) candidates.add(anchor + "/" + c);
         }
-        List<String> next = new ArrayList<>(probeAll(candidates));
-        if (depth == 0) {
-          List<String> twoStep = new ArrayList<>();
-          for (String c : candidates) {
-            String last = c.substring(c.lastIndexOf('/') + 1);
-            if (!next.contains(c) && prefixes.contains(last)) for (String w2 : withId(words)) twoStep.add(c + "/" + w2);
-          }
-          next.addAll(probeAll(twoStep));
+        List<String> next = new ArrayList<>();
+        for (String p : probeAll(candidates)) {
+          String last = p.substring(p.lastIndexOf('/') + 1);
+          if (last.equals(ID) || prefixes.contains(last)) next.add(p);
         }
         frontier = next;
       }
@@ -260,6 +265,10 @@ class ApiDocumentsTest {
           && f.getFileName().toString().matches(".*Routes?\\.java")).toList()) {
         Matcher m = literal.matcher(Files.readString(f));
         while (m.find()) {
+          if (literal == COMPOUND) {
+            words.add(m.group(1) + "/" + (m.group(2) != null ? m.group(2) : ID));
+            continue;
+          }
           String g = m.group(1) != null ? m.group(1) : m.group(2);
           for (String seg : g.split("/")) if (!seg.isBlank()) words.add(seg);
         }
@@ -344,6 +353,8 @@ class ApiDocumentsTest {
     conforms(atlas, "GET", project, template, admin, null, 404);
 
     conforms(atlas, "GET", "/atlas/v1/connections", "/atlas/v1/connections", admin, null, 200);
+    conforms(atlas, "GET", "/atlas/v1/reports/reconcile", "/atlas/v1/reports/reconcile", admin, null, 200);
+    conforms(atlas, "GET", "/atlas/v1/reports/reconcile?from=soon", "/atlas/v1/reports/reconcile", admin, null, 422);
     conforms(atlas, "POST", "/atlas/v1/connections", "/atlas/v1/connections", admin, "{\"provider\":\"nowhere\",\"credential\":\"sk-probe-123456\"}", 422);
     conforms(atlas, "GET", "/atlas/v1/connections", "/atlas/v1/connections", world.tenancy.apiKey(), null, 403);
     conforms(atlas, "GET", "/atlas/v1/connections/conn_00000000000000000000", "/atlas/v1/connections/{connection_id}", admin, null, 404);
@@ -404,6 +415,13 @@ class ApiDocumentsTest {
     if (key != null) b.header("Authorization", "Bearer " + key);
     if (contentType != null) b.header("Content-Type", contentType);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+      } catch (IOException e) {
+        // A pooled connection the server closed while idle: the request never reached a route.
+        if (attempt == 3) throw e;
+      }
+    }
   }
 }
