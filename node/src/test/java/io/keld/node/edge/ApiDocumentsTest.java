@@ -101,17 +101,15 @@ class ApiDocumentsTest {
 
   @Test
   void everyServedRouteIsInADocumentAndEveryDocumentedOperationIsServed() throws Exception {
-    List<String> words = routeLiterals(specDir.resolve("../..").normalize(), LITERAL);
-    List<String> prefixes = routeLiterals(specDir.resolve("../..").normalize(), PREFIX_LITERAL);
-    List<String> compounds = new ArrayList<>();
-    for (String c : routeLiterals(specDir.resolve("../..").normalize(), COMPOUND)) compounds.add(c);
-    assertTrue(words.containsAll(List.of("atlas", "connections", "edge-defaults", "books", "models", "docs", "traces")), "literals: " + words);
-    assertTrue(prefixes.containsAll(List.of("reports", "chat", "books", "specs", "projects")), "prefix literals: " + prefixes);
-    System.out.println("ApiDocumentsTest: literals " + words + ", prefixes " + prefixes);
-
+    Map<String, Set<String>> wordsByLiteral = new LinkedHashMap<>();
+    Set<String> prefixes = new TreeSet<>();
+    routeLiterals(specDir.resolve("../..").normalize(), wordsByLiteral, prefixes);
+    assertTrue(wordsByLiteral.get("").containsAll(List.of("atlas", "connections", "edge-defaults", "books", "models", "docs", "reports/spend")),
+        "literals: " + wordsByLiteral.get(""));
+    assertTrue(prefixes.containsAll(List.of("chat", "books", "specs", "projects", "teams")), "prefix literals: " + prefixes);
     Map<String, Set<String>> served = new ConcurrentHashMap<>();
     Probe probe = new Probe(served);
-    for (String root : List.of("/atlas/v1", "/trade/v1", "/ixp/v1", "/v1", "/docs", "/health", "")) probe.explore(root, words, prefixes, compounds);
+    for (String root : List.of("/atlas/v1", "/trade/v1", "/ixp/v1", "/v1", "/docs", "/health", "")) probe.explore(root, wordsByLiteral, prefixes);
     probe.methods("/docs/");
     // What the documents name is probed too, so a documented operation that is not served shows.
     for (IxpSpecConformanceTest.Spec spec : specs.values()) {
@@ -181,21 +179,25 @@ class ApiDocumentsTest {
 
     /**
      * From {@code root}: a served path that may continue (the root, an id, or a literal some route
-     * continues after) is tried one step further: each literal, each two-literal match
+     * continues after) is tried one step further with the literals of the route classes that match
+     * its last literal (routes nest within one class), each two-literal match of those classes
      * ({@code reports/spend}, {@code books/{id}}), and an id; a literal that only prefixes (teams in
      * {@code teams/{id}}) is tried with an id after it. A path matched by {@code path("x")} ends there.
      */
-    void explore(String root, List<String> words, List<String> prefixes, List<String> compounds) throws Exception {
+    void explore(String root, Map<String, Set<String>> wordsByLiteral, Set<String> prefixes) throws Exception {
       List<String> frontier = List.of(root);
       for (int depth = 0; depth < 8 && !frontier.isEmpty(); depth++) {
         List<String> candidates = new ArrayList<>();
         for (String anchor : frontier) {
-          for (String w : withId(words)) {
+          // The root's own literal (atlas in /atlas/v1) picks its classes; deeper, the last literal does.
+          String literal = anchor.equals(root) ? lastLiteral("/" + root.split("/", 3)[Math.min(1, root.split("/", 3).length - 1)]) : lastLiteral(anchor);
+          Set<String> words = new TreeSet<>(wordsByLiteral.getOrDefault(literal, wordsByLiteral.get("")));
+          for (String w : words) {
             if (anchor.isEmpty() && Set.of("atlas", "trade", "ixp", "v1").contains(w)) continue; // probed from their own roots, with a key
             candidates.add(anchor + "/" + w);
             if (prefixes.contains(w)) candidates.add(anchor + "/" + w + "/" + ID);
           }
-          for (String c : compounds) candidates.add(anchor + "/" + c);
+          candidates.add(anchor + "/" + ID);
         }
         List<String> next = new ArrayList<>();
         for (String p : probeAll(candidates)) {
@@ -204,6 +206,13 @@ class ApiDocumentsTest {
         }
         frontier = next;
       }
+    }
+
+    /** The last segment of a path that is not an id; "" for none. */
+    private static String lastLiteral(String path) {
+      String[] segs = path.split("/");
+      for (int i = segs.length - 1; i >= 0; i--) if (!segs[i].isEmpty() && !segs[i].equals(ID)) return segs[i];
+      return "";
     }
 
     /** The served ones of {@code paths}. */
@@ -240,12 +249,6 @@ class ApiDocumentsTest {
     }
   }
 
-  private static List<String> withId(List<String> words) {
-    List<String> out = new ArrayList<>(words);
-    out.add(ID);
-    return out;
-  }
-
   private static String key(String path) {
     if (path.startsWith("/trade/")) return providerKey;
     if (path.startsWith("/atlas/") || path.startsWith("/ixp/") || path.startsWith("/v1/")) return world.tenancy.adminKey();
@@ -257,24 +260,37 @@ class ApiDocumentsTest {
     return r.statusCode() == 404 && (r.body().contains("The requested resource could not be found") || r.body().contains("unknown_url"));
   }
 
-  /** Every literal path segment the node's route classes match on. */
-  private static List<String> routeLiterals(Path repo, Pattern literal) throws IOException {
-    Set<String> words = new TreeSet<>();
+  /**
+   * The literals of every route class ({@code *Routes.java}, {@code *Route.java}): for each literal,
+   * the literals and two-literal matches of the classes it appears in ({@code ""}: of all classes);
+   * and the literals a route continues after ({@code pathPrefix("x")}, {@code segment("x").slash(…)}).
+   */
+  private static void routeLiterals(Path repo, Map<String, Set<String>> wordsByLiteral, Set<String> prefixes) throws IOException {
+    wordsByLiteral.put("", new TreeSet<>());
     try (Stream<Path> files = Files.walk(repo)) {
       for (Path f : files.filter(f -> f.toString().contains("/src/main/java/") && !f.toString().contains("/target/")
           && f.getFileName().toString().matches(".*Routes?\\.java")).toList()) {
-        Matcher m = literal.matcher(Files.readString(f));
+        String text = Files.readString(f);
+        Set<String> literals = new TreeSet<>();
+        Set<String> words = new TreeSet<>();
+        Matcher m = LITERAL.matcher(text);
         while (m.find()) {
-          if (literal == COMPOUND) {
-            words.add(m.group(1) + "/" + (m.group(2) != null ? m.group(2) : ID));
-            continue;
-          }
           String g = m.group(1) != null ? m.group(1) : m.group(2);
-          for (String seg : g.split("/")) if (!seg.isBlank()) words.add(seg);
+          for (String seg : g.split("/")) {
+            if (!seg.isBlank()) {
+              literals.add(seg);
+              words.add(seg);
+            }
+          }
         }
+        Matcher c = COMPOUND.matcher(text);
+        while (c.find()) words.add(c.group(1) + "/" + (c.group(2) != null ? c.group(2) : ID));
+        Matcher p = PREFIX_LITERAL.matcher(text);
+        while (p.find()) prefixes.add(p.group(1) != null ? p.group(1) : p.group(2));
+        for (String l : literals) wordsByLiteral.computeIfAbsent(l, k -> new TreeSet<>()).addAll(words);
+        wordsByLiteral.get("").addAll(words);
       }
     }
-    return new ArrayList<>(words);
   }
 
   // -- the documents' own examples ------------------------------------------------------------------
