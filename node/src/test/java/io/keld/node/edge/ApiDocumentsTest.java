@@ -160,6 +160,8 @@ class ApiDocumentsTest {
       for (Iterator<Map.Entry<String, JsonNode>> it = s.getValue().doc.path("paths").fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> p = it.next();
         String regex = Pattern.quote(p.getKey()).replaceAll("\\{[^}]+}", "\\\\E[^/]+\\\\Q");
+        // A parameter marked x-keld-rest-of-path takes the rest of the path, slashes and all (model ids like keld/summarize).
+        if (p.getValue().toString().contains("x-keld-rest-of-path")) regex = regex.replaceAll("\\[\\^/]\\+\\\\Q\\\\E$", ".+");
         if (path.matches(regex) && p.getValue().has(method.toLowerCase())) return s.getKey() + " " + p.getKey();
       }
     }
@@ -199,12 +201,19 @@ class ApiDocumentsTest {
           }
           candidates.add(anchor + "/" + ID);
         }
+        Set<String> servedNow = new HashSet<>(probeAll(candidates));
         List<String> next = new ArrayList<>();
-        for (String p : probeAll(candidates)) {
-          String last = p.substring(p.lastIndexOf('/') + 1);
-          if (last.equals(ID) || prefixes.contains(last)) next.add(p);
+        for (String anchor : frontier) {
+          // A catch-all (GET /v1/models/{rest of the path}) answers every child: it is one route, not a subtree.
+          String two = anchor + "/" + ID + "/" + ID;
+          if (servedNow.contains(anchor + "/" + ID) && methods(two) != null) continue;
+          for (String p : candidates) {
+            if (!servedNow.contains(p) || !p.startsWith(anchor + "/") || p.substring(anchor.length() + 1).contains("/") && !p.endsWith("/" + ID)) continue;
+            String last = p.substring(p.lastIndexOf('/') + 1);
+            if (last.equals(ID) || prefixes.contains(last)) next.add(p);
+          }
         }
-        frontier = next;
+        frontier = next.stream().distinct().toList();
       }
     }
 
@@ -234,7 +243,15 @@ class ApiDocumentsTest {
       Set<String> methods = new TreeSet<>();
       String allow = options.statusCode() == 405 ? options.headers().firstValue("Allow").orElse("") : "";
       if (!allow.isBlank()) {
-        for (String m : allow.split(",")) if (!m.isBlank()) methods.add(m.strip());
+        // A method directive outside the path match (get(concat(path("alive"), …))) rejects any path under it:
+        // each allowed method is confirmed with a real request.
+        for (String m : allow.split(",")) {
+          String method = m.strip();
+          if (!METHODS.contains(method)) continue;
+          HttpResponse<String> r = send(world.baseUrl, method, path, key, method.equals("GET") || method.equals("DELETE") ? null : "{}", "application/json");
+          requests.incrementAndGet();
+          if (!isNoRoute(r) && r.statusCode() != 405) methods.add(method);
+        }
       } else {
         for (String m : METHODS) {
           HttpResponse<String> r = send(world.baseUrl, m, path, key, m.equals("GET") || m.equals("DELETE") ? null : "{}", "application/json");
