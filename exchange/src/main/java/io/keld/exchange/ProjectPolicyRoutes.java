@@ -91,8 +91,16 @@ final class ProjectPolicyRoutes {
     return onSuccess(calls.visibleProject(p, projectId), prj -> {
       t.org(prj.orgId());
       if (!Access.managesProject(p, prj)) throw AuditedCalls.forbidden("setting a project's edge defaults needs an admin key");
-      return body(EdgeDefaultsView.class, req -> onSuccess(edgeDefaults.set(prj.id(), req.defaults(useCases)),
-          d -> complete(ok(EdgeDefaultsView.of(d)))));
+      return body(EdgeDefaultsView.class, req -> {
+        EdgeDefaults.Defaults defaults;
+        try {
+          defaults = req.defaults(useCases);
+        } catch (InvalidField f) {
+          // Checked after parsing (the use cases are the node's), so not turned into a 422 by the body reader.
+          throw ProblemException.invalid(f.field(), f.getMessage());
+        }
+        return onSuccess(edgeDefaults.set(prj.id(), defaults), d -> complete(ok(EdgeDefaultsView.of(d))));
+      });
     });
   }
 

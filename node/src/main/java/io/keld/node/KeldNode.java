@@ -9,6 +9,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.spend.SpendMap;
+import io.keld.atlas.spend.connections.ConnectionSettings;
 import io.keld.exchange.Exchange;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
@@ -31,6 +32,7 @@ import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
+import io.keld.node.http.DocsRoutes;
 import io.keld.node.http.HealthRoutes;
 import io.keld.exchange.ixp.IxpRoutes;
 import io.keld.exchange.edge.OpenAiRoutes;
@@ -223,6 +225,8 @@ public final class KeldNode implements AutoCloseable {
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
       Trade trade = startTrade(system, config, database, blocking, books, governance, flow);
+      // After Trade, which checks that the master key is the one this database's credentials were sealed with.
+      spend.startConnections(Trade.masterKey(config), ConnectionSettings.fromConfig(config.getConfig("keld.atlas.connections")));
       bookListeners.add(trade.bookListener());
       ProjectionSingleton.run(system, trade.statementProjection(system, database.dataSource(), blocking, metrics.registry(), Clock.systemUTC()));
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
@@ -258,7 +262,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(),
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
                       spend.routes(books, useCases), trade.routes(), bookLog, ixp, openAi),

@@ -19,8 +19,8 @@ import io.keld.ixp.auth.Authenticator;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.trade.asks.AskService;
 import io.keld.trade.asks.AskStore;
-import io.keld.trade.crypto.CredentialCipher;
-import io.keld.trade.crypto.MasterKey;
+import io.keld.kit.crypto.CredentialCipher;
+import io.keld.kit.crypto.MasterKey;
 import io.keld.trade.http.TradeRoutes;
 import io.keld.flow.Flow;
 import io.keld.trade.providers.ProviderDirectory;
@@ -72,12 +72,27 @@ public final class Trade {
    */
   public static Trade start(ActorSystem<?> system, Config config, DataSource dataSource, Executor blocking, BookClient books,
       Authenticator authenticator, Flow flow, Clock clock) {
+    MasterKey key = masterKey(config);
+    try {
+      return start(system, dataSource, blocking, books, authenticator, key, config.getStringList("keld.marketplace.use-cases"), flow,
+          FeedSettings.fromConfig(config.getConfig("keld.trade.feed")), CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), clock);
+    } catch (MasterKey.InvalidMasterKeyException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The node's master key, which seals every credential a node keeps (Trade's endpoint credentials,
+   * Atlas's provider connections): {@code KELD_MASTER_KEY} when set, else
+   * {@code keld.trade.master-key-file} (empty: {@code <keld.data-dir>/master.key}, created on first start).
+   *
+   * @throws IllegalStateException, saying why, when the key cannot be used
+   */
+  public static MasterKey masterKey(Config config) {
     String file = config.getString("keld.trade.master-key-file");
     Path keyFile = file.isBlank() ? Path.of(config.getString("keld.data-dir")).resolve("master.key") : Path.of(file);
     try {
-      MasterKey key = MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
-      return start(system, dataSource, blocking, books, authenticator, key, config.getStringList("keld.marketplace.use-cases"), flow,
-          FeedSettings.fromConfig(config.getConfig("keld.trade.feed")), CacheSettings.of(config.getConfig("keld.trade"), "open-ask"), clock);
+      return MasterKey.load(System.getenv(MasterKey.ENV), keyFile);
     } catch (MasterKey.InvalidMasterKeyException e) {
       throw new IllegalStateException(e.getMessage(), e);
     }

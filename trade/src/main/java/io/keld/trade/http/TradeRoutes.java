@@ -57,7 +57,8 @@ public final class TradeRoutes {
     return pathPrefix("trade", () -> pathPrefix("v1", () -> KeyAuthentication.authenticated(authenticator, p -> {
       requireProvider(p);
       return concat(
-          path("feed", () -> feed.route(p)),
+          // GET only: a WebSocket upgrade is a GET (RFC 6455); another method gets 405, not a "send an upgrade" 400.
+          path("feed", () -> get(() -> feed.route(p))),
           path("statement", () -> get(() -> parameterOptional("from", from -> parameterOptional("to", to -> statement(p, from, to))))),
           pathPrefix("endpoints", () -> concat(
               pathEnd(() -> concat(

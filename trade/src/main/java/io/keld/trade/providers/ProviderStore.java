@@ -4,7 +4,7 @@ import io.keld.kit.ProblemException;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.problem.ProblemType;
 import io.keld.ixp.Ids;
-import io.keld.trade.crypto.CredentialCipher;
+import io.keld.kit.crypto.CredentialCipher;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;

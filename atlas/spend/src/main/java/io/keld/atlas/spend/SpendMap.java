@@ -1,7 +1,12 @@
 package io.keld.atlas.spend;
 
+import org.apache.pekko.http.javadsl.server.Directives;
 import io.keld.atlas.governance.Governance;
 import io.keld.atlas.keys.CachingAuthenticator;
+import io.keld.atlas.spend.connections.ConnectionRoutes;
+import io.keld.atlas.spend.connections.ConnectionSettings;
+import io.keld.atlas.spend.connections.Connections;
+import io.keld.atlas.spend.connections.Reconciliation;
 import io.keld.atlas.spend.ledger.Ledger;
 import io.keld.atlas.spend.mapping.MappingRules;
 import io.keld.atlas.spend.otlp.OtlpRoutes;
@@ -10,6 +15,7 @@ import io.keld.atlas.spend.reports.FocusExport;
 import io.keld.atlas.spend.reports.Recommendations;
 import io.keld.atlas.spend.reports.SpendReports;
 import io.keld.kit.CacheSettings;
+import io.keld.kit.crypto.MasterKey;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.entity.BookClient;
@@ -38,6 +44,7 @@ public final class SpendMap {
   private final Clock clock;
   private final Governance governance;
   private final SpendIngest ingest;
+  private Connections connections;
 
   /**
    * @param blocking          where JDBC calls run (the node's blocking dispatcher)
@@ -66,8 +73,21 @@ public final class SpendMap {
       return books.quote(useCase, bid, 1).thenApply(q -> q.options().stream().findFirst());
     };
     FocusExport focus = new FocusExport(sql);
-    return new SpendRoutes(governance.keys(), ingest, new SpendReports(sql), new Recommendations(sql, quoter, useCases, clock), focus::csv,
-        governance.budgets(), governance.audit(), clock, blocking).route();
+    Route spend = new SpendRoutes(governance.keys(), ingest, new SpendReports(sql), new Recommendations(sql, quoter, useCases, clock),
+        focus::csv, governance.budgets(), governance.audit(), clock, blocking).route();
+    if (connections == null) return spend;
+    return Directives.concat(
+        new ConnectionRoutes(governance.keys(), connections, new Reconciliation(sql), governance.audit(), clock).route(), spend);
+  }
+
+  /**
+   * Starts pulling provider connections' usage and cost reports ({@code /atlas/v1/connections}), their
+   * credentials sealed under {@code masterKey}. Call before {@link #routes}, which then serves them.
+   */
+  public Connections startConnections(MasterKey masterKey, ConnectionSettings settings) {
+    connections = Connections.start(sql, masterKey, settings, ingest, clock);
+    system.getWhenTerminated().thenRun(connections::close);
+    return connections;
   }
 
   /**

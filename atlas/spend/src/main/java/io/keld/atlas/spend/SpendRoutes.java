@@ -392,7 +392,8 @@ public final class SpendRoutes {
     out.put("provider", e.provider());
     out.put("model", e.model());
     out.put("token_type", e.tokenType());
-    out.put("usd_per_mtok", BigDecimal.valueOf(e.microUsdPerMtok(), 6));
+    // A decimal string without trailing zeros ("0.15", "2"), as atlas.openapi.yaml's PriceEntry says.
+    out.put("usd_per_mtok", BigDecimal.valueOf(e.microUsdPerMtok(), 6).stripTrailingZeros().toPlainString());
     out.put("effective_from", e.effectiveFrom());
     out.put("origin", e.origin());
     return out;

@@ -107,9 +107,16 @@ public final class LatencyTolerance {
     Score s = score(new Signals(bit(r.streaming), bit(r.hasEndUser), bit(r.hasConversation), bit(r.underServerSpan),
         r.operation == null ? null : isEmbeddings(r.operation) ? 1.0 : 0.0,
         r.serviceTier == null ? 0.0 : isBatchTier(r.serviceTier) ? 1.0 : 0.0,
-        r.outputTokens > 0 ? (double) r.inputTokens / r.outputTokens : r.inputTokens > 0 ? 1000.0 : null, null));
+        inputOutputRatio(r), null));
     r.latencyClass = s.latencyClass();
     r.latencyConfidence = s.confidence();
+  }
+
+  /** Null when the record has no tokens (a bill line): boxed throughout, as a ternary mixing double and null unboxes the null. */
+  private static Double inputOutputRatio(UsageRecord r) {
+    if (r.outputTokens > 0) return (double) r.inputTokens / r.outputTokens;
+    if (r.inputTokens > 0) return 1000.0;
+    return null;
   }
 
   public static boolean isEmbeddings(String operation) {

@@ -1,4 +1,4 @@
-package io.keld.trade.crypto;
+package io.keld.kit.crypto;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;

@@ -1,4 +1,4 @@
-package io.keld.trade.crypto;
+package io.keld.kit.crypto;
 
 import java.io.IOException;
 import java.nio.file.Files;
