@@ -54,13 +54,16 @@ public final class BookLogRoutes {
     return pathPrefix("ixp", () -> pathPrefix("v1", () -> concat(
         path("keys", () -> get(() -> complete(response(StatusCodes.OK,
             new KeyList("list", logs.keys().published(), logs.keys().signer().keyId()))))),
-        pathPrefix("books", () -> KeyAuthentication.authenticated(authenticator, p -> pathPrefix(PathMatchers.segment(), book -> {
-          if (!logs.knows(book)) throw ProblemException.notFound("book '" + clip(book) + "' (no such use case)");
-          return concat(
-              path("events", () -> get(() -> parameterMap(params -> page(p, book, params)))),
-              path(PathMatchers.segment("events").slash("stream"), () -> get(() -> parameterMap(params -> follow(p, book, params)))),
-              path(PathMatchers.segment("receipts").slash(PathMatchers.segment()), seq -> get(() -> receipt(book, seq))));
-        }))))));
+        pathPrefix("books", () -> KeyAuthentication.authenticated(authenticator, p -> pathPrefix(PathMatchers.segment(), book -> concat(
+            // The book is checked in each route, so a path that is none of them stays the plain "no such route" 404.
+            path("events", () -> get(() -> knownBook(book, () -> parameterMap(params -> page(p, book, params))))),
+            path(PathMatchers.segment("events").slash("stream"), () -> get(() -> knownBook(book, () -> parameterMap(params -> follow(p, book, params))))),
+            path(PathMatchers.segment("receipts").slash(PathMatchers.segment()), seq -> get(() -> knownBook(book, () -> receipt(book, seq)))))))))));
+  }
+
+  private Route knownBook(String book, java.util.function.Supplier<Route> inner) {
+    if (!logs.knows(book)) throw ProblemException.notFound("book '" + clip(book) + "' (no such use case)");
+    return inner.get();
   }
 
   private Route page(Principal p, String book, Map<String, String> params) {

@@ -59,7 +59,7 @@ class KeldConfigTest {
   @Test
   void theThreeNodeExampleNamesItsSeeds() {
     Config c = KeldConfig.load("cluster-local-3", KeldConfig.Overrides.none());
-    assertEquals(2, c.getStringList("pekko.cluster.seed-nodes").size());
+    assertEquals(3, c.getStringList("pekko.cluster.seed-nodes").size(), "every node is a seed");
   }
 
   @Test

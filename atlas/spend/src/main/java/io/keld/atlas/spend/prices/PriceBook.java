@@ -141,7 +141,10 @@ public final class PriceBook {
       throw new IllegalArgumentException("usd_per_mtok must be between 0 and 1000000 with at most 6 decimals");
     }
     long micro = usdPerMtok.movePointRight(6).setScale(0, RoundingMode.UNNECESSARY).longValueExact();
-    return new Entry(0, provider.toLowerCase(Locale.ROOT), model.toLowerCase(Locale.ROOT), tokenType, micro, effectiveFrom, origin);
+    // The database keeps microseconds (PostgreSQL rounds finer times, possibly up): an entry keeps
+    // exactly the time it will read back as, so the book finds it by the time it was added with.
+    Instant from = effectiveFrom.truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+    return new Entry(0, provider.toLowerCase(Locale.ROOT), model.toLowerCase(Locale.ROOT), tokenType, micro, from, origin);
   }
 
   /** Adds an entry (an edit over HTTP); the book on this node sees it at once. */
