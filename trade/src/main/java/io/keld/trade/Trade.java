@@ -116,6 +116,7 @@ public final class Trade {
     BookFeedPublisher publisher = new BookFeedPublisher(topics, feedSettings.conflation());
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, directory, topics, books, feedSettings);
+    publisher.signReceiptsFor(provider -> feed.connections(provider) > 0);
     return new Trade(providers, directory, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
   }
 
