@@ -8,7 +8,7 @@ import io.keld.node.runtime.CommonPool;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest", "verify-replay", "cli-batch");
+  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "edge-peers", "atlas-ingest", "verify-replay", "cli-batch");
 
   public static void main(String[] args) throws Exception {
     CommonPool.ensureParallel(); // before anything uses the JDK's common pool
@@ -26,6 +26,7 @@ public final class BenchMain {
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick);
       case "edge-overhead" -> EdgeOverheadBench.run(quick);
+      case "edge-peers" -> EdgePeersBench.run(quick);
       case "atlas-ingest" -> AtlasIngestBench.run(quick);
       case "verify-replay" -> VerifyReplayBench.run(quick);
       case "cli-batch" -> CliBatchBench.run(quick);

@@ -21,6 +21,7 @@ public final class BenchReport {
   private final boolean quick;
   private final Map<String, Object> figures = new LinkedHashMap<>();
   private final StringBuilder markdown = new StringBuilder();
+  private boolean draft;
 
   public BenchReport(String name, boolean quick) {
     this.name = name;
@@ -29,6 +30,12 @@ public final class BenchReport {
 
   public BenchReport figure(String key, Object value) {
     figures.put(key, value);
+    return this;
+  }
+
+  /** A partial run (some of its parts left out): printed, but not recorded in BENCHMARKS.md. */
+  public BenchReport draft() {
+    this.draft = true;
     return this;
   }
 
@@ -52,7 +59,7 @@ public final class BenchReport {
   public void publish(Path benchmarksMd) throws IOException {
     System.out.println();
     System.out.println(markdown);
-    if (benchmarksMd != null) writeSection(benchmarksMd);
+    if (benchmarksMd != null && !draft) writeSection(benchmarksMd);
     System.out.println(json());
   }
 
