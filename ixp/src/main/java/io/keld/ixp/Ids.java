@@ -18,10 +18,20 @@ public final class Ids {
     return prefix + "_" + random(16);
   }
 
-  /** {@code n} random characters of a lowercase base32 alphabet (no i, l, o, u). */
+  /**
+   * {@code n} random characters of a lowercase base32 alphabet (no i, l, o, u): five random bits
+   * each, drawn in one call to the secure generator (a call per character cost microseconds per id
+   * on the edge's real-time path).
+   */
   public static String random(int n) {
+    byte[] bits = new byte[(n * 5 + 7) / 8];
+    RANDOM.nextBytes(bits);
     char[] out = new char[n];
-    for (int i = 0; i < n; i++) out[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
+    for (int i = 0; i < n; i++) {
+      int bit = i * 5;
+      int word = (bits[bit / 8] & 0xff) << 8 | (bit / 8 + 1 < bits.length ? bits[bit / 8 + 1] & 0xff : 0);
+      out[i] = ALPHABET[(word >>> (11 - bit % 8)) & 31];
+    }
     return new String(out);
   }
 }

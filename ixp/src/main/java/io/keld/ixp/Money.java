@@ -16,6 +16,11 @@ public final class Money {
   /** The cost of {@code tokens} at {@code pricePerMtok}; exact for any inputs, refused when the result overflows a long. */
   public static long costMicroUsd(long tokens, long pricePerMtok) {
     if (tokens < 0 || pricePerMtok < 0) throw new IllegalArgumentException("tokens and prices are not negative");
+    // The usual case fits a long: the same rounding without a BigInteger (the edge computes costs per request).
+    if (Math.multiplyHigh(tokens, pricePerMtok) == 0) {
+      long product = tokens * pricePerMtok;
+      if (product >= 0 && product <= Long.MAX_VALUE - 500_000) return (product + 500_000) / 1_000_000;
+    }
     return BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(pricePerMtok)).add(HALF).divide(MILLION).longValueExact();
   }
 }

@@ -262,10 +262,12 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(),
+                  // The OpenAI edge first: its real-time path is the one where every microsecond shows, and
+                  // /v1 is its own (no other route would answer it).
+                  List.of(openAi, health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
-                      spend.routes(books, useCases), trade.routes(), bookLog, ixp, openAi),
+                      spend.routes(books, useCases), trade.routes(), bookLog, ixp),
                   config.getDuration("keld.http.drain-timeout"))
               .toCompletableFuture()
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);

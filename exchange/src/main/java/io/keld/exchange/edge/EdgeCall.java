@@ -14,9 +14,11 @@ import java.util.Set;
  * @param models         the models the request accepts: the one it named, or any for {@code keld/<use-case>}
  * @param ceilingPerMtok micro-USD per million tokens
  * @param estimatedTokens input plus the output the request allows
+ * @param body           the request body, parsed
+ * @param bodyBytes      the bytes it was parsed from, sent on as they are when the provider's model is the one they name
  */
 record EdgeCall(Principal principal, Project project, Operation operation, String requestedModel, String useCase, Set<String> models,
-    Instant receivedAt, Instant deadline, long ceilingPerMtok, long estimatedTokens, boolean stream, ObjectNode body) {
+    Instant receivedAt, Instant deadline, long ceilingPerMtok, long estimatedTokens, boolean stream, ObjectNode body, byte[] bodyBytes) {
 
   @Override
   public String toString() {

@@ -171,11 +171,11 @@ public final class OpenAiRoutes {
   private Route call(Principal p, Operation operation) {
     return JsonBodies.refuseOversized(settings.maxBodyBytes(), () -> new OpenAiError(400, "invalid_request_error", "request_too_large",
         null, "The request body is larger than " + settings.maxBodyBytes() + " bytes.", false).response(),
-        () -> extractRequest(request -> entity(Unmarshaller.entityToString(), text -> {
+        () -> extractRequest(request -> entity(Unmarshaller.entityToByteArray(), bytes -> {
       // Milliseconds, as every job's times are: list cursors order by them.
       Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
-      ObjectNode body = parseBody(text, operation);
-      return onSuccess(resolve(p, request, operation, body, now), call -> {
+      ObjectNode body = parseBody(bytes, operation);
+      return onSuccess(resolve(p, request, operation, body, bytes, now), call -> {
         Duration lead = Duration.between(now, call.deadline());
         boolean realtimePath = lead.compareTo(settings.realtimeMaxLead()) <= 0;
         // The answer may take until the deadline: the server's usual request timeout does not apply.
@@ -189,10 +189,11 @@ public final class OpenAiRoutes {
     return Directives.complete(r);
   }
 
-  private static ObjectNode parseBody(String text, Operation operation) {
+  /** The body parsed once, from its bytes, and checked; the bytes themselves are what a provider is sent when nothing in them changes. */
+  private static ObjectNode parseBody(byte[] bytes, Operation operation) {
     JsonNode node;
     try {
-      node = STRICT.readTree(text);
+      node = STRICT.readTree(bytes);
     } catch (Exception e) {
       throw OpenAiError.invalid(null, "We could not parse the JSON body of your request. Send a JSON object.");
     }
@@ -231,7 +232,7 @@ public final class OpenAiRoutes {
   }
 
   /** Who, which project, which book and models, and the deadline and ceiling: headers, then the project's defaults, then the node's. */
-  private CompletionStage<EdgeCall> resolve(Principal p, HttpRequest request, Operation operation, ObjectNode body, Instant now) {
+  private CompletionStage<EdgeCall> resolve(Principal p, HttpRequest request, Operation operation, ObjectNode body, byte[] bytes, Instant now) {
     String projectId = request.getHeader("X-Keld-Project").map(h -> h.value().trim()).orElse(p.projectId());
     if (projectId == null) {
       throw OpenAiError.invalid("X-Keld-Project", "This key is not scoped to a project: name the project the spend belongs to in the X-Keld-Project header.");
@@ -270,21 +271,28 @@ public final class OpenAiRoutes {
         long tokens = Item.estimate(operation, body);
         if (tokens > BudgetLedger.MAX_TOKENS) throw OpenAiError.invalid("max_tokens", "The request is larger than a budget can hold.");
         boolean stream = operation == Operation.CHAT_COMPLETIONS && body.path("stream").asBoolean(false);
-        return new EdgeCall(p, project, operation, model, useCase, models, now, deadline, ceiling, tokens, stream, body);
+        return new EdgeCall(p, project, operation, model, useCase, models, now, deadline, ceiling, tokens, stream, body, bytes);
       });
     });
   }
 
   /** The book a named model is served on: the request's or project's use case if the model is on it, else the operation's usual one, else any. */
   private String bookFor(String model, Operation operation, String projectUseCase) {
-    List<String> candidates = new ArrayList<>();
-    if (projectUseCase != null) candidates.add(projectUseCase);
-    candidates.add(DEFAULT_USE_CASE.get(operation));
-    candidates.addAll(new TreeSet<>(localBooks.useCases()));
-    for (String uc : candidates) {
-      if (localBooks.offers(uc).stream().anyMatch(o -> o.model().equals(model))) return uc;
+    // The usual books first, without building the sorted list of every book the usual case never reaches.
+    if (projectUseCase != null && offersModel(projectUseCase, model)) return projectUseCase;
+    String usual = DEFAULT_USE_CASE.get(operation);
+    if (offersModel(usual, model)) return usual;
+    for (String uc : new TreeSet<>(localBooks.useCases())) {
+      if (offersModel(uc, model)) return uc;
     }
     throw OpenAiError.modelNotFound(model, "Models with asks now: " + catalogNames() + ".");
+  }
+
+  private boolean offersModel(String useCase, String model) {
+    for (Quote.Option o : localBooks.offers(useCase)) {
+      if (o.model().equals(model)) return true;
+    }
+    return false;
   }
 
   private static long ceiling(String text) {

@@ -118,7 +118,7 @@ final class RealtimePath {
     List<Supplier<CompletionStage<Route>>> candidates = new ArrayList<>(choices.size());
     for (Choice choice : choices) candidates.add(() -> routes.resolve(choice.providerId(), choice.model()));
     Duration untilDeadline = Duration.between(clock.instant(), call.deadline());
-    return providers.forward(call.operation(), call.body(), call.stream(), candidates, untilDeadline)
+    return providers.forward(call.operation(), call.body(), call.bodyBytes(), call.stream(), candidates, untilDeadline)
         .thenApply(forwarded -> finish(call, jobId, choices.get(forwarded.route()), hold, forwarded));
   }
 

@@ -10,6 +10,9 @@ import java.sql.PreparedStatement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import com.fasterxml.jackson.core.type.TypeReference;
 import io.keld.atlas.spend.ledger.LatencyTolerance;
@@ -101,16 +104,24 @@ public final class JobUsageStore {
     }
   }
 
+  /** How many jobs one existence check names: a batch of the real-time path's records is checked in a few queries, not one per record. */
+  private static final int CHECK_CHUNK = 200;
+
   private static List<UsageRecord> withoutExisting(Connection tx, List<UsageRecord> records) throws SQLException {
-    List<UsageRecord> fresh = new ArrayList<>();
-    try (PreparedStatement ps = tx.prepareStatement("SELECT 1 FROM job_usage WHERE job_id = ? AND leg_no = ?")) {
-      for (UsageRecord r : records) {
-        ps.setString(1, r.jobId());
-        ps.setInt(2, r.legNo());
+    Set<String> existing = new HashSet<>();
+    for (int from = 0; from < records.size(); from += CHECK_CHUNK) {
+      List<UsageRecord> chunk = records.subList(from, Math.min(records.size(), from + CHECK_CHUNK));
+      String marks = String.join(",", Collections.nCopies(chunk.size(), "?"));
+      try (PreparedStatement ps = tx.prepareStatement("SELECT job_id, leg_no FROM job_usage WHERE job_id IN (" + marks + ")")) {
+        for (int i = 0; i < chunk.size(); i++) ps.setString(i + 1, chunk.get(i).jobId());
         try (var rs = ps.executeQuery()) {
-          if (!rs.next()) fresh.add(r);
+          while (rs.next()) existing.add(rs.getString(1) + "/" + rs.getInt(2));
         }
       }
+    }
+    List<UsageRecord> fresh = new ArrayList<>();
+    for (UsageRecord r : records) {
+      if (!existing.contains(r.jobId() + "/" + r.legNo())) fresh.add(r);
     }
     return fresh;
   }

@@ -3,6 +3,7 @@ package io.keld.flow.client;
 import io.keld.flow.Usage;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.StatusCode;
@@ -20,18 +21,66 @@ public sealed interface Forwarded {
 
   /**
    * The provider answered and the answer was read whole (a request that does not stream, or any
-   * answer that is not a 2xx).
-   *
-   * @param body    the answer's bytes as they came: content, never logged
-   * @param usage   the provider's {@code usage} object, if the body is JSON carrying one (a count it leaves out reads 0)
-   * @param outcome what {@link ProviderClient}'s classification makes of the answer: {@link Attempt.Answered} for a 2xx
-   *                JSON object, else {@link Attempt.Failed} with its kind, error and {@code Retry-After}
+   * answer that is not a 2xx). Its {@link #outcome} is worked out (from the body's JSON) only when
+   * asked for: a proxy that passes the answer on needs only the status, the bytes and the usage.
    */
-  record Answered(int route, StatusCode status, ContentType contentType, byte[] body, Optional<Usage> usage, Attempt outcome)
-      implements Forwarded {
+  final class Answered implements Forwarded {
+    private final int route;
+    private final StatusCode status;
+    private final ContentType contentType;
+    private final byte[] body;
+    private final Optional<Usage> usage;
+    private Supplier<Attempt> classification;
+    private Attempt outcome;
+
+    /**
+     * @param body           the answer's bytes as they came: content, never logged
+     * @param usage          the provider's {@code usage} object, if the body is JSON carrying one (a count it leaves out reads 0)
+     * @param classification what {@link ProviderClient}'s classification makes of the answer: {@link Attempt.Answered} for a
+     *                       2xx JSON object, else {@link Attempt.Failed} with its kind, error and {@code Retry-After}
+     */
+    public Answered(int route, StatusCode status, ContentType contentType, byte[] body, Optional<Usage> usage, Supplier<Attempt> classification) {
+      this.route = route;
+      this.status = status;
+      this.contentType = contentType;
+      this.body = body;
+      this.usage = usage;
+      this.classification = classification;
+    }
+
+    @Override
+    public int route() {
+      return route;
+    }
+
+    public StatusCode status() {
+      return status;
+    }
+
+    public ContentType contentType() {
+      return contentType;
+    }
+
+    public byte[] body() {
+      return body;
+    }
+
+    public Optional<Usage> usage() {
+      return usage;
+    }
+
+    /** The answer classified as {@link ProviderClient} classifies any attempt; worked out on the first call. */
+    public synchronized Attempt outcome() {
+      if (outcome == null) {
+        outcome = classification.get();
+        classification = null;
+      }
+      return outcome;
+    }
+
     @Override
     public String toString() {
-      return "Answered[route=" + route + ", status=" + status + ", usage=" + usage + ", outcome=" + outcome + ", body=<redacted>]";
+      return "Answered[route=" + route + ", status=" + status + ", usage=" + usage + ", body=<redacted>]";
     }
   }
 

@@ -1,5 +1,8 @@
 package io.keld.flow.client;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,8 +12,11 @@ import io.keld.flow.Operation;
 import io.keld.flow.Route;
 import io.keld.flow.Usage;
 import io.keld.kit.Json;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -24,6 +30,9 @@ import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
+import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
@@ -54,6 +63,8 @@ public final class ProviderClient {
   private final ConnectionPoolSettings pool;
   private final HttpsConnectionContext https;
   private final LoggingAdapter log;
+  private static final int MAX_URIS = 10_000;
+  private final Map<String, Uri> uris = new ConcurrentHashMap<>();
 
   /**
    * @param maxConnectionsPerHost the pool's connection limit per provider host; the pacing limit
@@ -87,7 +98,7 @@ public final class ProviderClient {
     body.remove("stream_options");
     HttpRequest request;
     try {
-      request = HttpRequest.POST(endpoint.baseUrl() + item.operation().path())
+      request = HttpRequest.create().withMethod(HttpMethods.POST).withUri(uri(endpoint.baseUrl() + item.operation().path()))
           .withEntity(ContentTypes.APPLICATION_JSON, JSON.writeValueAsBytes(body));
     } catch (Exception e) {
       return CompletableFuture.completedFuture(failed(Attempt.Failure.REJECTED, "the request body could not be written", 0, null, started));
@@ -140,17 +151,58 @@ public final class ProviderClient {
    */
   public CompletionStage<Forwarded> forward(Operation operation, ObjectNode body, boolean stream, List<Supplier<CompletionStage<Route>>> routes,
       Duration timeout) {
-    if (routes.isEmpty()) throw new IllegalArgumentException("a forward needs at least one route");
-    ObjectNode sent = body.deepCopy();
-    if (stream) {
-      JsonNode options = sent.get("stream_options");
-      ObjectNode streamOptions = options instanceof ObjectNode o ? o : sent.putObject("stream_options");
-      streamOptions.put("include_usage", true);
-    }
-    return forwardFrom(0, operation, sent, stream, routes, System.nanoTime() + timeout.toNanos());
+    return forward(operation, body, null, stream, routes, timeout);
   }
 
-  private CompletionStage<Forwarded> forwardFrom(int at, Operation operation, ObjectNode body, boolean stream,
+  /**
+   * {@link #forward(Operation, ObjectNode, boolean, List, Duration)} with the bytes {@code body} was
+   * read from: a route whose model is the one the body names gets these bytes as they are, with no
+   * copy of the body and no writing of it (a stream still gets its {@code include_usage} written in).
+   *
+   * @param asWritten the request's bytes, which {@code body} is the parse of; or null
+   */
+  public CompletionStage<Forwarded> forward(Operation operation, ObjectNode body, byte[] asWritten, boolean stream,
+      List<Supplier<CompletionStage<Route>>> routes, Duration timeout) {
+    if (routes.isEmpty()) throw new IllegalArgumentException("a forward needs at least one route");
+    return forwardFrom(0, operation, new Outgoing(body, stream ? null : asWritten, stream), routes, System.nanoTime() + timeout.toNanos());
+  }
+
+  /**
+   * The body a forward sends, as bytes for a route's model: the caller's bytes when the model is the
+   * one they name, else a copy with the route's model (and, for a stream, {@code include_usage}).
+   */
+  private static final class Outgoing {
+    private final ObjectNode body;
+    private final byte[] asWritten;
+    private final String namedModel;
+    private final boolean stream;
+    private ObjectNode copy;
+
+    Outgoing(ObjectNode body, byte[] asWritten, boolean stream) {
+      this.body = body;
+      this.asWritten = asWritten;
+      JsonNode model = body.get("model");
+      this.namedModel = model != null && model.isTextual() ? model.asText() : null;
+      this.stream = stream;
+    }
+
+    byte[] bytesFor(String model) throws JsonProcessingException {
+      if (asWritten != null && model.equals(namedModel)) return asWritten;
+      if (copy == null) {
+        copy = body.deepCopy();
+        if (stream) {
+          JsonNode options = copy.get("stream_options");
+          ObjectNode streamOptions = options instanceof ObjectNode o ? o : copy.putObject("stream_options");
+          streamOptions.put("include_usage", true);
+        }
+      }
+      // Tries run one after another, each written out here at once: the one copy serves them all.
+      copy.put("model", model);
+      return JSON.writeValueAsBytes(copy);
+    }
+  }
+
+  private CompletionStage<Forwarded> forwardFrom(int at, Operation operation, Outgoing body,
       List<Supplier<CompletionStage<Route>>> routes, long deadlineNanos) {
     long started = System.nanoTime();
     long left = (deadlineNanos - started) / 1_000_000;
@@ -158,7 +210,10 @@ public final class ProviderClient {
     boolean lastRoute = at + 1 == routes.size();
     CompletionStage<HttpResponse> head;
     try {
-      head = routes.get(at).get().thenCompose(route -> responseHead(route, operation, body, left));
+      CompletionStage<Route> route = routes.get(at).get();
+      // A route known at once (the usual case) is sent on this thread, without a composed stage.
+      CompletableFuture<Route> known = route instanceof CompletableFuture<Route> f && f.isDone() && !f.isCompletedExceptionally() ? f : null;
+      head = known != null ? responseHead(known.join(), operation, body, left) : route.thenCompose(r -> responseHead(r, operation, body, left));
     } catch (RuntimeException resolveFailed) {
       head = CompletableFuture.failedFuture(resolveFailed);
     }
@@ -168,23 +223,33 @@ public final class ProviderClient {
       boolean another = failure != null || response.status().intValue() == 429 || response.status().intValue() >= 500;
       if (another && !lastRoute) {
         if (response != null) response.discardEntityBytes(materializer);
-        return forwardFrom(at + 1, operation, body, stream, routes, deadlineNanos);
+        return forwardFrom(at + 1, operation, body, routes, deadlineNanos);
       }
       if (failure != null) return CompletableFuture.<Forwarded>completedFuture(unreachable(at, failure));
-      return answer(at, stream, response, deadlineNanos, started);
+      return answer(at, body.stream, response, deadlineNanos, started);
     }).thenCompose(next -> next);
   }
 
+  /**
+   * The parsed URI of a provider's URL: parsing it per request was a tenth of the forward's own CPU.
+   * Providers' URLs are few; the map is emptied should it ever hold more than {@link #MAX_URIS}.
+   */
+  private Uri uri(String url) {
+    Uri known = uris.get(url);
+    if (known != null) return known;
+    if (uris.size() >= MAX_URIS) uris.clear();
+    Uri parsed = Uri.create(url);
+    uris.put(url, parsed);
+    return parsed;
+  }
+
   /** Sends the request and waits at most {@code timeoutMillis} for the response head; a head that comes later is drained. */
-  private CompletionStage<HttpResponse> responseHead(Route route, Operation operation, ObjectNode body, long timeoutMillis) {
+  private CompletionStage<HttpResponse> responseHead(Route route, Operation operation, Outgoing body, long timeoutMillis) {
     ProviderEndpoint endpoint = route.endpoint();
-    // body is forward()'s own copy, and tries run one after another, each written out here at once:
-    // setting the route's model on it needs no second copy.
-    ObjectNode routed = body;
-    routed.put("model", route.model());
     HttpRequest request;
     try {
-      request = HttpRequest.POST(endpoint.baseUrl() + operation.path()).withEntity(ContentTypes.APPLICATION_JSON, JSON.writeValueAsBytes(routed));
+      request = HttpRequest.create().withMethod(HttpMethods.POST).withUri(uri(endpoint.baseUrl() + operation.path()))
+          .withEntity(ContentTypes.APPLICATION_JSON, body.bytesFor(route.model()));
     } catch (Exception e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -214,13 +279,60 @@ public final class ProviderClient {
           .mapMaterializedValue(mat -> NotUsed.notUsed());
       return CompletableFuture.completedFuture(new Forwarded.Streaming(at, status, response.entity().getContentType(), bytes, usage));
     }
+    // A small answer arrives whole with its head: no stream to run, no stage to wait on.
+    if (response.entity() instanceof HttpEntity.Strict strict) return CompletableFuture.completedFuture(answered(at, response, strict, started));
     long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
     return direct(response.entity().toStrict(left, materializer)).handle((strict, failure) -> {
       if (failure != null) return new Forwarded.BrokeOff(at, status, reason(failure));
-      byte[] bytes = strict.getData().toArray();
-      JsonNode json = readJson(bytes);
-      return new Forwarded.Answered(at, status, response.entity().getContentType(), bytes, usageOf(json), classify(response, json, started));
+      return answered(at, response, strict, started);
     });
+  }
+
+  /**
+   * An answer read whole. Its usage is read by a streaming pass over the bytes; the classification
+   * (which needs the whole JSON tree) is made only if someone asks for it.
+   */
+  private static Forwarded.Answered answered(int at, HttpResponse response, HttpEntity.Strict strict, long started) {
+    byte[] bytes = strict.getData().toArray();
+    long took = System.nanoTime() - started;
+    return new Forwarded.Answered(at, response.status(), response.entity().getContentType(), bytes, usageOf(bytes),
+        () -> classify(response, readJson(bytes), System.nanoTime() - took));
+  }
+
+  /**
+   * The top-level {@code usage} object of a JSON answer, read without building the answer's tree
+   * (its content is skipped over); empty if the body is not a JSON object or carries no usage object.
+   */
+  static Optional<Usage> usageOf(byte[] bytes) {
+    try (JsonParser p = JSON.getFactory().createParser(bytes)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) return Optional.empty();
+      Optional<Usage> found = Optional.empty();
+      for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+        String name = p.currentName();
+        if (p.nextToken() == JsonToken.START_OBJECT && "usage".equals(name)) found = Optional.of(usage(p));
+        else p.skipChildren();
+      }
+      return found;
+    } catch (IOException notJson) {
+      return Optional.empty();
+    }
+  }
+
+  /** The counts of a usage object, the parser on its start; a count left out (or not a number) reads 0. */
+  private static Usage usage(JsonParser p) throws IOException {
+    long prompt = 0;
+    long completion = 0;
+    for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+      String name = p.currentName();
+      JsonToken value = p.nextToken();
+      if (value.isScalarValue()) {
+        if ("prompt_tokens".equals(name)) prompt = p.getValueAsLong(0);
+        else if ("completion_tokens".equals(name)) completion = p.getValueAsLong(0);
+      } else {
+        p.skipChildren();
+      }
+    }
+    return new Usage(prompt, completion);
   }
 
   /**

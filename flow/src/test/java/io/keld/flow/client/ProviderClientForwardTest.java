@@ -74,6 +74,7 @@ class ProviderClientForwardTest {
   /** Requests per behaviour, and the bodies and authorization the provider received. */
   private final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
   private final List<JsonNode> bodies = new CopyOnWriteArrayList<>();
+  private final List<String> rawBodies = new CopyOnWriteArrayList<>();
   private final List<String> authorizations = new CopyOnWriteArrayList<>();
   /** The streaming behaviour sends its first event, then waits for this before it sends the rest. */
   private volatile CompletableFuture<Done> restOfStream = new CompletableFuture<>();
@@ -96,6 +97,7 @@ class ProviderClientForwardTest {
   void reset() {
     requests.clear();
     bodies.clear();
+    rawBodies.clear();
     authorizations.clear();
     restOfStream = new CompletableFuture<>();
   }
@@ -105,6 +107,7 @@ class ProviderClientForwardTest {
         () -> post(() -> extractRequest(request -> entity(Unmarshaller.entityToString(), body -> {
           requests.computeIfAbsent(behaviour, b -> new AtomicInteger()).incrementAndGet();
           authorizations.add(request.getHeader("Authorization").map(h -> h.value()).orElse(""));
+          rawBodies.add(body);
           try {
             bodies.add(JSON.readTree(body));
           } catch (Exception e) {
@@ -221,6 +224,50 @@ class ProviderClientForwardTest {
     ObjectNode expected = chat(false).put("model", "model-ok");
     assertEquals(expected, sent, "only the model is the route's; stream, logit_bias and the rest go as written");
     assertEquals("Bearer sk-ok", authorizations.get(0));
+  }
+
+  @Test
+  void aRouteServingTheNamedModelGetsTheCallersBytesAsTheyAreAndAnotherGetsItsModel() throws Exception {
+    String asWritten = "{ \"messages\" : [{\"role\":\"user\",\"content\":\"hello\"}],\n  \"model\":\"model-ok\", \"temperature\":0.250 }";
+    ObjectNode parsed = (ObjectNode) JSON.readTree(asWritten);
+    Forwarded forwarded = client.forward(Operation.CHAT_COMPLETIONS, parsed, asWritten.getBytes(StandardCharsets.UTF_8), false,
+        List.of(to("status-500"), to("ok")), Duration.ofSeconds(10)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+
+    assertEquals(1, assertInstanceOf(Forwarded.Answered.class, forwarded).route());
+    assertEquals(2, rawBodies.size());
+    assertEquals(parsed.deepCopy().put("model", "model-status-500"), bodies.get(0), "the other model's route gets the body with its model");
+    assertEquals(asWritten, rawBodies.get(1), "the named model's route gets the very bytes the caller sent");
+    assertEquals("model-ok", parsed.get("model").asText(), "the caller's parsed body is left as it was");
+  }
+
+  @Test
+  void aStreamAlwaysAsksForTheUsageChunkEvenWhenTheCallersBytesNameTheModel() throws Exception {
+    ObjectNode parsed = chat(true).put("model", "model-stream");
+    Forwarded forwarded = client.forward(Operation.CHAT_COMPLETIONS, parsed, JSON.writeValueAsBytes(parsed), true,
+        List.of(to("stream")), Duration.ofSeconds(10)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+
+    Forwarded.Streaming streaming = assertInstanceOf(Forwarded.Streaming.class, forwarded);
+    restOfStream.complete(Done.getInstance());
+    streaming.body().runWith(Sink.ignore(), testKit.system()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertTrue(bodies.get(0).path("stream_options").path("include_usage").asBoolean());
+    assertFalse(parsed.has("stream_options"), "the caller's parsed body is left as it was");
+  }
+
+  @Test
+  void usageReadFromTheBytesIsWhatTheParsedAnswerCarries() throws Exception {
+    List<String> answers = List.of(ANSWER, "{\"usage\":{\"prompt_tokens\":3}}", "{\"usage\":{\"completion_tokens\":\"4\",\"x\":[1,{\"a\":2}]}}",
+        "{\"choices\":[{\"usage\":{\"prompt_tokens\":9}}],\"usage\":null}", "{\"usage\":5}", "[1,2]", "not json", "",
+        "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2},\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":8}}",
+        "{\"a\":{\"usage\":{\"prompt_tokens\":1}},\"b\":\"usage\"}");
+    for (String answer : answers) {
+      JsonNode tree;
+      try {
+        tree = JSON.readTree(answer);
+      } catch (Exception notJson) {
+        tree = null;
+      }
+      assertEquals(ProviderClient.usageOf(tree), ProviderClient.usageOf(answer.getBytes(StandardCharsets.UTF_8)), answer);
+    }
   }
 
   @Test

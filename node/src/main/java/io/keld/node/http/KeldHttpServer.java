@@ -45,8 +45,7 @@ public final class KeldHttpServer {
           long start = System.nanoTime();
           return mapResponse(
               response -> {
-                metrics.recordHttpRequest(
-                    request.method().value(), response.status().intValue(), Duration.ofNanos(System.nanoTime() - start));
+                metrics.recordHttpRequest(request.method().value(), response.status().intValue(), System.nanoTime() - start);
                 return response;
               },
               () -> inner);

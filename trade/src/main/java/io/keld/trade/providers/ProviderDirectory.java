@@ -5,6 +5,9 @@ import io.keld.flow.Route;
 import io.keld.flow.client.ProviderEndpoint;
 import io.keld.flow.pacing.Capacity;
 import io.keld.kit.ProblemException;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -27,6 +30,11 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Credentials are decrypted once per endpoint and node and kept in memory for the data plane
  * (endpoints never change once created, and their ids are never reused); they are never logged.
+ *
+ * <p>A resolved route is remembered for {@link #ROUTE_CACHE_FOR}, so the real-time path does not
+ * read the database per request: a change made through this node's store shows at once (the store
+ * counts its changes, and a route read before the last one is read again), one made on another
+ * node within that time.
  */
 public final class ProviderDirectory {
 
@@ -38,8 +46,17 @@ public final class ProviderDirectory {
     }
   }
 
+  /** How long a resolved route is used before it is read again (when this node's store saw no change meanwhile). */
+  public static final Duration ROUTE_CACHE_FOR = Duration.ofSeconds(5);
+
   private final ProviderStore providers;
   private final Flow flow;
+  /** Routes read from the store, with the store's change count they were read at. */
+  private final Cache<RouteKey, Resolved> resolved = Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(ROUTE_CACHE_FOR).build();
+
+  private record RouteKey(String providerId, String model) {}
+
+  private record Resolved(Route route, long storeChanges) {}
   /** Endpoints as Flow calls them (base URL and credential in clear), by endpoint id. */
   private final ConcurrentHashMap<String, ProviderEndpoint> decrypted = new ConcurrentHashMap<>();
 
@@ -55,9 +72,17 @@ public final class ProviderDirectory {
   public CompletionStage<Route> route(String providerId, String model) {
     Optional<ProviderEndpoint> fleet = flow.registered(providerId);
     if (fleet.isPresent()) return CompletableFuture.completedFuture(new Route(fleet.get(), model));
+    RouteKey key = new RouteKey(providerId, model);
+    Resolved known = resolved.getIfPresent(key);
+    long changes = providers.changes();
+    if (known != null && known.storeChanges() == changes) return CompletableFuture.completedFuture(known.route());
     return providers.servingEndpoint(providerId, model).thenCompose(found -> {
       if (found.isEmpty()) return CompletableFuture.failedFuture(new NoEndpoint(providerId, model));
-      return callable(found.get()).thenApply(endpoint -> new Route(endpoint, model));
+      return callable(found.get()).thenApply(endpoint -> {
+        Route route = new Route(endpoint, model);
+        resolved.put(key, new Resolved(route, changes));
+        return route;
+      });
     });
   }
 

@@ -10,6 +10,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.concurrent.atomic.AtomicLong;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,11 +29,25 @@ public final class ProviderStore {
   private final Sql sql;
   private final CredentialCipher cipher;
   private final Clock clock;
+  /** How many writes to endpoints and models this store has finished: readers that cache what they read compare it. */
+  private final AtomicLong changes = new AtomicLong();
 
   public ProviderStore(Sql sql, CredentialCipher cipher, Clock clock) {
     this.sql = sql;
     this.cipher = cipher;
     this.clock = clock;
+  }
+
+  /**
+   * How many changes to endpoints and models this store has made so far. A change counts once its
+   * transaction has ended, so what was read after this number was taken is at least as new as it.
+   */
+  public long changes() {
+    return changes.get();
+  }
+
+  private <T> CompletionStage<T> counted(CompletionStage<T> write) {
+    return write.whenComplete((result, failure) -> changes.incrementAndGet());
   }
 
   private Instant now() {
@@ -75,7 +90,7 @@ public final class ProviderStore {
     String sealed = credential == null ? null : cipher.encrypt(credential, id);
     // A hint only for a credential long enough that its last four characters give nothing away.
     String hint = credential == null || credential.length() < 12 ? null : credential.substring(credential.length() - 4);
-    return sql.run(c -> {
+    return counted(sql.run(c -> {
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO trade_endpoints (id, org_id, name, base_url, credential_cipher, "
           + "credential_hint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
         Sql.bind(ps, id, orgId, name, baseUrl, sealed, hint, at);
@@ -85,7 +100,7 @@ public final class ProviderStore {
         throw e;
       }
       return new Endpoint(id, orgId, name, baseUrl, credential != null, hint, at);
-    });
+    }));
   }
 
   public CompletionStage<List<Endpoint>> endpoints(String orgId) {
@@ -130,7 +145,7 @@ public final class ProviderStore {
    * move to another endpoint).
    */
   public CompletionStage<Boolean> deleteEndpoint(String orgId, String id) {
-    return sql.run(c -> {
+    return counted(sql.run(c -> {
       List<String> serving = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT model FROM trade_models WHERE org_id = ? AND endpoint_id = ? ORDER BY model")) {
         Sql.bind(ps, orgId, id);
@@ -146,7 +161,7 @@ public final class ProviderStore {
         if (isForeignKeyViolation(e)) throw servesModels(id, List.of()); // a model named it meanwhile
         throw e;
       }
-    });
+    }));
   }
 
   private static ProblemException servesModels(String endpointId, List<String> models) {
@@ -184,7 +199,7 @@ public final class ProviderStore {
    */
   public CompletionStage<ServedModel> putModel(String orgId, String model, List<String> useCases, List<String> regions, String endpointId) {
     ServedModel m = new ServedModel(orgId, model, List.copyOf(useCases), List.copyOf(regions), endpointId, now());
-    return sql.run(c -> {
+    return counted(sql.run(c -> {
       // Replaced in one transaction: nobody sees the model missing in between.
       c.setAutoCommit(false);
       try {
@@ -217,7 +232,7 @@ public final class ProviderStore {
         c.setAutoCommit(true);
       }
       return m;
-    });
+    }));
   }
 
   public CompletionStage<List<ServedModel>> models(String orgId) {
@@ -245,12 +260,12 @@ public final class ProviderStore {
   }
 
   public CompletionStage<Boolean> deleteModel(String orgId, String model) {
-    return sql.run(c -> {
+    return counted(sql.run(c -> {
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM trade_models WHERE org_id = ? AND model = ?")) {
         Sql.bind(ps, orgId, model);
         return ps.executeUpdate() == 1;
       }
-    });
+    }));
   }
 
   private static Endpoint endpoint(ResultSet rs) throws SQLException {

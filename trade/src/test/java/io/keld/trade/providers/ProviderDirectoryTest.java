@@ -3,6 +3,7 @@ package io.keld.trade.providers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.keld.flow.Flow;
@@ -21,6 +22,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -95,6 +97,22 @@ class ProviderDirectoryTest {
     // Moving a model to another endpoint moves its next route.
     get(store.putModel("prv_many", "small-8b", List.of("chat"), List.of(), second.id()));
     assertEquals(second.id(), get(directory.route("prv_many", "small-8b")).endpoint().id());
+  }
+
+  @Test
+  void aRouteOnceReadIsAnsweredFromMemoryUntilTheStoreChanges() throws Exception {
+    Endpoint first = get(store.createEndpoint("prv_cached", "first", "http://cached-1.example/v1", null));
+    get(store.putModel("prv_cached", "m", List.of("chat"), List.of(), null));
+    Route read = get(directory.route("prv_cached", "m"));
+    assertEquals(first.id(), read.endpoint().id());
+
+    CompletableFuture<Route> again = directory.route("prv_cached", "m").toCompletableFuture();
+    assertTrue(again.isDone(), "the real-time path's second request reads no table");
+    assertSame(read, again.get());
+
+    Endpoint second = get(store.createEndpoint("prv_cached", "second", "http://cached-2.example/v1", null));
+    get(store.putModel("prv_cached", "m", List.of("chat"), List.of(), second.id()));
+    assertEquals(second.id(), get(directory.route("prv_cached", "m")).endpoint().id(), "a change through this node shows at once");
   }
 
   @Test
