@@ -72,6 +72,7 @@ final class EdgePeersBench {
     double loadedSeconds;
     long non2xx;
     long socketErrors;
+    long streamsWithoutDone;
     /** This JVM's CPU and voluntary context switches per request, one connection and 64 (meaningful for Keld, which runs in it). */
     long oneConnectionRequests;
     double oneConnectionSwitches;
@@ -165,6 +166,7 @@ final class EdgePeersBench {
             Figures f = figures.get(t.name());
             f.ttfb.add(s.ttfb());
             f.non2xx += s.non2xx();
+            f.streamsWithoutDone += s.withoutDone();
             log("round %d/%d, streaming, %s: time to first byte p50 %d µs (%d streams)", r + 1, rounds, t.name(), s.ttfb().percentile(50),
                 s.ttfb().count());
           }
@@ -196,6 +198,7 @@ final class EdgePeersBench {
     table.append("| path | p50 | p99 | p99.9 | added p50 | added p99 | req/s at 64 conn. | p99 at 64 conn. | stream TTFB p50 | TTFB p99 | non-2xx |\n");
     table.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
     long non2xx = 0;
+    StringBuilder notes = new StringBuilder();
     for (Target t : targets) {
       Figures f = figures.get(t.name());
       Histogram one = f.oneConnection;
@@ -209,7 +212,10 @@ final class EdgePeersBench {
       report.figure(k + "_p50_us", one.percentile(50)).figure(k + "_p99_us", one.percentile(99)).figure(k + "_p999_us", one.percentile(99.9))
           .figure(k + "_rps_64", Math.round(f.rps())).figure(k + "_p99_64_us", f.loaded.percentile(99))
           .figure(k + "_ttfb_p50_us", f.ttfb.percentile(50)).figure(k + "_ttfb_p99_us", f.ttfb.percentile(99))
-          .figure(k + "_non_2xx", f.non2xx + f.socketErrors);
+          .figure(k + "_non_2xx", f.non2xx + f.socketErrors).figure(k + "_streams_without_done", f.streamsWithoutDone);
+      if (f.streamsWithoutDone > 0) {
+        notes.append(String.format(Locale.ROOT, " %s: %d streams (2xx) ended without `data: [DONE]`.", label(t.name()), f.streamsWithoutDone));
+      }
       non2xx += f.non2xx + f.socketErrors;
     }
     long keldAddedP50 = keld.oneConnection.percentile(50) - direct.oneConnection.percentile(50);
@@ -243,8 +249,8 @@ final class EdgePeersBench {
     report.line(table.toString());
     report.line(String.format(Locale.ROOT, "Keld against its peers in this run: **added p50 %+d µs** (nginx %+d µs, Portkey %+d µs; target ≤ 100 µs); "
             + "**p99 %.2f× nginx's** (target ≤ 2×); **throughput %.2f× nginx's, %.1f× Portkey's** (targets ≥ 0.5× and ≥ 10×); "
-            + "stream time to first byte %+d µs over direct at p50 (target ≤ 1 ms). Non-2xx answers or socket errors: %d.",
-        keldAddedP50, nginxAddedP50, portkeyAddedP50, p99VsNginx, rpsVsNginx, rpsVsPortkey, ttfbAdded, non2xx));
+            + "stream time to first byte %+d µs over direct at p50 (target ≤ 1 ms). Non-2xx answers or socket errors: %d.%s",
+        keldAddedP50, nginxAddedP50, portkeyAddedP50, p99VsNginx, rpsVsNginx, rpsVsPortkey, ttfbAdded, non2xx, notes));
     report.line(String.format(Locale.ROOT, "Keld's JVM (node only; wrk, peers and PostgreSQL are other processes): %.0f µs of CPU a request at %d "
             + "connections; %.1f voluntary context switches (thread hand-offs and waits) a request at one connection, %.1f at %d. These "
             + "hardly move with the machine's load, unlike the latencies.",

@@ -6,6 +6,8 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * This JVM's CPU time and its threads' context switches at one moment (Linux). Between two readings
@@ -13,27 +15,25 @@ import java.nio.file.Path;
  * a thread gave up the CPU for it (a hand-off to another thread is one such switch). Unlike latency,
  * neither figure moves much when other processes load the machine, so runs on a busy machine compare.
  */
-record ProcessCounters(long cpuNanos, long voluntarySwitches, long involuntarySwitches) {
+record ProcessCounters(long cpuNanos, Map<String, Long> voluntaryByThread) {
 
   static ProcessCounters now() {
     long cpu = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-    long voluntary = 0;
-    long involuntary = 0;
+    Map<String, Long> voluntary = new HashMap<>();
     try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
       for (Path task : tasks) {
         try {
           for (String line : Files.readAllLines(task.resolve("status"))) {
-            if (line.startsWith("voluntary_ctxt_switches:")) voluntary += Long.parseLong(line.substring(24).trim());
-            else if (line.startsWith("nonvoluntary_ctxt_switches:")) involuntary += Long.parseLong(line.substring(27).trim());
+            if (line.startsWith("voluntary_ctxt_switches:")) voluntary.put(task.getFileName().toString(), Long.parseLong(line.substring(24).trim()));
           }
         } catch (IOException threadEnded) {
           // a thread that ended meanwhile
         }
       }
     } catch (IOException notLinux) {
-      return new ProcessCounters(cpu, -1, -1);
+      return new ProcessCounters(cpu, null);
     }
-    return new ProcessCounters(cpu, voluntary, involuntary);
+    return new ProcessCounters(cpu, voluntary);
   }
 
   /** Per request from {@code before} to this reading: CPU microseconds, voluntary switches. */
@@ -41,7 +41,14 @@ record ProcessCounters(long cpuNanos, long voluntarySwitches, long involuntarySw
     return requests == 0 ? 0 : (cpuNanos - before.cpuNanos) / 1_000.0 / requests;
   }
 
+  /**
+   * Per request: the switches of the threads alive now, less what each had at {@code before} (a pool's
+   * thread that ended in between takes its switches with it: the figure is a slight undercount then).
+   */
   double voluntarySwitchesPerRequest(ProcessCounters before, long requests) {
-    return requests == 0 || voluntarySwitches < 0 ? 0 : (double) (voluntarySwitches - before.voluntarySwitches) / requests;
+    if (requests == 0 || voluntaryByThread == null || before.voluntaryByThread == null) return 0;
+    long switches = 0;
+    for (Map.Entry<String, Long> e : voluntaryByThread.entrySet()) switches += e.getValue() - before.voluntaryByThread.getOrDefault(e.getKey(), 0L);
+    return (double) switches / requests;
   }
 }

@@ -18,7 +18,8 @@ import java.util.Locale;
  */
 final class StreamClient {
 
-  record Result(Histogram ttfb, long non2xx) {}
+  /** @param withoutDone 2xx streams that ended without {@code data: [DONE]} (a gateway that leaves it out) */
+  record Result(Histogram ttfb, long non2xx, long withoutDone) {}
 
   static Result timeToFirstByte(EdgePeersBench.Target target, String body, int warmUp, int count) throws IOException {
     URI uri = URI.create(target.streamUrl());
@@ -37,6 +38,7 @@ final class StreamClient {
 
     Histogram h = new Histogram();
     long non2xx = 0;
+    long withoutDone = 0;
     try (Socket socket = new Socket(uri.getHost(), uri.getPort())) {
       socket.setTcpNoDelay(true);
       socket.setSoTimeout(10_000);
@@ -48,12 +50,13 @@ final class StreamClient {
         long sent = System.nanoTime();
         Head head = readHead(in);
         Response r = readBody(in, head);
-        if (head.status() / 100 != 2 || !r.sawDone) non2xx++;
+        if (head.status() / 100 != 2) non2xx++;
+        else if (!r.sawDone) withoutDone++;
         if (i >= warmUp) h.record((r.firstByteNanos - sent) / 1_000, 1);
         if (r.close) throw new IOException(target.name() + " closed the stream connection");
       }
     }
-    return new Result(h, non2xx);
+    return new Result(h, non2xx, withoutDone);
   }
 
   private record Response(long firstByteNanos, boolean sawDone, boolean close) {}
