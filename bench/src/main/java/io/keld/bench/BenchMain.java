@@ -8,7 +8,7 @@ import io.keld.node.runtime.CommonPool;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest", "verify-replay", "cli-batch");
+  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest", "verify-replay", "cli-batch", "market-day");
 
   public static void main(String[] args) throws Exception {
     CommonPool.ensureParallel(); // before anything uses the JDK's common pool
@@ -29,6 +29,7 @@ public final class BenchMain {
       case "atlas-ingest" -> AtlasIngestBench.run(quick);
       case "verify-replay" -> VerifyReplayBench.run(quick);
       case "cli-batch" -> CliBatchBench.run(quick);
+      case "market-day" -> MarketDayBench.run(quick);
       default -> throw new IllegalStateException(name);
     };
     report.publish(md == null ? null : Path.of(md));

@@ -254,8 +254,10 @@ public final class ProviderAgent implements AutoCloseable {
   private void decideQuietly() {
     try {
       decide();
+    } catch (InterruptedException stopping) {
+      Thread.currentThread().interrupt(); // close() stops the decider mid-decision
     } catch (Exception e) {
-      log.warn("agent {}: a decision failed: {}", settings.name(), e.toString());
+      if (!decider.isShutdown()) log.warn("agent {}: a decision failed: {}", settings.name(), e.toString());
     }
   }
 

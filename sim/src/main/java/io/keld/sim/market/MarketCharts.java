@@ -9,7 +9,9 @@ import java.util.Map;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
 import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
@@ -37,6 +39,14 @@ public final class MarketCharts {
 
   private static String save(Path dir, String name, JFreeChart chart) throws IOException {
     chart.setBackgroundPaint(Color.WHITE);
+    chart.getPlot().setBackgroundPaint(Color.WHITE);
+    if (chart.getPlot() instanceof CategoryPlot p) {
+      p.setRangeGridlinePaint(Color.LIGHT_GRAY);
+      p.getDomainAxis().setMaximumCategoryLabelLines(2);
+    } else if (chart.getPlot() instanceof XYPlot p) {
+      p.setRangeGridlinePaint(Color.LIGHT_GRAY);
+      p.setDomainGridlinePaint(Color.LIGHT_GRAY);
+    }
     ChartUtils.saveChartAsPNG(dir.resolve(name).toFile(), chart, WIDTH, HEIGHT);
     return name;
   }
@@ -44,12 +54,14 @@ public final class MarketCharts {
   private static JFreeChart costByClass(MarketDay.Result r) {
     DefaultCategoryDataset d = new DefaultCategoryDataset();
     for (JobClass c : JobClass.DEFAULTS) {
-      d.addValue(dollars(MarketDay.totals(r.list(), j -> j.jobClass() == c).costMicroUsd()), "list price", c.name());
-      d.addValue(dollars(MarketDay.totals(r.batch(), j -> j.jobClass() == c).costMicroUsd()), "batch tier (where 24 h fits)", c.name());
-      d.addValue(dollars(MarketDay.totals(r.router(), j -> j.jobClass() == c).costMicroUsd()), "cost-sorting router", c.name());
-      d.addValue(dollars(MarketDay.totals(r.keld(), j -> j.jobClass() == c).costMicroUsd()), "Keld", c.name());
+      double list = MarketDay.totals(r.list(), j -> j.jobClass() == c).costMicroUsd();
+      d.addValue(100.0, "list price", c.name());
+      d.addValue(100 * MarketDay.totals(r.batch(), j -> j.jobClass() == c).costMicroUsd() / list, "batch tier (where its 24 h window fits)", c.name());
+      d.addValue(100 * MarketDay.totals(r.router(), j -> j.jobClass() == c).costMicroUsd() / list, "cost-sorting router", c.name());
+      d.addValue(100 * MarketDay.totals(r.keld(), j -> j.jobClass() == c).costMicroUsd() / list, "Keld", c.name());
     }
-    return ChartFactory.createBarChart("Cost per job class, USD", "job class", "USD", d, PlotOrientation.VERTICAL, true, false, false);
+    return ChartFactory.createBarChart("Cost per job class, % of its cost at list price", "job class", "% of list", d,
+        PlotOrientation.VERTICAL, true, false, false);
   }
 
   private static JFreeChart hitRate(MarketDay.Result r) {
