@@ -132,9 +132,10 @@ class ShortRunThroughANodeTest {
         assertTrue(samePrice >= Math.ceil(0.75 * JOBS), "at least 75% clear at the same price:\n" + table);
         assertTrue(Math.abs(onTimeNode - onTimeSim) <= 0.10 * JOBS, "hit rates within 10 points:\n" + table);
       } finally {
+        // The fleets serve on the node's actor system: closed before it ends.
+        for (SimulatedProvider f : fleets) f.close();
         node.stop();
         node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        for (SimulatedProvider f : fleets) f.close();
       }
     }
   }
