@@ -4,9 +4,7 @@ import io.keld.kit.sql.Sql;
 import io.keld.ixp.Money;
 import io.keld.marketplace.book.BookEvent;
 import io.keld.marketplace.book.Fill;
-import io.keld.marketplace.entity.OrderBook;
 import io.keld.kit.projection.TagProjection;
-import org.apache.pekko.persistence.query.EventEnvelope;
 import io.keld.trade.asks.ProviderAsk;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -47,31 +45,31 @@ public final class StatementStore {
    * persisted them (a release never overtakes its fill), applied in the transaction that moves the
    * projection's offset, so each counts exactly once, also when the node died in between.
    */
-  public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", OrderBook.FILLS_TAG,
+  public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", "the books' journals (OrderBook|<use case>)",
       List.of("DELETE FROM trade_fills"));
 
   /**
-   * Applies one batch of the books' fill events (see {@link #PROJECTION}) in two JDBC batches: the
-   * fills first, then the releases, so a release in the same batch as its fill finds the row.
+   * Applies events of one book (see {@link #PROJECTION}) in two JDBC batches: the fills first, then
+   * the releases, so a release in the same batch as its fill finds the row. Other events pass by.
    */
-  public static void apply(Connection c, List<EventEnvelope> batch) throws SQLException {
+  public static void apply(Connection c, String persistenceId, long firstSeqNr, List<?> events) throws SQLException {
     try (PreparedStatement fills = c.prepareStatement("INSERT INTO trade_fills (fill_id, org_id, ask_id, use_case, model, price_per_mtok, "
             + "tokens_filled, tokens_served, released, failed, filled_at) SELECT ?, ?, ?, ?, ?, ?, ?, 0, FALSE, FALSE, ? "
             + "WHERE NOT EXISTS (SELECT 1 FROM trade_fills WHERE fill_id = ?)");
         PreparedStatement releases = c.prepareStatement("UPDATE trade_fills SET tokens_served = ?, released = TRUE, failed = ? WHERE fill_id = ?")) {
       int fillCount = 0;
       int releaseCount = 0;
-      for (EventEnvelope e : batch) {
-        if (e.event() instanceof BookEvent.Filled filled) {
-          // The book's entity id is its use case: "OrderBook|summarize". A fill already there (written before the
-          // statement became a projection) stays as it is.
-          String useCase = e.persistenceId().substring(e.persistenceId().indexOf('|') + 1);
+      // The book's entity id is its use case: "OrderBook|summarize".
+      String useCase = persistenceId.substring(persistenceId.indexOf('|') + 1);
+      for (Object e : events) {
+        if (e instanceof BookEvent.Filled filled) {
+          // A fill already there (written before the statement became a projection) stays as it is.
           Fill f = filled.fill();
           Sql.bind(fills, f.fillId(), f.providerId(), f.askId(), useCase, f.model(), f.pricePerMtok(), f.tokens(),
               Instant.ofEpochMilli(f.filledAtMillis()), f.fillId());
           fills.addBatch();
           fillCount++;
-        } else if (e.event() instanceof BookEvent.FillReleased r) {
+        } else if (e instanceof BookEvent.FillReleased r) {
           Sql.bind(releases, r.failed() ? 0L : r.actualTokens(), r.failed(), r.fillId());
           releases.addBatch();
           releaseCount++;
