@@ -53,8 +53,9 @@ final class BookPersistentBench {
     CompletableFuture.allOf(posts.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
 
     Submitter submitter = new Submitter(books);
-    // Warm up the JIT, the pool and the journal.
-    submitter.saturate(quick ? 2 : 5, 4_000);
+    // Warm up the JIT, the pool and the journal: with 5 s, compilation still took ~30% of the JVM's CPU
+    // samples over the run (async-profiler), so the figures measured the JIT as much as the book.
+    submitter.saturate(quick ? 2 : 20, 4_000);
     // The statement projection follows the books' fills in the journal: its lag, sampled every 100 ms while bids run.
     ProjectionLag lag = new ProjectionLag(registry, "statement");
     Phase saturation = submitter.saturate(quick ? 5 : 15, 4_000);
