@@ -219,8 +219,9 @@ public final class PersistenceIdProjection {
   }
 
   /**
-   * Applies heard batches that follow the entity's offset; a small gap before one is read from the
-   * journal first. Batches behind a larger gap are left to the journal (the next tick reads them).
+   * Applies heard batches that follow the entity's offset, as one run of events per entity; a small
+   * gap before one is read from the journal into the run. Batches behind a larger gap, or a gap with
+   * a hole, are left to the journal (the next tick reads them).
    */
   private void applyHeard(Connection c, Map<String, List<Batch>> byEntity, long generation) throws SQLException {
     Map<String, Long> moved = Sql.inTransaction(c, tx -> {
@@ -229,20 +230,27 @@ public final class PersistenceIdProjection {
       for (Map.Entry<String, List<Batch>> e : byEntity.entrySet()) {
         String pid = e.getKey();
         long offset = offset(pid);
+        long runFirst = offset + 1;
+        List<Object> run = new ArrayList<>();
         for (Batch b : e.getValue()) {
           if (b.events().isEmpty() || b.lastSeqNr() <= offset) continue; // already applied (read from the journal)
           if (b.firstSeqNr() > offset + 1) {
-            if (b.firstSeqNr() - 1 - offset > settings.maxBatch()) break;
-            applied += readAndApply(tx, pid, offset + 1, b.firstSeqNr() - 1);
+            long missing = b.firstSeqNr() - 1 - offset;
+            if (missing > settings.maxBatch()) break;
+            List<Object> gap = read(tx, pid, offset + 1, b.firstSeqNr() - 1);
+            if (gap.size() != missing) break;
+            run.addAll(gap);
+            readFromJournal.addAndGet(missing);
             offset = b.firstSeqNr() - 1;
           }
           int skip = (int) (offset + 1 - b.firstSeqNr());
-          List<?> events = b.events().subList(skip, b.events().size());
-          handler.apply(tx, pid, offset + 1, events);
-          applied += events.size();
+          run.addAll(b.events().subList(skip, b.events().size()));
           offset = b.lastSeqNr();
         }
-        if (offset != offset(pid)) to.put(pid, offset);
+        if (run.isEmpty()) continue;
+        handler.apply(tx, pid, runFirst, run);
+        applied += run.size();
+        to.put(pid, offset);
       }
       moveOffsets(tx, to, generation, applied);
       return to;
@@ -285,34 +293,49 @@ public final class PersistenceIdProjection {
     lagMillis.set(oldestMillis);
   }
 
-  /** Reads the entity's events {@code from} to {@code to} from the journal and applies them; returns how many. */
+  /** Reads the entity's events {@code from} to {@code to} from the journal and applies them; returns how many sequence numbers that covered. */
   private int readAndApply(Connection tx, String pid, long from, long to) throws SQLException {
     List<Object> events = new ArrayList<>();
     long first = -1;
     long expected = from;
-    try (PreparedStatement ps = tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
-        + "FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? AND sequence_number <= ? AND deleted = FALSE "
-        + "ORDER BY sequence_number")) {
-      Sql.bind(ps, pid, from, to);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          long seq = rs.getLong(1);
-          if (seq != expected) {
-            // A hole (deleted events): apply what came before it, then go on after it.
-            if (!events.isEmpty()) handler.apply(tx, pid, first, events);
-            events = new ArrayList<>();
-            first = -1;
-          }
-          if (first < 0) first = seq;
-          events.add(serialization.deserialize(rs.getBytes(4), rs.getInt(2), rs.getString(3)).get());
-          expected = seq + 1;
+    try (PreparedStatement ps = journalRange(tx, pid, from, to); ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        long seq = rs.getLong(1);
+        if (seq != expected) {
+          // A hole (deleted events): apply what came before it, then go on after it.
+          if (!events.isEmpty()) handler.apply(tx, pid, first, events);
+          events = new ArrayList<>();
+          first = -1;
         }
+        if (first < 0) first = seq;
+        events.add(event(rs));
+        expected = seq + 1;
       }
     }
     if (!events.isEmpty()) handler.apply(tx, pid, first, events);
-    long read = expected - from;
-    readFromJournal.addAndGet(read);
-    return (int) read;
+    readFromJournal.addAndGet(to - from + 1);
+    return (int) (to - from + 1);
+  }
+
+  /** The entity's events {@code from} to {@code to} as the journal has them (fewer when some were deleted). */
+  private List<Object> read(Connection tx, String pid, long from, long to) throws SQLException {
+    List<Object> events = new ArrayList<>();
+    try (PreparedStatement ps = journalRange(tx, pid, from, to); ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) events.add(event(rs));
+    }
+    return events;
+  }
+
+  private static PreparedStatement journalRange(Connection tx, String pid, long from, long to) throws SQLException {
+    PreparedStatement ps = tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
+        + "FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? AND sequence_number <= ? AND deleted = FALSE "
+        + "ORDER BY sequence_number");
+    Sql.bind(ps, pid, from, to);
+    return ps;
+  }
+
+  private Object event(ResultSet rs) throws SQLException {
+    return serialization.deserialize(rs.getBytes(4), rs.getInt(2), rs.getString(3)).get();
   }
 
   /**
