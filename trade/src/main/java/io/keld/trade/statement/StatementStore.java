@@ -46,7 +46,7 @@ public final class StatementStore {
    * persisted them (a release never overtakes its fill), applied in the transaction that moves the
    * projection's offset, so each counts exactly once, also when the node died in between.
    */
-  public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", "the books' journals (OrderBook|<use case>)",
+  public static final TagProjection.Spec PROJECTION = new TagProjection.Spec("statement", "OrderBook|<use case>",
       List.of("DELETE FROM trade_fills"));
 
   /**
