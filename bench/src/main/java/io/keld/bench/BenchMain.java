@@ -15,14 +15,17 @@ public final class BenchMain {
     List<String> a = Arrays.asList(args);
     String name = a.stream().filter(s -> !s.startsWith("--")).findFirst().orElse(null);
     boolean quick = a.contains("--quick");
+    // --runs=N: how many measurements a benchmark that reports medians takes (book-persistent: 3, quick: 1).
+    int runs = a.stream().filter(s -> s.startsWith("--runs=")).map(s -> Integer.parseInt(s.substring("--runs=".length()))).findFirst()
+        .orElse(quick ? 1 : 3);
     if (name == null || !NAMES.contains(name)) {
-      System.err.println("usage: bench/run NAME [--quick]   where NAME is one of " + NAMES);
+      System.err.println("usage: bench/run NAME [--quick] [--runs=N]   where NAME is one of " + NAMES);
       System.exit(2);
     }
     String md = System.getProperty("keld.benchmarks.md");
     BenchReport report = switch (name) {
       case "book-core" -> BookCoreBench.run(quick);
-      case "book-persistent" -> BookPersistentBench.run(quick);
+      case "book-persistent" -> BookPersistentBench.run(quick, runs);
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick);
       case "edge-overhead" -> EdgeOverheadBench.run(quick);
