@@ -9,6 +9,7 @@ import * as jobs from './jobs.js';
 import * as recommendations from './recommendations.js';
 import * as keys from './keys.js';
 import * as cluster from './cluster.js';
+import * as market from './market.js';
 
 /** The views, in menu order, and who sees them (by the key's organization kind and role). */
 const VIEWS = [
@@ -18,6 +19,7 @@ const VIEWS = [
   { path: 'jobs', label: 'Jobs', module: jobs, enterprise: true },
   { path: 'recommendations', label: 'Recommendations', module: recommendations, enterprise: true },
   { path: 'keys', label: 'Keys', module: keys, enterprise: true, roles: ['admin'] },
+  { path: 'market', label: 'Market', module: market, provider: true },
   { path: 'cluster', label: 'Cluster', module: cluster, operator: true },
 ];
 
@@ -28,6 +30,7 @@ let firstRender = true;
 function visible(view) {
   if (!me) return false;
   if (view.operator) return me.org_kind === 'operator';
+  if (view.provider) return me.org_kind === 'provider';
   if (view.enterprise && me.org_kind !== 'enterprise') return false;
   return !view.roles || view.roles.includes(me.role);
 }

@@ -357,6 +357,25 @@ class ConsoleBrowserTest {
 
   @Test
   @Order(10)
+  void aProviderSeesItsBookAsksAndStatement() throws Exception {
+    Governance g = world.node.governance();
+    Organization provider = g.tenancy().createOrganization("Console provider", Principal.OrgKind.PROVIDER).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    String key = g.keys().issue(provider.id(), null, null, Role.PROVIDER, "trader", "test").toCompletableFuture().get(30, TimeUnit.SECONDS).secret();
+    send("POST", "/trade/v1/endpoints", "{\"name\":\"main\",\"base_url\":\"http://127.0.0.1:9/v1\",\"credential\":\"sk-console-test\"}", key);
+    send("PUT", "/trade/v1/models/console-8b", "{\"use_cases\":[\"summarize\"],\"regions\":[\"eu\"]}", key);
+    String ask = send("POST", "/trade/v1/asks", "{\"model\":\"console-8b\",\"use_case\":\"summarize\",\"price_per_mtok\":1234567,"
+        + "\"quality\":80,\"throughput_tps\":5000,\"max_concurrency\":16}", key).path("id").asText();
+
+    signInAs(key);
+    assertTrue(browser.await("#asks").getText().contains(ask), "the provider's own ask is listed");
+    browser.awaitTrue("the summarize book shows the ask's price level", () -> browser.await("#book-asks").getText().contains("$1.2346/Mtok"));
+    assertTrue(browser.driver.findElements(By.cssSelector("nav a[href='#/map']")).isEmpty(), "no spend views for a provider key");
+    browser.await("#statement-revenue");
+    browser.screenshot("market");
+  }
+
+  @Test
+  @Order(11)
   void anOperatorSeesTheCluster() throws Exception {
     signInAs(operator);
     browser.await("#members");
@@ -369,7 +388,7 @@ class ConsoleBrowserTest {
   // -- narrow, dark, keyboard --------------------------------------------------------------------------
 
   @Test
-  @Order(11)
+  @Order(12)
   void aPhoneWideWindowAndDarkModeStayReadable() throws Exception {
     signInAs(admin);
     browser.resize(390, 844);
@@ -397,7 +416,7 @@ class ConsoleBrowserTest {
   }
 
   @Test
-  @Order(12)
+  @Order(13)
   void theViewsAreReachableByKeyboard() throws Exception {
     browser.driver.get(world.baseUrl + "/console/#/overview");
     browser.driver.navigate().refresh(); // a fresh page load: focus starts at the top
