@@ -5,7 +5,7 @@ import * as echarts from './lib/echarts.esm.min.js';
 
 const charts = new Set();
 
-function palette() {
+export function palette() {
   const css = getComputedStyle(document.documentElement);
   const v = name => css.getPropertyValue(name).trim();
   return { fg: v('--fg'), muted: v('--muted'), line: v('--line'), bg: v('--bg') };

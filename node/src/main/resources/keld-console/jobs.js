@@ -103,8 +103,7 @@ function renderJob(body, j) {
       card('Cleared at', j.match ? `$${j.match.price_usd_per_mtok}/Mtok` : 'not matched', `ceiling $${j.ceiling_usd_per_mtok}/Mtok`),
       card('At the backup\'s list price', atList === null ? 'no backup' : usd(atList),
         j.backup ? `${j.backup.model} at $${j.backup.price_usd_per_mtok}/Mtok (${j.backup.source})` : ''),
-      card('Moves', `${j.escalations} escalation${j.escalations === 1 ? '' : 's'}, ${j.reroutes} re-route${j.reroutes === 1 ? '' : 's'}`,
-        `deadline ${when(j.deadline)}`)),
+      card('Escalations / re-routes', h('span', { id: 'job-moves' }, `${j.escalations} / ${j.reroutes}`), `deadline ${when(j.deadline)}`)),
     h('h2', {}, 'Legs'),
     (j.legs || []).length === 0 ? h('p', { class: 'note' }, 'No provider yet.') : table([
       { label: '#', value: l => l.no },

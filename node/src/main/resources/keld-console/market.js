@@ -70,7 +70,7 @@ export async function render(ctx) {
         ], book.resting_demand, { id: 'book-demand' }))));
     let cumulative = 0;
     draw(chartEl, {
-      grid: { left: 70, right: 16, top: 16, bottom: 40 },
+      grid: { left: 70, right: 16, top: 32, bottom: 40 },
       tooltip: { trigger: 'axis', renderMode: 'richText' },
       xAxis: { type: 'category', name: '$/Mtok', data: book.asks.map(l => (l.price_per_mtok / 1e6).toFixed(4)), ...axisStyle() },
       yAxis: { type: 'value', name: 'tok/s', ...axisStyle() },

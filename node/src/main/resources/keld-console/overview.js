@@ -75,7 +75,7 @@ export async function render() {
 
   const days = daily.rows.map(r => [r.period_start.slice(0, 10), r.cost_micro_usd / 1e6]);
   draw(chartEl, {
-    grid: { left: 60, right: 16, top: 16, bottom: 40 },
+    grid: { left: 60, right: 16, top: 32, bottom: 40 },
     xAxis: { type: 'category', data: days.map(d => d[0]), ...axisStyle() },
     yAxis: { type: 'value', name: 'USD', ...axisStyle() },
     tooltip: { trigger: 'axis', renderMode: 'richText' },

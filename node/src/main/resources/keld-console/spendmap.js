@@ -3,7 +3,7 @@
 // (the same report with format=csv), and the FOCUS export is one button away.
 import * as api from './api.js';
 import { h, show, table, usd, int, errorBox, iso, nextHour, when } from './ui.js';
-import { draw, axisStyle, disposeAll, COLORS } from './charts.js';
+import { draw, axisStyle, disposeAll, palette, COLORS } from './charts.js';
 
 export const DIMENSIONS = ['team', 'project', 'model', 'provider', 'job_category', 'spend_class'];
 const LABELS = { team: 'Team', project: 'Project', model: 'Model', provider: 'Provider', job_category: 'Job category', spend_class: 'Capex/opex' };
@@ -177,11 +177,16 @@ export async function render(ctx) {
         { label: 'List cost', num: true, value: r => usd(r.list_cost_micro_usd) },
       ], series.rows, { id: 'explorer-table' }));
 
+    const colours = palette();
     draw(treeEl, {
       tooltip: { renderMode: 'richText', formatter: p => `${(p.treePathInfo || []).slice(1).map(n => n.name).join(' → ')}: ${formatMetric(p.value, s.metric)}` },
-      series: [{ type: 'treemap', name: 'all', data: nest(leaves), roam: false, nodeClick: false, breadcrumb: { show: false },
-        label: { show: true, formatter: p => p.name }, upperLabel: { show: true, height: 20 },
-        levels: [{ itemStyle: { borderWidth: 2, gapWidth: 2 } }, { itemStyle: { borderWidth: 1, gapWidth: 1 } }, {}] }],
+      series: [{ type: 'treemap', name: METRICS[s.metric], data: nest(leaves), roam: false, nodeClick: false, breadcrumb: { show: false },
+        left: 0, right: 0, top: 0, bottom: 0,
+        label: { show: true, formatter: p => p.name }, upperLabel: { show: true, height: 20, color: colours.fg },
+        itemStyle: { borderColor: colours.bg },
+        levels: [{ itemStyle: { borderColor: colours.bg, borderWidth: 0, gapWidth: 3 } },
+          { itemStyle: { borderColor: colours.bg, borderWidth: 2, gapWidth: 2 } },
+          { itemStyle: { borderColor: colours.bg, borderWidth: 1, gapWidth: 1 } }, {}] }],
     });
 
     // The explorer's chart: the 8 biggest groups and the rest as "other", stacked per bucket.
@@ -202,7 +207,7 @@ export async function render(ctx) {
       m.set(r.period_start, (m.get(r.period_start) || 0) + metricOf(r, s.metric) / scale);
     }
     draw(chartEl, {
-      grid: { left: 70, right: 16, top: 16, bottom: 60 },
+      grid: { left: 70, right: 16, top: 32, bottom: 60 },
       tooltip: { trigger: 'axis', renderMode: 'richText' },
       xAxis: { type: 'category', data: buckets.map(b => b.slice(0, s.granularity === 'hour' ? 13 : 10)), ...axisStyle() },
       yAxis: { type: 'value', name: s.metric === 'cost' ? 'USD' : s.metric, ...axisStyle() },

@@ -71,7 +71,7 @@ export async function render(ctx) {
 
   const priced = rows.filter(x => x.priced);
   draw(chartEl, {
-    grid: { left: 70, right: 16, top: 16, bottom: 90 },
+    grid: { left: 70, right: 16, top: 32, bottom: 90 },
     tooltip: { trigger: 'axis', renderMode: 'richText' },
     xAxis: { type: 'category', data: priced.map(x => x.r.model), ...axisStyle(), axisLabel: { ...axisStyle().axisLabel, rotate: 30 } },
     yAxis: { type: 'value', name: 'USD', ...axisStyle() },

@@ -16,6 +16,7 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -96,7 +97,9 @@ final class ConsoleBrowser implements AutoCloseable {
   }
 
   void awaitTrue(String description, java.util.function.Supplier<Boolean> condition) {
-    new WebDriverWait(driver, Duration.ofSeconds(60)).withMessage(description).until(d -> condition.get());
+    // A live view re-renders while it is read: an element gone stale is read again on the next poll.
+    new WebDriverWait(driver, Duration.ofSeconds(60)).withMessage(description).ignoring(StaleElementReferenceException.class)
+        .until(d -> condition.get());
   }
 
   Object js(String script, Object... args) {
