@@ -8,8 +8,13 @@ import io.keld.kit.ProblemResponses;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Properties;
 import java.util.regex.Pattern;
 import org.apache.pekko.http.javadsl.model.ContentType;
@@ -21,6 +26,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.http.javadsl.model.headers.EntityTag;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -52,6 +58,10 @@ public final class ConsoleRoutes {
       ContentTypes.create(MediaTypes.applicationWithOpenCharset("javascript"), HttpCharsets.UTF_8);
 
   private final Map<String, String> libraries;
+  /** Files of the jar never change while the node runs: each is read and tagged once. */
+  private final Map<String, Optional<Tagged>> files = new ConcurrentHashMap<>();
+
+  private record Tagged(byte[] bytes, EntityTag tag) {}
 
   public ConsoleRoutes() {
     // The libraries the console imports, by the name it imports them under.
@@ -65,17 +75,36 @@ public final class ConsoleRoutes {
         pathSingleSlash(() -> file("index.html")),
         path(PathMatchers.segment("lib").slash(PathMatchers.segment()), lib -> {
           String resource = libraries.get(lib);
-          byte[] bytes = resource == null ? null : resource(resource);
-          if (bytes == null) return complete(notFound("no library " + lib + "; the console has " + String.join(", ", libraries.keySet())));
-          return complete(HttpResponse.create().withEntity(HttpEntities.create(JAVASCRIPT, bytes)));
+          Optional<Tagged> file = resource == null ? Optional.empty() : tagged(resource);
+          if (file.isEmpty()) return complete(notFound("no library " + lib + "; the console has " + String.join(", ", libraries.keySet())));
+          return serve(file.get(), JAVASCRIPT);
         }),
         path(PathMatchers.segment(), this::file)))));
   }
 
   private Route file(String name) {
-    byte[] bytes = FILE.matcher(name).matches() ? resource(DIR + name) : null;
-    if (bytes == null) return complete(notFound("no file " + name + " in the console"));
-    return complete(HttpResponse.create().withEntity(HttpEntities.create(contentType(name), bytes)));
+    Optional<Tagged> file = FILE.matcher(name).matches() ? tagged(DIR + name) : Optional.empty();
+    if (file.isEmpty()) return complete(notFound("no file " + name + " in the console"));
+    return serve(file.get(), contentType(name));
+  }
+
+  /** With its ETag, so a browser revalidates (no-cache) and gets 304 for an unchanged file, keeping its compiled scripts. */
+  private static Route serve(Tagged file, ContentType type) {
+    return conditional(file.tag(), () -> complete(HttpResponse.create()
+        .withEntity(HttpEntities.create(type, file.bytes()))));
+  }
+
+  private Optional<Tagged> tagged(String resource) {
+    return files.computeIfAbsent(resource, r -> {
+      byte[] bytes = resource(r);
+      if (bytes == null) return Optional.empty();
+      try {
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(bytes);
+        return Optional.of(new Tagged(bytes, EntityTag.create(HexFormat.of().formatHex(digest, 0, 16), false)));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    });
   }
 
   private static ContentType contentType(String name) {

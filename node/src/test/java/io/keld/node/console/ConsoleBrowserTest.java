@@ -167,6 +167,12 @@ class ConsoleBrowserTest {
     assertEquals(404, get("/console/..%2Fkeld-config%2Fdev.conf", null).statusCode());
     assertEquals(404, get("/console/lib/react.js", null).statusCode());
     assertEquals(308, get("/console", null).statusCode());
+    // Revalidated, not fetched again: an unchanged file is a 304 for the ETag it was served with.
+    String etag = lib.headers().firstValue("ETag").orElseThrow();
+    HttpResponse<String> again = http.send(HttpRequest.newBuilder(URI.create(world.baseUrl + "/console/lib/echarts.esm.min.js"))
+        .header("If-None-Match", etag).GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(304, again.statusCode());
+    assertEquals("no-cache", again.headers().firstValue("Cache-Control").orElse(""));
   }
 
   @Test
