@@ -32,6 +32,7 @@ import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
+import io.keld.node.http.ConsoleRoutes;
 import io.keld.node.http.DocsRoutes;
 import io.keld.node.http.HealthRoutes;
 import io.keld.exchange.ixp.IxpRoutes;
@@ -262,7 +263,7 @@ public final class KeldNode implements AutoCloseable {
                   config.getString("keld.http.interface"),
                   config.getInt("keld.http.port"),
                   metrics,
-                  List.of(health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(),
+                  List.of(health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(), new ConsoleRoutes().route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
                       spend.routes(books, useCases), trade.routes(), bookLog, ixp, openAi),
