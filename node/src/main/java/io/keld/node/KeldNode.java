@@ -232,6 +232,7 @@ public final class KeldNode implements AutoCloseable {
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
       Exchange.DeadlineJobs jobs = exchange.jobs();
+      ProjectionSingleton.run(system, exchange.jobProjection(system));
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
