@@ -221,6 +221,7 @@ public final class KeldNode implements AutoCloseable {
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
+      ProjectionSingleton.run(system, governance.softCapAlertProjection(system));
       SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));

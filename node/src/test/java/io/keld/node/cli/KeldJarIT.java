@@ -138,6 +138,7 @@ class KeldJarIT {
     assertEquals(0, list.exitValue(), listOut.toString());
     assertTrue(awaitLine(listOut, "statement\ttag=book-fills\toffset=", Duration.ofSeconds(5)), listOut.toString());
     assertTrue(awaitLine(listOut, "jobs\ttag=jobs\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "budget-alerts\ttag=budget-alerts\toffset=", Duration.ofSeconds(5)), listOut.toString());
   }
 
   private static Process java(String... args) throws IOException {
