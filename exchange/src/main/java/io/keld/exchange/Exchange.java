@@ -39,6 +39,9 @@ import org.apache.pekko.http.javadsl.server.Route;
  */
 public final class Exchange {
 
+  /** The journal plugin the deadline jobs persist through: the same tables, a write queue of their own (config/keld.conf says why). */
+  public static final String JOBS_JOURNAL_PLUGIN = "keld-jobs-journal";
+
   private final Governance governance;
   private final EdgeDefaults edgeDefaults;
   private final DeadlineJobs jobs;
@@ -80,7 +83,7 @@ public final class Exchange {
     JobMetrics metrics = new JobMetrics(registry);
     JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
     DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, JobPorts.books(books), JobPorts.budgets(governance.budgets()),
-        JobPorts.clusterPlanes(system), metrics, JobObserver.NONE));
+        JobPorts.clusterPlanes(system), metrics, JobObserver.NONE, JOBS_JOURNAL_PLUGIN));
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, governance.tenancy(), backups, settings, useCases, clock, askTimeout);
     DeadlineJobs jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);

@@ -51,7 +51,6 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<DeadlineJob.Command, JobEvent, JobState> {
 
   public static final EntityTypeKey<Command> ENTITY_KEY = EntityTypeKey.create(Command.class, "DeadlineJob");
-  private static final Set<String> TAGS = Set.of(JobEvent.TAG);
 
   // -- protocol ---------------------------------------------------------------------------------
 
@@ -116,9 +115,9 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
 
   // -- wiring -----------------------------------------------------------------------------------
 
-  /** What the entity needs of its node. */
+  /** What the entity needs of its node; {@code journalPlugin} "" is the default journal (tests). */
   public record Deps(Clock clock, JobSettings settings, JobPorts.Books books, JobPorts.Budgets budgets, JobPorts.Planes planes,
-      JobMetrics metrics, JobObserver observer) {}
+      JobMetrics metrics, JobObserver observer, String journalPlugin) {}
 
   /**
    * Registers the entity type with Cluster Sharding. Jobs are remembered entities: after a crash or
@@ -150,6 +149,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   private final JobSteps steps;
   private final JobWatchers watchers;
   private final AttachedPlanes planes;
+  private final String journalPlugin;
 
   private DeadlineJob(String jobId, ActorRef<ClusterSharding.ShardCommand> shard, ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Deps deps) {
@@ -167,6 +167,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
     this.steps = new JobSteps(jobId, ThreadLocalRandom.current().nextLong(), deps.settings(), deps.planes());
     this.watchers = new JobWatchers(deps.observer());
     this.planes = new AttachedPlanes(jobId);
+    this.journalPlugin = deps.journalPlugin();
   }
 
   @Override
@@ -177,7 +178,12 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   /** Every event, for the job read sides ({@link JobEvent#TAG}). */
   @Override
   public Set<String> tagsFor(JobEvent event) {
-    return TAGS;
+    return Set.of(JobEvent.TAG);
+  }
+
+  @Override
+  public String journalPluginId() {
+    return journalPlugin;
   }
 
   @Override

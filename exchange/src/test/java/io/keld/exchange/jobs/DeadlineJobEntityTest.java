@@ -59,7 +59,7 @@ class DeadlineJobEntityTest {
   final String jobId = "job_" + String.format("%016d", ids.incrementAndGet() + ProcessHandle.current().pid() * 1000);
   final EventSourcedBehaviorTestKit<DeadlineJob.Command, JobEvent, JobState> job = EventSourcedBehaviorTestKit.create(kit.system(),
       DeadlineJob.create(jobId, shard.ref(), new DeadlineJob.Deps(clock, SETTINGS, books, budgets, planes,
-          new JobMetrics(new SimpleMeterRegistry()), observer)));
+          new JobMetrics(new SimpleMeterRegistry()), observer, "")));
 
   JobSpec spec(String hash) {
     long now = clock.millis();
