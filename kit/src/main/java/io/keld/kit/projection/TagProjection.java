@@ -302,6 +302,11 @@ public final class TagProjection {
           ps.executeUpdate();
         }
       }
+      // A projection fed by persistence id (PersistenceIdProjection) keeps an offset per entity.
+      try (PreparedStatement ps = tx.prepareStatement("DELETE FROM projection_persistence_id_offsets WHERE projection_name = ?")) {
+        ps.setString(1, spec.name());
+        ps.executeUpdate();
+      }
       log.info("projection {} rebuilt: its read side emptied, its offset {} set back to 0", spec.name(), Math.max(had, 0));
       return had;
     });

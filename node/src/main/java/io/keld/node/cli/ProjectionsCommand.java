@@ -55,7 +55,8 @@ public final class ProjectionsCommand implements Runnable {
     }
   }
 
-  @Command(name = "list", description = "Each projection, its tag and the journal offset it has applied up to.")
+  @Command(name = "list", description = "Each projection, what it reads (a tag, or entities' journals) and how far it has got: "
+      + "the journal ordering applied up to (a tag), or the events applied (entities' journals).")
   static final class ListProjections implements Callable<Integer> {
     @CommandLine.Mixin Where where = new Where();
 
@@ -64,7 +65,7 @@ public final class ProjectionsCommand implements Runnable {
       try (KeldDatabase db = where.connect(); Connection c = db.dataSource().getConnection()) {
         for (TagProjection.Spec p : ALL) {
           long offset = TagProjection.storedOffset(c, p.name());
-          System.out.println(p.name() + "\ttag=" + p.tag() + "\toffset=" + (offset < 0 ? "never ran" : offset));
+          System.out.println(p.name() + "\treads=" + p.tag() + "\toffset=" + (offset < 0 ? "never ran" : offset));
         }
         return 0;
       } catch (SQLException | RuntimeException e) {

@@ -136,9 +136,9 @@ class KeldJarIT {
     List<String> listOut = drain(list);
     assertTrue(list.waitFor(90, TimeUnit.SECONDS));
     assertEquals(0, list.exitValue(), listOut.toString());
-    assertTrue(awaitLine(listOut, "statement\ttag=book-fills\toffset=", Duration.ofSeconds(5)), listOut.toString());
-    assertTrue(awaitLine(listOut, "jobs\ttag=jobs\toffset=", Duration.ofSeconds(5)), listOut.toString());
-    assertTrue(awaitLine(listOut, "budget-alerts\ttag=budget-alerts\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "statement\treads=OrderBook|<use case>\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "jobs\treads=jobs\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "budget-alerts\treads=budget-alerts\toffset=", Duration.ofSeconds(5)), listOut.toString());
   }
 
   private static Process java(String... args) throws IOException {
