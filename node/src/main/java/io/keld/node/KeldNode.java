@@ -222,6 +222,7 @@ public final class KeldNode implements AutoCloseable {
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
+      ProjectionSingleton.run(system, governance.softCapAlertProjection(system));
       SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
@@ -233,6 +234,7 @@ public final class KeldNode implements AutoCloseable {
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
       Exchange.DeadlineJobs jobs = exchange.jobs();
+      ProjectionSingleton.run(system, exchange.jobProjection(system));
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);

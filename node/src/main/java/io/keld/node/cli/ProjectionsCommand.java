@@ -1,6 +1,8 @@
 package io.keld.node.cli;
 
 import com.typesafe.config.Config;
+import io.keld.atlas.governance.SoftCapAlerts;
+import io.keld.exchange.projection.JobProjection;
 import io.keld.kit.projection.TagProjection;
 import io.keld.kit.sql.KeldDatabase;
 import io.keld.node.config.KeldConfig;
@@ -28,7 +30,7 @@ import picocli.CommandLine.Parameters;
 public final class ProjectionsCommand implements Runnable {
 
   /** Every projection of the node, by name. */
-  static final List<TagProjection.Spec> ALL = List.of(StatementStore.PROJECTION);
+  static final List<TagProjection.Spec> ALL = List.of(StatementStore.PROJECTION, JobProjection.SPEC, SoftCapAlerts.SPEC);
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
