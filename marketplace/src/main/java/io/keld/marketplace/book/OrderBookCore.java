@@ -13,7 +13,6 @@ import io.keld.marketplace.book.BookResult.Accepted;
 import io.keld.marketplace.book.BookResult.Reason;
 import io.keld.marketplace.book.BookResult.Rejected;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -48,7 +47,7 @@ public final class OrderBookCore {
 
   private final Map<String, AskState> asks = new HashMap<>();
   /** model -> its asks in priority order (rule 2). The order of the models does not matter: a scan ranks what it finds. */
-  private final Map<String, ArrayList<AskState>> ladders = new HashMap<>();
+  private final Map<String, Ladder> ladders = new HashMap<>();
 
   private final Map<String, RestingBid> resting = new HashMap<>();
   private final TreeSet<RestingBid> restingByPriority = new TreeSet<>(RestingBid.PRIORITY);
@@ -254,10 +253,10 @@ public final class OrderBookCore {
     Scan scan = this.scan;
     scan.reset();
     if (bid.models().isEmpty()) {
-      for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
+      for (Ladder ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
     } else {
       for (String model : bid.models()) {
-        ArrayList<AskState> ladder = ladders.get(model);
+        Ladder ladder = ladders.get(model);
         if (ladder != null) scan(ladder, bid, now, safetyMarginMillis, scan);
       }
     }
@@ -300,9 +299,10 @@ public final class OrderBookCore {
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  private void scan(ArrayList<AskState> ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
-    for (int i = 0, n = ladder.size(); i < n; i++) {
-      AskState a = ladder.get(i);
+  private void scan(Ladder ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
+    AskState[] rungs = ladder.rungs;
+    for (int i = 0, n = ladder.size; i < n; i++) {
+      AskState a = rungs[i];
       if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
       if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
       long finish = finishIfFeasible(a, bid, now, safetyMarginMillis);
@@ -360,12 +360,13 @@ public final class OrderBookCore {
       Ask old = a.ask;
       // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
       boolean moves = am.pricePerMtok() != old.pricePerMtok() || am.quality() != old.quality() || am.askTimeMillis() != a.askTimeMillis;
-      if (moves) unladder(a);
-      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
+      Ladder ladder = ladders.get(old.model());
+      int at = moves ? ladder.indexOf(a) : -1;
+      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
           am.throughputTps(), old.maxConcurrency(), am.windowFromMillis(), am.windowUntilMillis(), old.region(),
-          old.complianceTags());
+          old.complianceTags()));
       a.askTimeMillis = am.askTimeMillis();
-      if (moves) ladder(a);
+      if (moves) ladder.moved(at);
     } else if (event instanceof BidRested r) {
       RestingBid rb = new RestingBid(r.bid(), nextArrivalSeq++, r.atMillis());
       resting.put(r.bid().bidId(), rb);
@@ -384,9 +385,9 @@ public final class OrderBookCore {
     } else if (event instanceof CapacityUpdated c) {
       AskState a = asks.get(c.askId());
       Ask old = a.ask;
-      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
+      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
           c.throughputTps(), c.maxConcurrency(), old.windowFromMillis(), old.windowUntilMillis(), old.region(),
-          old.complianceTags());
+          old.complianceTags()));
     } else if (event instanceof AskWithdrawn w) {
       AskState a = asks.remove(w.askId());
       unladder(a);
@@ -410,16 +411,73 @@ public final class OrderBookCore {
   }
 
   private void ladder(AskState a) {
-    ArrayList<AskState> ladder = ladders.computeIfAbsent(a.ask.model(), m -> new ArrayList<>());
-    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
-    ladder.add(at < 0 ? -at - 1 : at, a);
+    ladders.computeIfAbsent(a.ask.model(), m -> new Ladder()).add(a);
   }
 
   private void unladder(AskState a) {
-    ArrayList<AskState> ladder = ladders.get(a.ask.model());
-    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
-    ladder.remove(at);
-    if (ladder.isEmpty()) ladders.remove(a.ask.model());
+    Ladder ladder = ladders.get(a.ask.model());
+    ladder.remove(ladder.indexOf(a));
+    if (ladder.size == 0) ladders.remove(a.ask.model());
+  }
+
+  /**
+   * One model's asks in priority order, in a plain array. A price move shifts only the asks between
+   * the old place and the new one (a tick or two apart), not the rest of the ladder.
+   */
+  static final class Ladder {
+    AskState[] rungs = new AskState[16];
+    int size;
+
+    /** Where {@code a} is; it must be on this ladder, in its place. */
+    int indexOf(AskState a) {
+      int at = search(a, 0, size);
+      if (at < 0 || rungs[at] != a) throw new IllegalStateException("ask " + a.ask.askId() + " is not in its place on its ladder");
+      return at;
+    }
+
+    void add(AskState a) {
+      int at = search(a, 0, size);
+      at = at < 0 ? -at - 1 : at;
+      if (size == rungs.length) rungs = Arrays.copyOf(rungs, size * 2);
+      System.arraycopy(rungs, at, rungs, at + 1, size - at);
+      rungs[at] = a;
+      size++;
+    }
+
+    void remove(int at) {
+      System.arraycopy(rungs, at + 1, rungs, at, size - at - 1);
+      rungs[--size] = null;
+    }
+
+    /** The ask at {@code at} has new terms: moves it to its new place among the others. */
+    void moved(int at) {
+      AskState a = rungs[at];
+      if (at > 0 && AskState.PRIORITY.compare(a, rungs[at - 1]) < 0) {
+        int to = search(a, 0, at);
+        to = to < 0 ? -to - 1 : to;
+        System.arraycopy(rungs, to, rungs, to + 1, at - to);
+        rungs[to] = a;
+      } else if (at < size - 1 && AskState.PRIORITY.compare(a, rungs[at + 1]) > 0) {
+        int to = search(a, at + 1, size);
+        to = (to < 0 ? -to - 1 : to) - 1;
+        System.arraycopy(rungs, at + 1, rungs, at, to - at);
+        rungs[to] = a;
+      }
+    }
+
+    /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
+    private int search(AskState a, int from, int to) {
+      int lo = from;
+      int hi = to - 1;
+      while (lo <= hi) {
+        int mid = (lo + hi) >>> 1;
+        int c = AskState.PRIORITY.compare(rungs[mid], a);
+        if (c < 0) lo = mid + 1;
+        else if (c > 0) hi = mid - 1;
+        else return mid;
+      }
+      return -(lo + 1);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -650,9 +708,9 @@ public final class OrderBookCore {
   /** An ask on the book, with its schedule: the fills it has accepted and not yet released. */
   private static final class AskState {
     static final Comparator<AskState> PRIORITY = (x, y) -> {
-      int c = Long.compare(x.ask.pricePerMtok(), y.ask.pricePerMtok());
+      int c = Long.compare(x.price, y.price);
       if (c != 0) return c;
-      c = Integer.compare(y.ask.quality(), x.ask.quality());
+      c = Integer.compare(y.quality, x.quality);
       if (c != 0) return c;
       c = Long.compare(x.askTimeMillis, y.askTimeMillis);
       if (c != 0) return c;
@@ -661,6 +719,9 @@ public final class OrderBookCore {
 
     Ask ask;
     long askTimeMillis;
+    /** The ask's price and quality, kept beside it so that ranking asks reads no other object. */
+    long price;
+    int quality;
     /**
      * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
      * so finishes are distinct and the last one is busyUntil.
@@ -682,8 +743,15 @@ public final class OrderBookCore {
     }
 
     AskState(Ask ask, long askTimeMillis) {
-      this.ask = ask;
+      terms(ask);
       this.askTimeMillis = askTimeMillis;
+    }
+
+    /** The ask's current terms; every change of them comes through here. */
+    void terms(Ask ask) {
+      this.ask = ask;
+      this.price = ask.pricePerMtok();
+      this.quality = ask.quality();
     }
   }
 
