@@ -1,6 +1,8 @@
 package io.keld.bench;
 
 import exchange.core2.core.common.OrderAction;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
@@ -36,8 +38,12 @@ final class BookCorePeersBench {
           + " trades, Keld " + keld.fills + " fills; left on the books " + xcLeft + " / " + keld.book.askCount()
           + " asks, " + keld.book.restingBidCount() + " bids");
     }
+    long fillsPerCycle = keld.fills;
     int[] kinds = new int[6];
     for (int i = 0; i < stream.length; i++) kinds[stream.kind[i]]++;
+    // Thread CPU time per operation, fastest of several passes: a figure a busy machine disturbs less
+    // than JMH's throughput (which counts the time other processes take the core).
+    double[] cpuNanos = cpuNanosPerOp(stream, xc, keld, quick ? 3 : 6);
 
     Options options = new OptionsBuilder()
         .include(BookCorePeersBenchmark.class.getName())
@@ -71,7 +77,7 @@ final class BookCorePeersBench {
         .figure("keld_mixed_ops_per_s_error", Math.round(m[1]))
         .figure("target_mixed_ops_per_s", (long) TARGET_MIXED_OPS)
         .figure("met", ratio >= TARGET_RATIO && m[0] >= TARGET_MIXED_OPS)
-        .figure("fills_per_cycle", keld.fills)
+        .figure("fills_per_cycle", fillsPerCycle)
         .figure("ops_per_cycle", stream.length);
     report.line("JMH, one thread, one JVM fork, three benchmarks in one run: exchange-core's `OrderBookDirectImpl`")
         .line("(exchange.core2:exchange-core 0.5.3) and Keld's `OrderBookCore` on the same operation stream, and")
@@ -84,7 +90,7 @@ final class BookCorePeersBench {
         .line("throughput and concurrency the book takes, bids of 1,000 tokens due in a day, the command built per")
         .line("operation, and every fill released at once by a second book call (a Keld fill reserves capacity, it does")
         .line(String.format("not consume the ask). Both did the same matching: %,d trades / fills per cycle, both books empty after it.",
-            keld.fills))
+            fillsPerCycle))
         .line("")
         .line("| figure | value | target |")
         .line("|---|---|---|")
@@ -92,10 +98,37 @@ final class BookCorePeersBench {
         .line(String.format("| Keld, shared stream | **%,.0f ops/s** ± %,.0f | |", k[0], k[1]))
         .line(String.format("| Keld / exchange-core | **%.2f×** | ≥ %.1f× |", ratio, TARGET_RATIO))
         .line(String.format("| Keld, mixed workload | **%,.0f ops/s** ± %,.0f | ≥ 3,000,000 |", m[0], m[1]))
+        .line(String.format("| thread CPU time per operation, fastest of %d passes over the cycle (outside JMH): exchange-core / Keld / "
+            + "Keld mixed | %.0f / %.0f / %.0f ns (Keld / exchange-core %.2f×) | |", quick ? 3 : 6, cpuNanos[0], cpuNanos[1], cpuNanos[2],
+            cpuNanos[0] / cpuNanos[1]))
         .line("")
-        .line("± is JMH's 99.9% confidence interval. The machine is shared (2 cores): figures from a busy machine are")
-        .line("lower and noisier than a quiet one's; the ratio, both sides measured in the same run, holds up better.");
+        .line("± is JMH's 99.9% confidence interval. On a shared machine JMH's throughput also counts the time other")
+        .line("processes hold the core: compare runs only on a quiet machine (load average well under the core count).")
+        .line("The CPU-time row is disturbed less by other load, though cache and core sharing still move it.");
+    report.figure("cpu_ns_per_op_exchange_core", Math.round(cpuNanos[0])).figure("cpu_ns_per_op_keld", Math.round(cpuNanos[1]))
+        .figure("cpu_ns_per_op_keld_mixed", Math.round(cpuNanos[2]));
     return report;
+  }
+
+  /** Thread CPU nanoseconds per operation of each engine over whole cycles, the fastest pass of {@code passes}. */
+  private static double[] cpuNanosPerOp(BookPeersStream stream, BookPeers.ExchangeCore xc, BookPeers.Keld keld, int passes) {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    BookCoreWorkload mixed = new BookCoreWorkload(42);
+    double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+    int n = stream.length;
+    for (int pass = 0; pass < passes; pass++) {
+      long t0 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) xc.step(false);
+      long t1 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) keld.step();
+      long t2 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) mixed.step();
+      long t3 = mx.getCurrentThreadCpuTime();
+      best[0] = Math.min(best[0], (t1 - t0) / (double) n);
+      best[1] = Math.min(best[1], (t2 - t1) / (double) n);
+      best[2] = Math.min(best[2], (t3 - t2) / (double) n);
+    }
+    return best;
   }
 
   private BookCorePeersBench() {}
