@@ -8,7 +8,7 @@ import io.keld.node.runtime.CommonPool;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest", "verify-replay", "cli-batch", "market-day");
+  private static final List<String> NAMES = List.of("book-core", "book-core-peers", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "atlas-ingest", "verify-replay", "cli-batch", "market-day");
 
   public static void main(String[] args) throws Exception {
     CommonPool.ensureParallel(); // before anything uses the JDK's common pool
@@ -26,6 +26,7 @@ public final class BenchMain {
     String md = System.getProperty("keld.benchmarks.md");
     BenchReport report = switch (name) {
       case "book-core" -> BookCoreBench.run(quick);
+      case "book-core-peers" -> BookCorePeersBench.run(quick);
       case "book-persistent" -> BookPersistentBench.run(quick, runs);
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick, runs);

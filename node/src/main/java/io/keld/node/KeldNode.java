@@ -274,6 +274,8 @@ public final class KeldNode implements AutoCloseable {
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
+        spend.startOtlpMetrics(config.getDuration("keld.otlp.metrics.settle-after"), config.getDuration("keld.otlp.metrics.settle-every"),
+            config.getDuration("keld.otlp.metrics.stream-expiry"));
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
                 List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))),
                 config.getDuration("keld.http.drain-timeout"))

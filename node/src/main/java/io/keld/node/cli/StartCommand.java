@@ -117,7 +117,7 @@ public final class StartCommand implements Callable<Integer> {
     String http = advertised.isBlank() ? "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort() : advertised.replaceAll("/+$", "");
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
     String otlp = node.otlpAddress().map(a -> "http://" + hostForDisplay(config) + ":" + a.getPort()).orElse(null);
-    if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces%n", otlp);
+    if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces and %s/v1/metrics%n", otlp, otlp);
     System.out.printf("Cluster address %s, management http://%s:%d%n", node.clusterAddress(),
         config.getString("pekko.management.http.hostname"), config.getInt("pekko.management.http.port"));
     if (demo) {

@@ -42,7 +42,7 @@ public final class Ledger {
   public record Appended(int accepted, int duplicates) {}
 
   private static final ObjectMapper JSON = Json.PLAIN;
-  /** Rows per INSERT statement: 44 parameters each stays well under PostgreSQL's 32,767. */
+  /** Rows per INSERT statement: 43 parameters each stays well under PostgreSQL's 32,767. */
   private static final int ROWS_PER_INSERT = 500;
   private static final int ATTEMPTS = 5;
 
@@ -209,7 +209,7 @@ public final class Ledger {
       + "cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micro_usd, list_cost_micro_usd, currency, "
       + "cost_source, price_ref, job_category, job_category_source, spend_class, latency_class, latency_confidence, duration_ms, "
       + "ttft_ms, streaming, has_end_user, has_conversation, under_server_span, status, trace_id, span_id, service_name, tags, "
-      + "ingested_at";
+      + "ingested_at, resource_id";
   private static final int COLUMN_COUNT = COLUMNS.split(",").length;
   private static final String ROW = "(" + String.join(",", Collections.nCopies(COLUMN_COUNT, "?")) + ")";
 
@@ -262,6 +262,7 @@ public final class Ledger {
         ps.setString(i++, r.serviceName);
         ps.setString(i++, tagsJson(r.tags));
         ps.setTimestamp(i++, ingested);
+        ps.setString(i++, r.resourceId);
       }
       ps.executeUpdate();
     }
@@ -315,7 +316,7 @@ public final class Ledger {
       field(b, r.jobCategorySource).field(b, r.spendClass).field(b, r.latencyClass).field(b, r.latencyConfidence);
       field(b, r.durationMs).field(b, r.ttftMs).field(b, r.streaming).field(b, r.hasEndUser).field(b, r.hasConversation);
       field(b, r.underServerSpan).field(b, r.status).field(b, r.traceId).field(b, r.spanId).field(b, r.serviceName);
-      field(b, tagsJson(r.tags)).field(b, ingested);
+      field(b, tagsJson(r.tags)).field(b, ingested).field(b, r.resourceId);
       b.setCharAt(b.length() - 1, '\n');
     }
     try {
