@@ -8,13 +8,16 @@ import io.keld.exchange.jobs.BackupPolicies;
 import io.keld.exchange.jobs.DeadlineJob;
 import io.keld.exchange.jobs.JobBookListener;
 import io.keld.exchange.jobs.JobMetrics;
+import io.keld.exchange.jobs.JobObserver;
 import io.keld.exchange.jobs.JobSettings;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobPorts;
 import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.jobs.Jobs;
 import io.keld.exchange.jobs.OperatorBackupFleet;
+import io.keld.exchange.projection.JobProjection;
 import io.keld.flow.Flow;
+import io.keld.kit.projection.TagProjection;
 import io.keld.kit.CacheSettings;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookClient;
@@ -36,9 +39,15 @@ import org.apache.pekko.http.javadsl.server.Route;
  */
 public final class Exchange {
 
+  /** The journal plugin the deadline jobs persist through: the same tables, a write queue of their own (config/keld.conf says why). */
+  public static final String JOBS_JOURNAL_PLUGIN = "keld-jobs-journal";
+
   private final Governance governance;
   private final EdgeDefaults edgeDefaults;
   private final DeadlineJobs jobs;
+  private final Sql sql;
+  private final MeterRegistry registry;
+  private final Clock clock;
 
   /**
    * Deadline jobs on this node: what {@link #start} wires together.
@@ -47,10 +56,13 @@ public final class Exchange {
    */
   public record DeadlineJobs(Jobs jobs, JobStreams streams, BookListener bookListener, JobUsageStore usage, JobMetrics metrics, JobIndex index) {}
 
-  private Exchange(Governance governance, EdgeDefaults edgeDefaults, DeadlineJobs jobs) {
+  private Exchange(Governance governance, EdgeDefaults edgeDefaults, DeadlineJobs jobs, Sql sql, MeterRegistry registry, Clock clock) {
     this.governance = governance;
     this.edgeDefaults = edgeDefaults;
     this.jobs = jobs;
+    this.sql = sql;
+    this.registry = registry;
+    this.clock = clock;
   }
 
   /**
@@ -70,12 +82,22 @@ public final class Exchange {
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
     JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
-    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, JobPorts.books(books), JobPorts.budgets(governance.budgets()), usage::write,
-        JobPorts.clusterPlanes(system), metrics, index));
+    DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, JobPorts.books(books), JobPorts.budgets(governance.budgets()),
+        JobPorts.clusterPlanes(system), metrics, JobObserver.NONE, JOBS_JOURNAL_PLUGIN));
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());
     Jobs j = new Jobs(system, governance.tenancy(), backups, settings, useCases, clock, askTimeout);
     DeadlineJobs jobs = new DeadlineJobs(j, new JobStreams(system, flow, routes, settings), new JobBookListener(system), usage, metrics, index);
-    return new Exchange(governance, new EdgeDefaults(sql, clock, edgeDefaultsCache), jobs);
+    return new Exchange(governance, new EdgeDefaults(sql, clock, edgeDefaultsCache), jobs, sql, registry, clock);
+  }
+
+  /**
+   * The deadline jobs' read sides (index rows, usage rows and their ledger records) as a projection
+   * of the jobs' journal ({@link JobProjection}), not started: a cluster runs it on one node at a
+   * time (the node's composition does; a module's tests start it themselves).
+   */
+  public TagProjection jobProjection(ActorSystem<?> system) {
+    return new TagProjection(system, sql, JobProjection.SPEC, new JobProjection(system, jobs.usage()), TagProjection.Settings.DEFAULT,
+        clock, registry);
   }
 
   public DeadlineJobs jobs() {

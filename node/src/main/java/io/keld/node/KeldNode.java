@@ -32,6 +32,7 @@ import io.keld.marketplace.clearing.FillReceipts;
 import io.keld.kit.sql.Sql;
 import io.keld.marketplace.entity.BookMetrics;
 import io.keld.marketplace.entity.OrderBook;
+import io.keld.node.http.ConsoleRoutes;
 import io.keld.node.http.DocsRoutes;
 import io.keld.node.http.HealthRoutes;
 import io.keld.exchange.ixp.IxpRoutes;
@@ -221,6 +222,7 @@ public final class KeldNode implements AutoCloseable {
       Governance governance = Governance.start(system, database.dataSource(), blocking, Clock.systemUTC(), metrics.registry(),
           config.getDuration("keld.atlas.budget-timeout"), CacheSettings.of(config.getConfig("keld.atlas"), "project"));
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
+      ProjectionSingleton.run(system, governance.softCapAlertProjection(system));
       SpendMap spend = new SpendMap(system, database.dataSource(), blocking, Clock.systemUTC(), governance,
           CacheSettings.of(config.getConfig("keld.atlas"), "mapping-rules"));
       spend.startPriceBook(priceBookSeed(config), config.getDuration("keld.atlas.price-book-refresh"));
@@ -232,6 +234,7 @@ public final class KeldNode implements AutoCloseable {
       JobStreams.RouteResolver providerRoutes = trade.directory()::route;
       Exchange exchange = startExchange(system, config, database, blocking, metrics, governance, spend, books, flow, providerRoutes);
       Exchange.DeadlineJobs jobs = exchange.jobs();
+      ProjectionSingleton.run(system, exchange.jobProjection(system));
       bookListeners.add(jobs.bookListener());
       Set<String> useCases = Set.copyOf(config.getStringList("keld.marketplace.use-cases"));
       Route ixp = ixpRoutes(system, config, governance, jobs, books);
@@ -264,7 +267,7 @@ public final class KeldNode implements AutoCloseable {
                   metrics,
                   // The OpenAI edge first: its real-time path is the one where every microsecond shows, and
                   // /v1 is its own (no other route would answer it).
-                  List.of(openAi, health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(),
+                  List.of(openAi, health.route(), new MetricsRoutes(metrics).route(), new DocsRoutes().route(), new ConsoleRoutes().route(),
                       new ClusterRoutes(governance.authenticator(), clusterStatus, Duration.ofSeconds(5)).route(),
                       governance.routes(), exchange.projectPolicyRoutes(),
                       spend.routes(books, useCases), trade.routes(), bookLog, ixp),
@@ -273,6 +276,8 @@ public final class KeldNode implements AutoCloseable {
               .get(startTimeout.toSeconds(), TimeUnit.SECONDS);
       ServerBinding otlpBinding = null;
       if (config.getBoolean("keld.otlp.enabled")) {
+        spend.startOtlpMetrics(config.getDuration("keld.otlp.metrics.settle-after"), config.getDuration("keld.otlp.metrics.settle-every"),
+            config.getDuration("keld.otlp.metrics.stream-expiry"));
         otlpBinding = KeldHttpServer.bind(system, config.getString("keld.otlp.interface"), config.getInt("keld.otlp.port"), metrics,
                 List.of(spend.otlpRoute(config.getBytes("keld.otlp.max-body-bytes"), CacheSettings.of(config.getConfig("keld.otlp"), "key"))),
                 config.getDuration("keld.http.drain-timeout"))

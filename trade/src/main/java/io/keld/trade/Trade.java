@@ -26,7 +26,14 @@ import io.keld.flow.Flow;
 import io.keld.trade.providers.ProviderDirectory;
 import io.keld.trade.providers.ProviderStore;
 import io.keld.trade.statement.StatementStore;
-import io.keld.kit.projection.TagProjection;
+import io.keld.kit.projection.PersistenceIdProjection;
+import io.keld.marketplace.entity.BookEventTopics;
+import io.keld.marketplace.entity.OrderBook;
+import java.util.Optional;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -48,15 +55,17 @@ public final class Trade {
   private final BookFeedPublisher publisher;
   private final StatementStore statement;
   private final FeedRoute feed;
+  private final List<String> useCases;
 
   private Trade(ProviderStore providers, ProviderDirectory directory, TradeRoutes routes, BookFeedPublisher publisher, StatementStore statement,
-      FeedRoute feed) {
+      FeedRoute feed, List<String> useCases) {
     this.providers = providers;
     this.directory = directory;
     this.routes = routes;
     this.publisher = publisher;
     this.statement = statement;
     this.feed = feed;
+    this.useCases = List.copyOf(useCases);
   }
 
   /**
@@ -117,7 +126,7 @@ public final class Trade {
     StatementStore statement = new StatementStore(sql);
     FeedRoute feed = new FeedRoute(system, asks, directory, topics, books, feedSettings);
     publisher.signReceiptsFor(provider -> feed.connections(provider) > 0);
-    return new Trade(providers, directory, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed);
+    return new Trade(providers, directory, new TradeRoutes(authenticator, providers, asks, feed, statement), publisher, statement, feed, useCases);
   }
 
   /**
@@ -131,19 +140,36 @@ public final class Trade {
   }
 
   /**
-   * Starts the providers' statement as a projection of the books' journal (see
-   * {@link StatementStore#PROJECTION}); on every node, each batch applied once whichever applies it.
+   * Starts the providers' statement as a projection of the books' journals (see
+   * {@link StatementStore#PROJECTION}); each batch applied once whichever node applies it.
    */
-  public TagProjection startStatementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking, MeterRegistry registry,
-      Clock clock) {
+  public PersistenceIdProjection startStatementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking,
+      MeterRegistry registry, Clock clock) {
     return statementProjection(system, dataSource, blocking, registry, clock).start();
   }
 
-  /** The statement's projection, not started: a cluster runs it on one node at a time (the node's composition does). */
-  public TagProjection statementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking, MeterRegistry registry,
-      Clock clock) {
-    return new TagProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION, StatementStore::apply,
-        TagProjection.Settings.DEFAULT, clock, registry);
+  /**
+   * The statement's projection, not started: a cluster runs it on one node at a time (the node's
+   * composition does). It hears the books' writes on their topics, from wherever in the cluster each
+   * book runs, and reads the journal for anything it did not hear.
+   */
+  public PersistenceIdProjection statementProjection(ActorSystem<?> system, DataSource dataSource, Executor blocking,
+      MeterRegistry registry, Clock clock) {
+    return new PersistenceIdProjection(system, new Sql(dataSource, blocking), StatementStore.PROJECTION,
+        useCases.stream().map(OrderBook::persistenceId).toList(), () -> heardBooks(system, useCases), StatementStore::apply,
+        PersistenceIdProjection.Settings.DEFAULT, clock, registry);
+  }
+
+  /** What the books of {@code useCases} persist, as their topics publish it, from the moment the source runs. */
+  static Source<PersistenceIdProjection.Batch, NotUsed> heardBooks(ActorSystem<?> system, List<String> useCases) {
+    return ActorSource.<OrderBook.PersistedEvents>actorRef(m -> false, m -> Optional.empty(), 1_024, OverflowStrategy.dropHead())
+        .mapMaterializedValue(ref -> {
+          BookEventTopics topics = BookEventTopics.get(system);
+          for (String uc : useCases) topics.topic(uc).tell(Topic.subscribe(ref));
+          return NotUsed.getInstance();
+        })
+        .filter(m -> !m.events().isEmpty())
+        .map(m -> new PersistenceIdProjection.Batch(OrderBook.persistenceId(m.useCase()), m.firstSeqNr(), m.events()));
   }
 
   /** Fills to providers carry their signed receipt from now on (the node sets this once it has the cluster's keys). */

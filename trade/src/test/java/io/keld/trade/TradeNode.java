@@ -1,6 +1,6 @@
 package io.keld.trade;
 
-import io.keld.kit.projection.TagProjection;
+import io.keld.kit.projection.PersistenceIdProjection;
 
 import com.typesafe.config.Config;
 import io.keld.atlas.governance.Governance;
@@ -34,10 +34,10 @@ final class TradeNode implements HttpNode {
   private final Optional<KeyStore.IssuedKey> bootstrapKey;
   private final Trade trade;
 
-  private final TagProjection statement;
+  private final PersistenceIdProjection statement;
 
   private TradeNode(ModuleNode module, BookClient books, Flow flow, Governance governance, Optional<KeyStore.IssuedKey> bootstrapKey,
-      Trade trade, TagProjection statement) {
+      Trade trade, PersistenceIdProjection statement) {
     this.module = module;
     this.books = books;
     this.flow = flow;
@@ -68,7 +68,7 @@ final class TradeNode implements HttpNode {
       Optional<KeyStore.IssuedKey> bootstrapKey = governance.issueBootstrapKeyOnce();
       Trade trade = Trade.start(system, config, module.dataSource(), module.blocking(), books, governance.authenticator(), flow, clock);
       bookListeners.add(trade.bookListener());
-      TagProjection statement = trade.startStatementProjection(system, module.dataSource(), module.blocking(), module.metrics(), clock);
+      PersistenceIdProjection statement = trade.startStatementProjection(system, module.dataSource(), module.blocking(), module.metrics(), clock);
       module.onStop("keld-stop-flow", () -> {
         statement.stop();
         flow.close();
@@ -88,7 +88,7 @@ final class TradeNode implements HttpNode {
   }
 
   /** The providers' statement, fed from the books' journal. */
-  TagProjection statement() {
+  PersistenceIdProjection statement() {
     return statement;
   }
 
@@ -115,6 +115,10 @@ final class TradeNode implements HttpNode {
 
   ActorSystem<Void> system() {
     return module.system();
+  }
+
+  ModuleNode module() {
+    return module;
   }
 
   @Override

@@ -121,7 +121,7 @@ public final class BookLogs {
   }
 
   static String persistenceId(String book) {
-    return PersistenceId.of(OrderBook.ENTITY_KEY.name(), book).id();
+    return OrderBook.persistenceId(book);
   }
 
   // -- who reads --------------------------------------------------------------------------------

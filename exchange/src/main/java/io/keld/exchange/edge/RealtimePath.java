@@ -213,7 +213,7 @@ final class RealtimePath {
         call.project().teamId(), call.project().id(), null, null, Map.of(), null, leg, List.of(leg),
         new JobResource.Progress(answered ? 1 : 0, answered ? 0 : 1, 0, in, out), cost, 0, true, 0, 0, timeline, JobResources.links(jobId));
     JobUsageStore.UsageRecord usage = new JobUsageStore.UsageRecord(jobId, 1, call.project().orgId(), call.project().teamId(),
-        call.project().id(), call.useCase(), choice.providerId(), choice.model(), "realtime", null, null, "{}", state, 1, answered ? 0 : 1,
+        call.project().id(), call.useCase(), choice.providerId(), choice.model(), JobUsageStore.REALTIME, null, null, "{}", state, 1, answered ? 0 : 1,
         in, out, choice.pricePerMtok(), cost, call.receivedAt(), ended);
     index.recordRealtime(r, usage);
   }

@@ -1,9 +1,7 @@
 package io.keld.exchange.ixp;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import io.keld.exchange.jobs.JobObserver;
 import io.keld.exchange.jobs.JobUsageStore;
-import io.keld.exchange.jobs.JobView;
 import io.keld.kit.JsonBodies;
 import io.keld.kit.sql.Sql;
 import io.keld.ixp.jobs.JobResource;
@@ -16,7 +14,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -29,26 +31,31 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.sql.BatchUpdateException;
 
 /**
- * The job index behind {@code GET /ixp/v1/jobs}: each job's latest resource, written in batches off
- * the request and entity threads. Deadline jobs feed it after every change ({@link JobObserver});
- * real-time jobs once, with their usage record, when they end. Nothing here waits on the database:
- * changes wait in memory (the newest per job) and a flush every {@code interval} writes them. A crash
- * loses at most one interval of index rows; a deadline job's next change (or its journal) restores
- * its row.
+ * The job index behind {@code GET /ixp/v1/jobs}: each job's latest resource. A deadline job's row is
+ * a projection of its journal ({@code projection/JobProjection} calls {@link #writeProjected} in the
+ * transaction that moves its offset), so a crash cannot lose it and a rebuild reproduces it. A
+ * real-time job has no events: its row and usage record are written here, in batches off the request
+ * thread, both in one transaction, every {@code interval}; nothing on the edge waits on the database,
+ * and a crash loses at most the records of one interval (see README, "Read sides from the journal").
  */
-public final class JobIndex implements JobObserver {
+public final class JobIndex {
 
   private static final Logger log = LoggerFactory.getLogger(JobIndex.class);
 
-  /** How long a change may wait before it is written: the lag of lists behind the jobs. */
+  /** How long a real-time job's record may wait before it is written: the lag of lists behind the edge. */
   public static final Duration FLUSH_INTERVAL = Duration.ofMillis(100);
 
-  /** A job's row: the resource and what lists filter on. */
+  /** A job's row: the resource and what lists filter on. {@code version} is the entity's sequence number (1 for real-time jobs). */
   public record Row(String jobId, String orgId, String teamId, String projectId, String useCase, String state, boolean realtime,
-      Instant submittedAt, long version, JobResource resource) {}
+      Instant submittedAt, long version, JobResource resource) {
+
+    /** A deadline job's row, from its view after the event {@code version}. */
+    public static Row of(JobResource r, long version) {
+      return new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), false, r.submittedAt(), version, r);
+    }
+  }
 
   /** A page of jobs, newest first; {@code nextCursor} is null on the last page. */
   public record Page(List<JobResource> jobs, String nextCursor) {}
@@ -62,6 +69,8 @@ public final class JobIndex implements JobObserver {
   private final Map<String, Row> pending = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<JobUsageStore.UsageRecord> pendingUsage = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean flushing = new AtomicBoolean();
+  /** Real-time rows of a batch whose write failed: its commit may have happened all the same, so they are written only if missing. */
+  private final Set<String> retried = ConcurrentHashMap.newKeySet();
 
   public JobIndex(ActorSystem<?> system, Sql sql, JobUsageStore usage, Duration interval) {
     this.sql = sql;
@@ -71,20 +80,10 @@ public final class JobIndex implements JobObserver {
         () -> flush().thenApply(n -> Done.getInstance()));
   }
 
-  @Override
-  public void changed(JobView view, long version) {
-    JobResource r = JobResources.of(view);
-    offer(new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), false, r.submittedAt(), version, r));
-  }
-
   /** A finished real-time job and its usage record, written with the next batch. */
   public void recordRealtime(JobResource r, JobUsageStore.UsageRecord usageRecord) {
-    offer(new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), true, r.submittedAt(), 1, r));
+    pending.put(r.id(), new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), true, r.submittedAt(), 1, r));
     if (usageRecord != null) pendingUsage.add(usageRecord);
-  }
-
-  private void offer(Row row) {
-    pending.merge(row.jobId(), row, (old, now) -> now.version() >= old.version() ? now : old);
   }
 
   /** A job's latest row: a change not yet written wins over the table. */
@@ -144,7 +143,7 @@ public final class JobIndex implements JobObserver {
     });
   }
 
-  /** Writes what waits; completes with the number of job rows written. */
+  /** Writes what waits, rows and usage in one transaction; completes with the number of job rows written. */
   public CompletionStage<Integer> flush() {
     if (pending.isEmpty() && pendingUsage.isEmpty()) return CompletableFuture.completedFuture(0);
     if (!flushing.compareAndSet(false, true)) return CompletableFuture.completedFuture(0);
@@ -155,79 +154,103 @@ public final class JobIndex implements JobObserver {
     }
     List<JobUsageStore.UsageRecord> usageBatch = new ArrayList<>();
     for (JobUsageStore.UsageRecord u; (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
-    CompletionStage<Integer> written = sql.run(c -> write(c, batch));
-    if (!usageBatch.isEmpty()) written = written.thenCompose(n -> usage.write(usageBatch).thenApply(u -> n));
+    CompletionStage<Integer> written = sql.transaction(c -> {
+      int rows = insertRealtime(c, batch);
+      usage.writeInTransaction(c, usageBatch);
+      return rows;
+    });
     return written.whenComplete((n, failure) -> {
       if (failure != null) {
-        // Put the batch back unless something newer arrived meanwhile, and try again next time.
-        batch.forEach(this::offer);
+        // Put the batch back and try again next time; a row or record already there is not written twice.
+        batch.forEach(r -> {
+          retried.add(r.jobId());
+          pending.putIfAbsent(r.jobId(), r);
+        });
         pendingUsage.addAll(usageBatch);
+      } else {
+        batch.forEach(r -> retried.remove(r.jobId()));
       }
       flushing.set(false);
     });
   }
 
-  /** Newer versions replace older ones; a row that is not there yet is inserted. */
-  private static int write(Connection c, List<Row> rows) throws SQLException {
+  /**
+   * Real-time jobs are written once, under fresh ids: one plain batched insert (which the PostgreSQL
+   * driver sends as multi-row statements), and for rows of a batch that failed before, an insert that
+   * skips a row already there.
+   */
+  private int insertRealtime(Connection c, List<Row> rows) throws SQLException {
     if (rows.isEmpty()) return 0;
-    // Real-time jobs are written once, under fresh ids: one batched insert in one transaction.
-    List<Row> fresh = rows.stream().filter(Row::realtime).toList();
-    int written = insertFresh(c, fresh);
-    if (written < 0) {
-      written = 0; // the batch failed (a row was there already): every row takes the careful path below
-    } else {
-      rows = rows.stream().filter(r -> !r.realtime()).toList();
+    List<Row> again = rows.stream().filter(r -> retried.contains(r.jobId())).toList();
+    List<Row> fresh = rows.stream().filter(r -> !retried.contains(r.jobId())).toList();
+    String columns = "INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, realtime, submitted_at, version, resource_json) ";
+    try (PreparedStatement insert = c.prepareStatement(columns + "VALUES (?,?,?,?,?,?,?,?,?,?)");
+        PreparedStatement insertIfMissing = c.prepareStatement(columns + "SELECT ?,?,?,?,?,?,?,?,?,? "
+            + "WHERE NOT EXISTS (SELECT 1 FROM ixp_jobs WHERE job_id = ?)")) {
+      for (Row r : fresh) {
+        Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+            r.version(), json(r.resource()));
+        insert.addBatch();
+      }
+      for (Row r : again) {
+        Sql.bind(insertIfMissing, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
+            r.version(), json(r.resource()), r.jobId());
+        insertIfMissing.addBatch();
+      }
+      if (!fresh.isEmpty()) insert.executeBatch();
+      if (!again.isEmpty()) insertIfMissing.executeBatch();
     }
-    List<Row> missing = new ArrayList<>();
+    return rows.size();
+  }
+
+  /**
+   * Writes deadline jobs' rows within the caller's transaction (the job projection's): a row replaces
+   * the one there only if its version is newer, so an event applied twice changes nothing. One batch
+   * of updates, one query for the rows that were not there, one batch of inserts.
+   */
+  public static void writeProjected(Connection c, Collection<Row> rows) throws SQLException {
+    if (rows.isEmpty()) return;
+    List<Row> list = List.copyOf(rows);
+    int[] updated;
     try (PreparedStatement update = c.prepareStatement("UPDATE ixp_jobs SET state = ?, version = ?, resource_json = ? "
-        + "WHERE job_id = ? AND version < ?");
-        PreparedStatement exists = c.prepareStatement("SELECT 1 FROM ixp_jobs WHERE job_id = ?")) {
-      for (Row r : rows) {
+        + "WHERE job_id = ? AND version < ?")) {
+      for (Row r : list) {
         Sql.bind(update, r.state(), r.version(), json(r.resource()), r.jobId(), r.version());
-        if (update.executeUpdate() > 0) {
-          written++;
-          continue;
-        }
-        exists.setString(1, r.jobId());
-        try (ResultSet rs = exists.executeQuery()) {
-          if (!rs.next()) missing.add(r);
-        }
+        update.addBatch();
+      }
+      updated = update.executeBatch();
+    }
+    List<Row> notUpdated = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      if (updated[i] != 1) notUpdated.add(list.get(i)); // 0, or a driver that could not say (then the existence check decides)
+    }
+    if (notUpdated.isEmpty()) return;
+    Set<String> there = new HashSet<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT job_id FROM ixp_jobs WHERE job_id IN ("
+        + String.join(",", Collections.nCopies(notUpdated.size(), "?")) + ")")) {
+      Sql.bind(ps, notUpdated.stream().map(Row::jobId).toArray());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) there.add(rs.getString(1));
       }
     }
     try (PreparedStatement insert = c.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
         + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
-      for (Row r : missing) {
+      int inserts = 0;
+      for (Row r : notUpdated) {
+        if (there.contains(r.jobId())) continue; // there with this version or a newer one
         Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
             r.version(), json(r.resource()));
-        try {
-          written += insert.executeUpdate();
-        } catch (SQLException e) {
-          if (!Sql.isUniqueViolation(e)) throw e; // another node wrote it first; its next change decides
-        }
+        insert.addBatch();
+        inserts++;
       }
+      if (inserts > 0) insert.executeBatch();
     }
-    return written;
   }
 
-  /** The number of rows inserted, or -1 when the batch could not be (it was rolled back). */
-  private static int insertFresh(Connection c, List<Row> rows) throws SQLException {
-    if (rows.isEmpty()) return 0;
-    try {
-      return Sql.inTransaction(c, tx -> {
-        try (PreparedStatement insert = tx.prepareStatement("INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, "
-            + "realtime, submitted_at, version, resource_json) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
-          for (Row r : rows) {
-            Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
-                r.version(), json(r.resource()));
-            insert.addBatch();
-          }
-          insert.executeBatch();
-          return rows.size();
-        }
-      });
-    } catch (SQLException e) {
-      if (!Sql.isUniqueViolation(e) && !(e instanceof BatchUpdateException)) throw e;
-      return -1;
+  /** Empties the deadline jobs' rows, for the job projection's rebuild; real-time jobs' rows stay (they have no events). */
+  public static void clearDeadlineJobs(Connection tx) throws SQLException {
+    try (PreparedStatement ps = tx.prepareStatement("DELETE FROM ixp_jobs WHERE realtime = FALSE")) {
+      ps.executeUpdate();
     }
   }
 

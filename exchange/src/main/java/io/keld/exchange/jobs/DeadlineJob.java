@@ -6,6 +6,7 @@ import io.keld.marketplace.book.Fill;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -29,8 +30,6 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One deadline job: a sharded, event-sourced entity (entity id = job id).
@@ -50,8 +49,6 @@ import org.slf4j.LoggerFactory;
  * ({@link RouteUpdate}), and reports counts and usage; the job decides when work moves.
  */
 public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<DeadlineJob.Command, JobEvent, JobState> {
-
-  private static final Logger log = LoggerFactory.getLogger(DeadlineJob.class);
 
   public static final EntityTypeKey<Command> ENTITY_KEY = EntityTypeKey.create(Command.class, "DeadlineJob");
 
@@ -118,9 +115,9 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
 
   // -- wiring -----------------------------------------------------------------------------------
 
-  /** What the entity needs of its node. */
-  public record Deps(Clock clock, JobSettings settings, JobPorts.Books books, JobPorts.Budgets budgets, JobPorts.Usage usage,
-      JobPorts.Planes planes, JobMetrics metrics, JobObserver observer) {}
+  /** What the entity needs of its node; {@code journalPlugin} "" is the default journal (tests). */
+  public record Deps(Clock clock, JobSettings settings, JobPorts.Books books, JobPorts.Budgets budgets, JobPorts.Planes planes,
+      JobMetrics metrics, JobObserver observer, String journalPlugin) {}
 
   /**
    * Registers the entity type with Cluster Sharding. Jobs are remembered entities: after a crash or
@@ -152,6 +149,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   private final JobSteps steps;
   private final JobWatchers watchers;
   private final AttachedPlanes planes;
+  private final String journalPlugin;
 
   private DeadlineJob(String jobId, ActorRef<ClusterSharding.ShardCommand> shard, ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Deps deps) {
@@ -164,16 +162,28 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
     this.planesAlive = deps.planes();
     this.metrics = deps.metrics();
     this.book = new JobBookSteps(jobId, deps.books(), deps.settings(), ctx.getSystem());
-    this.settlement = new Settlement(jobId, book, deps.usage(), deps.budgets());
+    this.settlement = new Settlement(jobId, book, deps.budgets());
     this.timers = new JobTimers(timers, deps.clock(), deps.settings());
     this.steps = new JobSteps(jobId, ThreadLocalRandom.current().nextLong(), deps.settings(), deps.planes());
     this.watchers = new JobWatchers(deps.observer());
     this.planes = new AttachedPlanes(jobId);
+    this.journalPlugin = deps.journalPlugin();
   }
 
   @Override
   public JobState emptyState() {
     return new JobState();
+  }
+
+  /** Every event, for the job read sides ({@link JobEvent#TAG}). */
+  @Override
+  public Set<String> tagsFor(JobEvent event) {
+    return Set.of(JobEvent.TAG);
+  }
+
+  @Override
+  public String journalPluginId() {
+    return journalPlugin;
   }
 
   @Override
@@ -350,17 +360,7 @@ public final class DeadlineJob extends EventSourcedBehaviorWithEnforcedReplies<D
   }
 
   private void afterWrite(JobPhase from, JobState s, List<JobEvent> events) {
-    for (JobEvent e : events) {
-      if (e instanceof JobEvent.Matched m) metrics.matched(Duration.ofMillis(Math.max(0, m.atMillis() - s.spec().submittedAtMillis())));
-      if (e instanceof JobEvent.Escalated x) {
-        metrics.moved("escalation", x.reason());
-        log.info("Job {} escalated to backup {} ({})", jobId, x.leg().providerId(), x.reason());
-      }
-      if (e instanceof JobEvent.Rerouted x) metrics.moved("reroute", x.reason());
-      if (e instanceof JobEvent.DeadlineMissed) log.warn("Job {} missed its deadline ({} of its items answered)", jobId, s.itemsAnswered());
-    }
-    if (from != s.phase()) metrics.transition(s.phase());
-    metrics.live(jobId, s.phase());
+    metrics.recorded(jobId, from, s, events);
     watchers.changed(s, lastSequenceNumber(ctx));
     planes.push(s);
     timers.arm(s);

@@ -28,6 +28,12 @@ import java.util.List;
 })
 public sealed interface JobEvent extends CborSerializable {
 
+  /**
+   * Every job event carries this tag: the job read sides (the job index, job usage and its ledger
+   * records) are a projection of the events with it ({@code exchange/.../projection/JobProjection}).
+   */
+  String TAG = "jobs";
+
   long atMillis();
 
   /** The job exists. {@code backup} may be null (none eligible); {@code escalateAtMillis} is when an unmatched bid gives up. */

@@ -5,8 +5,11 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Job metrics: live jobs by state on this node ({@code keld_jobs_live}), transitions into each state
@@ -14,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * time from submission to match. Only live transitions count, never a replay.
  */
 public final class JobMetrics {
+
+  // The entity's logger: a job's story reads in one place.
+  private static final Logger log = LoggerFactory.getLogger(DeadlineJob.class);
 
   private final MeterRegistry registry;
   private final Map<String, JobPhase> live = new ConcurrentHashMap<>();
@@ -31,6 +37,21 @@ public final class JobMetrics {
         .register(registry);
     timeToMatch = Timer.builder("keld.jobs.time.to.match").description("From submission to the book's fill")
         .publishPercentiles(0.5, 0.99).register(registry);
+  }
+
+  /** After a write of {@code events} that took job {@code s} from phase {@code from} (null: no job before): counted, and moves logged. */
+  void recorded(String jobId, JobPhase from, JobState s, List<JobEvent> events) {
+    for (JobEvent e : events) {
+      if (e instanceof JobEvent.Matched m) matched(Duration.ofMillis(Math.max(0, m.atMillis() - s.spec().submittedAtMillis())));
+      if (e instanceof JobEvent.Escalated x) {
+        moved("escalation", x.reason());
+        log.info("Job {} escalated to backup {} ({})", jobId, x.leg().providerId(), x.reason());
+      }
+      if (e instanceof JobEvent.Rerouted x) moved("reroute", x.reason());
+      if (e instanceof JobEvent.DeadlineMissed) log.warn("Job {} missed its deadline ({} of its items answered)", jobId, s.itemsAnswered());
+    }
+    if (from != s.phase()) transition(s.phase());
+    live(jobId, s.phase());
   }
 
   void live(String jobId, JobPhase phase) {

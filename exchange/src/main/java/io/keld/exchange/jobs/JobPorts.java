@@ -6,7 +6,6 @@ import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.OrderBook;
-import java.util.List;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.Member;
@@ -15,9 +14,9 @@ import org.apache.pekko.cluster.typed.Cluster;
 import java.util.concurrent.CompletionStage;
 
 /**
- * What a {@link DeadlineJob} asks of the rest of the node: the use case's book, the team's budget and
- * the usage ledger. Interfaces, so the entity's tests run it against fakes; the node passes the real
- * clients ({@link #books(BookClient)}, {@link #budgets(BudgetClient)}, {@link JobUsageStore#write}).
+ * What a {@link DeadlineJob} asks of the rest of the node: the use case's book and the team's budget.
+ * Interfaces, so the entity's tests run it against fakes; the node passes the real clients
+ * ({@link #books(BookClient)}, {@link #budgets(BudgetClient)}).
  */
 public final class JobPorts {
 
@@ -35,11 +34,6 @@ public final class JobPorts {
     CompletionStage<TeamBudgets.Reply> settle(String teamId, String reservationId, long actualMicroUsd, long actualTokens);
 
     CompletionStage<TeamBudgets.Reply> release(String teamId, String reservationId);
-  }
-
-  /** Writes a settled job's usage records; writing the same records again changes nothing. */
-  public interface Usage {
-    CompletionStage<?> write(List<JobUsageStore.UsageRecord> records);
   }
 
   /**

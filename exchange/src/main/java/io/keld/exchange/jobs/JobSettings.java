@@ -43,6 +43,17 @@ public record JobSettings(
         c.getDuration("max-lead"), c.getDuration("report-interval"), c.getDuration("retry-delay"), backup);
   }
 
+  /**
+   * The escalation point: the deadline less the backup's time for the job's tokens and
+   * {@code backupMargin}. An unmatched job gives up on the book here, early enough for the backup to
+   * finish. Without a backup ({@code null}) the bid may rest until the deadline less {@code deadlineMargin}.
+   * Plain arithmetic, so the market simulator ({@code keld market simulate}) runs the same rule.
+   */
+  public long escalationPoint(long deadlineMillis, long estimatedTokens, Backup backup) {
+    if (backup == null) return deadlineMillis - deadlineMargin.toMillis();
+    return deadlineMillis - backup.leadMillis(estimatedTokens) - backupMargin.toMillis();
+  }
+
   public JobSettings withOperatorBackup(Backup backup) {
     return new JobSettings(tick, stallAfter, failuresToReroute, projectionWarmup, deadlineMargin, backupMargin, minLead, maxLead,
         reportInterval, retryDelay, Optional.ofNullable(backup));

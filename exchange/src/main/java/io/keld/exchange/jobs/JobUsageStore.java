@@ -9,9 +9,9 @@ import io.keld.kit.sql.Sql;
 import java.sql.PreparedStatement;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -25,7 +25,10 @@ import java.util.TreeMap;
 
 /**
  * The usage records settled jobs emit for the spend ledger ({@code job_usage}): one per provider leg,
- * with that leg's exact tokens and its cost at the price paid. Writing a job twice changes nothing.
+ * with that leg's exact tokens and its cost at the price paid, each with its spend-ledger record in
+ * the same transaction. Writing a job twice changes nothing. A deadline job's rows are a projection
+ * of its journal ({@code exchange/.../projection/JobProjection}); a real-time job's are written in
+ * batches by the edge ({@code ixp/JobIndex}).
  */
 public final class JobUsageStore {
 
@@ -48,7 +51,7 @@ public final class JobUsageStore {
   }
 
   /** The records of a finished job, one per leg that has any usage or was bought. */
-  static List<UsageRecord> recordsOf(JobState s) {
+  public static List<UsageRecord> recordsOf(JobState s) {
     JobSpec spec = s.spec();
     String tags;
     try {
@@ -72,48 +75,36 @@ public final class JobUsageStore {
   }
 
   /**
-   * Writes the records and their ledger entries in one transaction; rows already there (an earlier
-   * attempt) are left as they are, so a settlement written twice counts once.
+   * Writes the records not there yet, and their ledger entries, within the caller's transaction:
+   * one query to find what is there, one batch of rows, one ledger append. Returns the rows written.
    */
-  public CompletionStage<Integer> write(List<UsageRecord> records) {
-    return sql.run(c -> ledgerRetries(c, records));
-  }
-
-  private int ledgerRetries(Connection c, List<UsageRecord> records) throws SQLException {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return Sql.inTransaction(c, tx -> {
-          List<UsageRecord> fresh = withoutExisting(tx, records);
-          if (fresh.isEmpty()) return 0;
-          try (PreparedStatement ps = tx.prepareStatement(INSERT)) {
-            for (UsageRecord r : fresh) {
-              bind(ps, r);
-              ps.addBatch();
-            }
-            ps.executeBatch();
-          }
-          List<io.keld.atlas.spend.ledger.UsageRecord> entries = new ArrayList<>(fresh.size());
-          for (UsageRecord r : fresh) entries.add(ledgerRecord(r));
-          ledger.appendInTransaction(tx, entries);
-          return fresh.size();
-        });
-      } catch (SQLException e) {
-        // Two writers of the same job's rows: the loser retries and finds them written.
-        if (attempt >= 3 || !(Sql.isUniqueViolation(e) || Sql.isConcurrencyFailure(e))) throw e;
+  public int writeInTransaction(Connection tx, List<UsageRecord> records) throws SQLException {
+    List<UsageRecord> fresh = withoutExisting(tx, records);
+    if (fresh.isEmpty()) return 0;
+    try (PreparedStatement ps = tx.prepareStatement(INSERT)) {
+      for (UsageRecord r : fresh) {
+        bind(ps, r);
+        ps.addBatch();
       }
+      ps.executeBatch();
     }
+    List<io.keld.atlas.spend.ledger.UsageRecord> entries = new ArrayList<>(fresh.size());
+    for (UsageRecord r : fresh) entries.add(ledgerRecord(r));
+    ledger.appendInTransaction(tx, entries);
+    return fresh.size();
   }
 
-  /** How many jobs one existence check names: a batch of the real-time path's records is checked in a few queries, not one per record. */
-  private static final int CHECK_CHUNK = 200;
+  private static final int IDS_PER_QUERY = 500;
 
   private static List<UsageRecord> withoutExisting(Connection tx, List<UsageRecord> records) throws SQLException {
+    if (records.isEmpty()) return records;
     Set<String> existing = new HashSet<>();
-    for (int from = 0; from < records.size(); from += CHECK_CHUNK) {
-      List<UsageRecord> chunk = records.subList(from, Math.min(records.size(), from + CHECK_CHUNK));
-      String marks = String.join(",", Collections.nCopies(chunk.size(), "?"));
-      try (PreparedStatement ps = tx.prepareStatement("SELECT job_id, leg_no FROM job_usage WHERE job_id IN (" + marks + ")")) {
-        for (int i = 0; i < chunk.size(); i++) ps.setString(i + 1, chunk.get(i).jobId());
+    List<String> jobIds = records.stream().map(UsageRecord::jobId).distinct().toList();
+    for (int from = 0; from < jobIds.size(); from += IDS_PER_QUERY) {
+      List<String> chunk = jobIds.subList(from, Math.min(jobIds.size(), from + IDS_PER_QUERY));
+      try (PreparedStatement ps = tx.prepareStatement("SELECT job_id, leg_no FROM job_usage WHERE job_id IN ("
+          + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")")) {
+        Sql.bind(ps, chunk.toArray());
         try (var rs = ps.executeQuery()) {
           while (rs.next()) existing.add(rs.getString(1) + "/" + rs.getInt(2));
         }
@@ -121,10 +112,34 @@ public final class JobUsageStore {
     }
     List<UsageRecord> fresh = new ArrayList<>();
     for (UsageRecord r : records) {
-      if (!existing.contains(r.jobId() + "/" + r.legNo())) fresh.add(r);
+      if (existing.add(r.jobId() + "/" + r.legNo())) fresh.add(r); // also drops a record given twice
     }
     return fresh;
   }
+
+  /**
+   * Empties what the job projection writes here, for its rebuild: the deadline jobs' rows and their
+   * ledger records (taken out of the ledger's rollups too). Real-time jobs' rows are not a projection
+   * (no events) and stay.
+   */
+  public static void clearDeadlineJobs(Connection tx) throws SQLException {
+    List<Ledger.EntryKey> entries = new ArrayList<>();
+    try (PreparedStatement ps = tx.prepareStatement("SELECT org_id, job_id, leg_no FROM job_usage WHERE leg_kind <> ?")) {
+      ps.setString(1, REALTIME);
+      try (var rs = ps.executeQuery()) {
+        while (rs.next()) entries.add(new Ledger.EntryKey(rs.getString(1), SOURCE, rs.getString(2) + "/" + rs.getInt(3)));
+      }
+    }
+    Ledger.removeInTransaction(tx, entries);
+    try (PreparedStatement ps = tx.prepareStatement("DELETE FROM job_usage WHERE leg_kind <> ?")) {
+      ps.setString(1, REALTIME);
+      ps.executeUpdate();
+    }
+  }
+
+  private static final String SOURCE = io.keld.atlas.spend.ledger.UsageRecord.Sources.KELD;
+  /** The leg kind of a real-time job's one leg (see {@code edge/RealtimePath}). */
+  public static final String REALTIME = "realtime";
 
   /**
    * A settled leg as a ledger record: exact tokens, and the exact cost at the price paid (cost source
@@ -134,7 +149,7 @@ public final class JobUsageStore {
   private io.keld.atlas.spend.ledger.UsageRecord ledgerRecord(UsageRecord u) {
     var r = new io.keld.atlas.spend.ledger.UsageRecord();
     r.orgId = u.orgId();
-    r.source = io.keld.atlas.spend.ledger.UsageRecord.Sources.KELD;
+    r.source = SOURCE;
     r.sourceEventId = u.jobId() + "/" + u.legNo();
     r.teamId = u.teamId();
     r.projectId = u.projectId();
@@ -154,7 +169,7 @@ public final class JobUsageStore {
     r.jobCategory = u.jobCategory() != null ? u.jobCategory() : MappingRules.inferCategory(r.operation);
     r.jobCategorySource = u.jobCategory() != null ? "declared" : "inferred";
     r.spendClass = u.spendClass() != null ? u.spendClass() : "opex";
-    boolean realtime = "realtime".equals(u.legKind());
+    boolean realtime = REALTIME.equals(u.legKind());
     r.latencyClass = realtime ? LatencyTolerance.INTERACTIVE : LatencyTolerance.DEADLINE;
     r.latencyConfidence = realtime ? 0.5 : 1.0;
     r.durationMs = Duration.between(u.startedAt(), u.endedAt()).toMillis();

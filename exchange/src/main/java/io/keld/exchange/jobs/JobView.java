@@ -52,7 +52,7 @@ public record JobView(
 
   public record TimelineView(Instant at, String state, String event, String reason) implements CborSerializable {}
 
-  static JobView of(JobState s) {
+  public static JobView of(JobState s) {
     JobSpec spec = s.spec();
     List<LegView> legs = s.legs().stream().map(l -> {
       JobState.LegCounts c = s.counts(l.no());

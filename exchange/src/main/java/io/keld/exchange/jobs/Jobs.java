@@ -130,19 +130,14 @@ public final class Jobs {
     return jobId != null && jobId.matches("job_[0-9a-z]{16}");
   }
 
-  /**
-   * The escalation point: the deadline less the backup's time for the job's tokens and a margin. An
-   * unmatched job gives up on the book here, early enough for the backup to finish. Without a backup
-   * the bid may rest until the deadline less the safety margin.
-   */
+  /** The escalation point ({@link JobSettings#escalationPoint}). */
   long escalationPoint(JobSpec spec, Backup backup) {
     return escalationPoint(spec.deadlineMillis(), spec.estimatedTokens(), backup);
   }
 
   /** The escalation point of a job with this deadline and these tokens (for quotes, before any job exists). */
   public long escalationPoint(long deadlineMillis, long estimatedTokens, Backup backup) {
-    if (backup == null) return deadlineMillis - settings.deadlineMargin().toMillis();
-    return deadlineMillis - backup.leadMillis(estimatedTokens) - settings.backupMargin().toMillis();
+    return settings.escalationPoint(deadlineMillis, estimatedTokens, backup);
   }
 
   /** The use cases jobs may name. */

@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 
-/** In-memory stand-ins for what a job talks to: a book that remembers its bids and fills, a budget, a usage ledger. */
+/** In-memory stand-ins for what a job talks to: a book that remembers its bids and fills, a budget. */
 final class JobFakes {
 
   private JobFakes() {}
@@ -123,16 +123,6 @@ final class JobFakes {
 
     long count(String prefix) {
       return calls.stream().filter(c -> c.startsWith(prefix)).count();
-    }
-  }
-
-  static final class Usage implements JobPorts.Usage {
-    final List<JobUsageStore.UsageRecord> written = new CopyOnWriteArrayList<>();
-
-    @Override
-    public CompletionStage<?> write(List<JobUsageStore.UsageRecord> records) {
-      written.addAll(records);
-      return CompletableFuture.completedFuture(records.size());
     }
   }
 

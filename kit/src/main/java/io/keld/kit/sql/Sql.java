@@ -81,7 +81,12 @@ public final class Sql {
   /** True for a unique or primary key violation (SQLSTATE 23505 on both H2 and PostgreSQL). */
   public static boolean isUniqueViolation(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException s && "23505".equals(s.getSQLState())) return true;
+      if (t instanceof SQLException s) {
+        // A batch's failure names the failed entry's error as its next exception.
+        for (SQLException n = s; n != null; n = n.getNextException()) {
+          if ("23505".equals(n.getSQLState())) return true;
+        }
+      }
     }
     return false;
   }

@@ -13,7 +13,6 @@ import io.keld.marketplace.book.BookResult.Accepted;
 import io.keld.marketplace.book.BookResult.Reason;
 import io.keld.marketplace.book.BookResult.Rejected;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -43,10 +42,12 @@ public final class OrderBookCore {
 
   private final String useCase;
   private final MatchingRules rules;
+  /** {@code fil_<useCase>_}: a fill's id is this and its number. */
+  private final String fillIdPrefix;
 
   private final Map<String, AskState> asks = new HashMap<>();
-  /** model -> its asks in priority order (rule 2). */
-  private final Map<String, ArrayList<AskState>> ladders = new TreeMap<>();
+  /** model -> its asks in priority order (rule 2). The order of the models does not matter: a scan ranks what it finds. */
+  private final Map<String, Ladder> ladders = new HashMap<>();
 
   private final Map<String, RestingBid> resting = new HashMap<>();
   private final TreeSet<RestingBid> restingByPriority = new TreeSet<>(RestingBid.PRIORITY);
@@ -54,8 +55,11 @@ public final class OrderBookCore {
 
   private final Map<String, Fill> activeFills = new HashMap<>();
   private final Map<String, String> fillIdByBidId = new HashMap<>();
-  /** askId -> how many of its fills are unreleased, withdrawn asks included. */
-  private final Map<String, Integer> unreleasedFillsByAskId = new HashMap<>();
+  /**
+   * Withdrawn asks whose fills are not all released, and how many are left. (A live ask's unreleased
+   * fills are its slots.) Its id stays taken until they are.
+   */
+  private final Map<String, Integer> unreleasedFillsOfWithdrawnAsks = new HashMap<>();
 
   private long nextFillSeq = 1;
   private long nextArrivalSeq = 1;
@@ -63,6 +67,7 @@ public final class OrderBookCore {
   public OrderBookCore(String useCase, MatchingRules rules) {
     this.useCase = requireId(useCase, "useCase");
     this.rules = rules;
+    this.fillIdPrefix = "fil_" + useCase + "_";
   }
 
   public String useCase() {
@@ -110,7 +115,7 @@ public final class OrderBookCore {
     if (invalid != null) return invalid;
     if (asks.containsKey(ask.askId())) return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " is already on the book");
     // A withdrawn ask's id stays taken until its fills are released: a schedule is keyed by ask id.
-    if (unreleasedFillsByAskId.containsKey(ask.askId())) {
+    if (unreleasedFillsOfWithdrawnAsks.containsKey(ask.askId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " was withdrawn and still has fills in progress");
     }
     List<BookEvent> events = new ArrayList<>(1);
@@ -129,9 +134,8 @@ public final class OrderBookCore {
     long throughput = amend.throughputTps() != null ? amend.throughputTps() : old.throughputTps();
     long from = amend.windowFromMillis() != null ? amend.windowFromMillis() : old.windowFromMillis();
     long until = amend.windowUntilMillis() != null ? amend.windowUntilMillis() : old.windowUntilMillis();
-    Ask amended = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), price, quality, throughput,
-        old.maxConcurrency(), from, until, old.region(), old.complianceTags());
-    Rejected invalid = validate(amended);
+    // The ids and use case stand; only the new terms need checking.
+    Rejected invalid = validateTerms(price, quality, throughput, old.maxConcurrency(), from, until);
     if (invalid != null) return invalid;
     // Moving the price or the quality re-queues the ask behind others of equal terms (rule 2).
     long askTime = price != old.pricePerMtok() || quality != old.quality() ? now : a.askTimeMillis;
@@ -214,12 +218,16 @@ public final class OrderBookCore {
    */
   private void offer(String askId, long now, List<BookEvent> events) {
     if (restingByPriority.isEmpty()) return;
-    RestingBid[] candidates = restingByPriority.toArray(new RestingBid[0]);
-    for (RestingBid candidate : candidates) {
-      AskState a = asks.get(askId);
-      if (a == null || a.slotsByFinish.size() >= a.ask.maxConcurrency()) return;
+    AskState a = asks.get(askId);
+    if (a == null) return;
+    // Walks the resting bids in place: matching removes only the bid it fills, and higher() finds
+    // the next one whether or not the current one is still there.
+    for (RestingBid candidate = restingByPriority.first(); candidate != null; candidate = restingByPriority.higher(candidate)) {
+      if (a.slots.size() >= a.ask.maxConcurrency()) return;
       Bid bid = candidate.bid;
-      if (bid.escalateAtMillis() <= now || !resting.containsKey(bid.bidId())) continue;
+      // Bids come highest ceiling first: once one cannot afford the ask, none after it can.
+      if (bid.ceilingPerMtok() < a.ask.pricePerMtok()) return;
+      if (bid.escalateAtMillis() <= now) continue;
       if (finishIfFeasible(a, bid, now) < 0) continue;
       Filled fill = match(bid, now);
       if (fill != null) emit(events, fill);
@@ -235,7 +243,7 @@ public final class OrderBookCore {
     long start = finish - durationMillis(bid.tokens(), ask.throughputTps());
     // Priority is price first, so the runner-up has the lowest price among the other feasible asks.
     Long competing = scan.size > 1 ? scan.top[1].ask.pricePerMtok() : null;
-    Fill fill = new Fill("fil_" + useCase + "_" + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
+    Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
         ask.pricePerMtok(), bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, scan.size, rules.version());
     return new Filled(fill, bid, now);
   }
@@ -245,10 +253,10 @@ public final class OrderBookCore {
     Scan scan = this.scan;
     scan.reset();
     if (bid.models().isEmpty()) {
-      for (ArrayList<AskState> ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
+      for (Ladder ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
     } else {
       for (String model : bid.models()) {
-        ArrayList<AskState> ladder = ladders.get(model);
+        Ladder ladder = ladders.get(model);
         if (ladder != null) scan(ladder, bid, now, safetyMarginMillis, scan);
       }
     }
@@ -291,9 +299,10 @@ public final class OrderBookCore {
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  private void scan(ArrayList<AskState> ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
-    for (int i = 0, n = ladder.size(); i < n; i++) {
-      AskState a = ladder.get(i);
+  private void scan(Ladder ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
+    AskState[] rungs = ladder.rungs;
+    for (int i = 0, n = ladder.size; i < n; i++) {
+      AskState a = rungs[i];
       if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
       if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
       long finish = finishIfFeasible(a, bid, now, safetyMarginMillis);
@@ -316,7 +325,7 @@ public final class OrderBookCore {
     if (!bid.requiredTags().isEmpty() && !ask.complianceTags().containsAll(bid.requiredTags())) return -1;
     if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(ask.providerId())) return -1;
     if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(ask.providerId())) return -1;
-    if (a.slotsByFinish.size() >= ask.maxConcurrency()) return -1;
+    if (a.slots.size() >= ask.maxConcurrency()) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
     long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
     if (finish > bid.deadlineMillis() - safetyMarginMillis) return -1;
@@ -345,17 +354,19 @@ public final class OrderBookCore {
       asks.get(fill.askId()).reserve(fill);
       activeFills.put(fill.fillId(), fill);
       fillIdByBidId.put(fill.bidId(), fill.fillId());
-      unreleasedFillsByAskId.merge(fill.askId(), 1, Integer::sum);
       nextFillSeq++;
     } else if (event instanceof AskAmended am) {
       AskState a = asks.get(am.askId());
       Ask old = a.ask;
-      unladder(a);
-      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
+      // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
+      boolean moves = am.pricePerMtok() != old.pricePerMtok() || am.quality() != old.quality() || am.askTimeMillis() != a.askTimeMillis;
+      Ladder ladder = ladders.get(old.model());
+      int at = moves ? ladder.indexOf(a) : -1;
+      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
           am.throughputTps(), old.maxConcurrency(), am.windowFromMillis(), am.windowUntilMillis(), old.region(),
-          old.complianceTags());
+          old.complianceTags()));
       a.askTimeMillis = am.askTimeMillis();
-      ladder(a);
+      if (moves) ladder.moved(at);
     } else if (event instanceof BidRested r) {
       RestingBid rb = new RestingBid(r.bid(), nextArrivalSeq++, r.atMillis());
       resting.put(r.bid().bidId(), rb);
@@ -364,9 +375,9 @@ public final class OrderBookCore {
     } else if (event instanceof FillReleased r) {
       Fill fill = activeFills.remove(r.fillId());
       fillIdByBidId.remove(fill.bidId());
-      unreleasedFillsByAskId.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
       AskState a = asks.get(fill.askId());
       if (a != null) a.release(fill);
+      else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
     } else if (event instanceof AskPosted p) {
       AskState a = new AskState(p.ask(), p.atMillis());
       asks.put(p.ask().askId(), a);
@@ -374,12 +385,13 @@ public final class OrderBookCore {
     } else if (event instanceof CapacityUpdated c) {
       AskState a = asks.get(c.askId());
       Ask old = a.ask;
-      a.ask = new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
+      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
           c.throughputTps(), c.maxConcurrency(), old.windowFromMillis(), old.windowUntilMillis(), old.region(),
-          old.complianceTags());
+          old.complianceTags()));
     } else if (event instanceof AskWithdrawn w) {
       AskState a = asks.remove(w.askId());
       unladder(a);
+      if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
       // Its active fills stay until released: withdrawing stops new work, not work accepted.
     } else if (event instanceof BidExpired e) {
       removeResting(e.bidId());
@@ -399,16 +411,73 @@ public final class OrderBookCore {
   }
 
   private void ladder(AskState a) {
-    ArrayList<AskState> ladder = ladders.computeIfAbsent(a.ask.model(), m -> new ArrayList<>());
-    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
-    ladder.add(at < 0 ? -at - 1 : at, a);
+    ladders.computeIfAbsent(a.ask.model(), m -> new Ladder()).add(a);
   }
 
   private void unladder(AskState a) {
-    ArrayList<AskState> ladder = ladders.get(a.ask.model());
-    int at = Collections.binarySearch(ladder, a, AskState.PRIORITY);
-    ladder.remove(at);
-    if (ladder.isEmpty()) ladders.remove(a.ask.model());
+    Ladder ladder = ladders.get(a.ask.model());
+    ladder.remove(ladder.indexOf(a));
+    if (ladder.size == 0) ladders.remove(a.ask.model());
+  }
+
+  /**
+   * One model's asks in priority order, in a plain array. A price move shifts only the asks between
+   * the old place and the new one (a tick or two apart), not the rest of the ladder.
+   */
+  static final class Ladder {
+    AskState[] rungs = new AskState[16];
+    int size;
+
+    /** Where {@code a} is; it must be on this ladder, in its place. */
+    int indexOf(AskState a) {
+      int at = search(a, 0, size);
+      if (at < 0 || rungs[at] != a) throw new IllegalStateException("ask " + a.ask.askId() + " is not in its place on its ladder");
+      return at;
+    }
+
+    void add(AskState a) {
+      int at = search(a, 0, size);
+      at = at < 0 ? -at - 1 : at;
+      if (size == rungs.length) rungs = Arrays.copyOf(rungs, size * 2);
+      System.arraycopy(rungs, at, rungs, at + 1, size - at);
+      rungs[at] = a;
+      size++;
+    }
+
+    void remove(int at) {
+      System.arraycopy(rungs, at + 1, rungs, at, size - at - 1);
+      rungs[--size] = null;
+    }
+
+    /** The ask at {@code at} has new terms: moves it to its new place among the others. */
+    void moved(int at) {
+      AskState a = rungs[at];
+      if (at > 0 && AskState.PRIORITY.compare(a, rungs[at - 1]) < 0) {
+        int to = search(a, 0, at);
+        to = to < 0 ? -to - 1 : to;
+        System.arraycopy(rungs, to, rungs, to + 1, at - to);
+        rungs[to] = a;
+      } else if (at < size - 1 && AskState.PRIORITY.compare(a, rungs[at + 1]) > 0) {
+        int to = search(a, at + 1, size);
+        to = (to < 0 ? -to - 1 : to) - 1;
+        System.arraycopy(rungs, at + 1, rungs, at, to - at);
+        rungs[to] = a;
+      }
+    }
+
+    /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
+    private int search(AskState a, int from, int to) {
+      int lo = from;
+      int hi = to - 1;
+      while (lo <= hi) {
+        int mid = (lo + hi) >>> 1;
+        int c = AskState.PRIORITY.compare(rungs[mid], a);
+        if (c < 0) lo = mid + 1;
+        else if (c > 0) hi = mid - 1;
+        else return mid;
+      }
+      return -(lo + 1);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -463,7 +532,7 @@ public final class OrderBookCore {
   /** How many of the ask's fills are in progress (0 for an ask not on the book). */
   public int fillsInProgress(String askId) {
     AskState a = asks.get(askId);
-    return a == null ? 0 : a.slotsByFinish.size();
+    return a == null ? 0 : a.slots.size();
   }
 
   /** The end of the ask's last reserved slot, or {@link Long#MIN_VALUE} when none is reserved. */
@@ -490,7 +559,7 @@ public final class OrderBookCore {
       long[] l = levels.computeIfAbsent(a.ask.pricePerMtok(), p -> new long[3]);
       l[0]++;
       l[1] += a.ask.throughputTps();
-      if (a.busyUntil <= now && a.slotsByFinish.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
+      if (a.busyUntil <= now && a.slots.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
     }
     List<BookView.PriceLevel> askLevels = new ArrayList<>();
     levels.forEach((price, l) -> askLevels.add(new BookView.PriceLevel(price, (int) l[0], l[1], l[2])));
@@ -563,9 +632,9 @@ public final class OrderBookCore {
     for (Fill f : s.activeFills()) {
       book.activeFills.put(f.fillId(), f);
       book.fillIdByBidId.put(f.bidId(), f.fillId());
-      book.unreleasedFillsByAskId.merge(f.askId(), 1, Integer::sum);
       AskState a = book.asks.get(f.askId());
       if (a != null) a.reserve(f);
+      else book.unreleasedFillsOfWithdrawnAsks.merge(f.askId(), 1, Integer::sum);
     }
     book.nextFillSeq = s.nextFillSeq();
     book.nextArrivalSeq = s.nextArrivalSeq();
@@ -582,11 +651,16 @@ public final class OrderBookCore {
     if (!useCase.equals(ask.useCase())) {
       return BookResult.rejected(Reason.WRONG_USE_CASE, "ask is for use case '" + ask.useCase() + "', this book is '" + useCase + "'");
     }
-    if (ask.pricePerMtok() < 1 || ask.pricePerMtok() > MAX_PRICE) return invalid("pricePerMtok must be between 1 and " + MAX_PRICE);
-    if (ask.quality() < 0 || ask.quality() > 100) return invalid("quality must be between 0 and 100");
-    if (ask.throughputTps() < 1 || ask.throughputTps() > MAX_THROUGHPUT) return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
-    if (ask.maxConcurrency() < 1 || ask.maxConcurrency() > MAX_CONCURRENCY) return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
-    if (ask.windowFromMillis() < 0 || ask.windowFromMillis() >= ask.windowUntilMillis()) return invalid("the window must have from < until");
+    return validateTerms(ask.pricePerMtok(), ask.quality(), ask.throughputTps(), ask.maxConcurrency(), ask.windowFromMillis(),
+        ask.windowUntilMillis());
+  }
+
+  private static Rejected validateTerms(long price, int quality, long throughput, int maxConcurrency, long from, long until) {
+    if (price < 1 || price > MAX_PRICE) return invalid("pricePerMtok must be between 1 and " + MAX_PRICE);
+    if (quality < 0 || quality > 100) return invalid("quality must be between 0 and 100");
+    if (throughput < 1 || throughput > MAX_THROUGHPUT) return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
+    if (maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY) return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
+    if (from < 0 || from >= until) return invalid("the window must have from < until");
     return null;
   }
 
@@ -634,9 +708,9 @@ public final class OrderBookCore {
   /** An ask on the book, with its schedule: the fills it has accepted and not yet released. */
   private static final class AskState {
     static final Comparator<AskState> PRIORITY = (x, y) -> {
-      int c = Long.compare(x.ask.pricePerMtok(), y.ask.pricePerMtok());
+      int c = Long.compare(x.price, y.price);
       if (c != 0) return c;
-      c = Integer.compare(y.ask.quality(), x.ask.quality());
+      c = Integer.compare(y.quality, x.quality);
       if (c != 0) return c;
       c = Long.compare(x.askTimeMillis, y.askTimeMillis);
       if (c != 0) return c;
@@ -645,15 +719,18 @@ public final class OrderBookCore {
 
     Ask ask;
     long askTimeMillis;
+    /** The ask's price and quality, kept beside it so that ranking asks reads no other object. */
+    long price;
+    int quality;
     /**
      * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
      * so finishes are distinct and the last one is busyUntil.
      */
-    final TreeMap<Long, Fill> slotsByFinish = new TreeMap<>();
+    final SlotIndex slots = new SlotIndex();
     long busyUntil = Long.MIN_VALUE;
 
     void reserve(Fill fill) {
-      if (slotsByFinish.put(fill.finishMillis(), fill) != null) {
+      if (!slots.add(fill.finishMillis())) {
         throw new IllegalStateException("two slots of ask " + ask.askId() + " end at " + fill.finishMillis());
       }
       busyUntil = Math.max(busyUntil, fill.finishMillis());
@@ -661,13 +738,60 @@ public final class OrderBookCore {
 
     /** Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative). */
     void release(Fill fill) {
-      slotsByFinish.remove(fill.finishMillis());
-      busyUntil = slotsByFinish.isEmpty() ? Long.MIN_VALUE : slotsByFinish.lastKey();
+      slots.remove(fill.finishMillis());
+      busyUntil = slots.size() == 0 ? Long.MIN_VALUE : slots.last();
     }
 
     AskState(Ask ask, long askTimeMillis) {
-      this.ask = ask;
+      terms(ask);
       this.askTimeMillis = askTimeMillis;
+    }
+
+    /** The ask's current terms; every change of them comes through here. */
+    void terms(Ask ask) {
+      this.ask = ask;
+      this.price = ask.pricePerMtok();
+      this.quality = ask.quality();
+    }
+  }
+
+  /**
+   * An ask's slot finishes in ascending order, in a plain array: an ask has a handful of slots (its
+   * concurrency), a new slot almost always ends after the others, and a release usually takes the
+   * first; no boxing and no tree node per fill.
+   */
+  static final class SlotIndex {
+    private long[] finishes = new long[4];
+    private int size;
+
+    int size() {
+      return size;
+    }
+
+    long last() {
+      return finishes[size - 1];
+    }
+
+    /** False, changing nothing, when a slot already ends at {@code finish}. */
+    boolean add(long finish) {
+      int at = size;
+      while (at > 0 && finishes[at - 1] > finish) at--;
+      if (at > 0 && finishes[at - 1] == finish) return false;
+      if (size == finishes.length) finishes = Arrays.copyOf(finishes, size * 2);
+      System.arraycopy(finishes, at, finishes, at + 1, size - at);
+      finishes[at] = finish;
+      size++;
+      return true;
+    }
+
+    void remove(long finish) {
+      for (int i = 0; i < size; i++) {
+        if (finishes[i] == finish) {
+          System.arraycopy(finishes, i + 1, finishes, i, size - i - 1);
+          size--;
+          return;
+        }
+      }
     }
   }
 

@@ -15,7 +15,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -270,12 +269,13 @@ public final class OrderBook extends EventSourcedBehaviorWithEnforcedReplies<Ord
     }
   }
 
-  /** Fills and their releases, tagged for the read sides fed from the journal (the providers' statement). */
-  public static final String FILLS_TAG = "book-fills";
-
-  @Override
-  public Set<String> tagsFor(BookEvent event) {
-    return event instanceof BookEvent.Filled || event instanceof BookEvent.FillReleased ? Set.of(FILLS_TAG) : Set.of();
+  /**
+   * The journal's id of the book of {@code useCase}. The books' events carry no tags: a read side
+   * follows the books by these ids (kit's PersistenceIdProjection), because a tagged event makes the
+   * JDBC journal write its batch one row at a time (see BENCHMARKS.md, book-persistent).
+   */
+  public static String persistenceId(String useCase) {
+    return PersistenceId.of(ENTITY_KEY.name(), useCase).id();
   }
 
   @Override

@@ -12,7 +12,7 @@ import io.keld.node.runtime.CommonPool;
     versionProvider = VersionCommand.Provider.class,
     description = "Keld: a neutral marketplace for AI inference.",
     subcommands = {StartCommand.class, KeysCommand.class, JobsCommand.class, ClusterCommand.class, ProjectionsCommand.class,
-        VerifyCommand.class, SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        VerifyCommand.class, MarketCommand.class, SimProviderCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
 public final class KeldCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

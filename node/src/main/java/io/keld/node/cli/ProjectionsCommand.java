@@ -1,6 +1,8 @@
 package io.keld.node.cli;
 
 import com.typesafe.config.Config;
+import io.keld.atlas.governance.SoftCapAlerts;
+import io.keld.exchange.projection.JobProjection;
 import io.keld.kit.projection.TagProjection;
 import io.keld.kit.sql.KeldDatabase;
 import io.keld.node.config.KeldConfig;
@@ -28,7 +30,7 @@ import picocli.CommandLine.Parameters;
 public final class ProjectionsCommand implements Runnable {
 
   /** Every projection of the node, by name. */
-  static final List<TagProjection.Spec> ALL = List.of(StatementStore.PROJECTION);
+  static final List<TagProjection.Spec> ALL = List.of(StatementStore.PROJECTION, JobProjection.SPEC, SoftCapAlerts.SPEC);
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -53,7 +55,8 @@ public final class ProjectionsCommand implements Runnable {
     }
   }
 
-  @Command(name = "list", description = "Each projection, its tag and the journal offset it has applied up to.")
+  @Command(name = "list", description = "Each projection, what it reads (a tag, or entities' journals) and how far it has got: "
+      + "the journal ordering applied up to (a tag), or the events applied (entities' journals).")
   static final class ListProjections implements Callable<Integer> {
     @CommandLine.Mixin Where where = new Where();
 
@@ -62,7 +65,7 @@ public final class ProjectionsCommand implements Runnable {
       try (KeldDatabase db = where.connect(); Connection c = db.dataSource().getConnection()) {
         for (TagProjection.Spec p : ALL) {
           long offset = TagProjection.storedOffset(c, p.name());
-          System.out.println(p.name() + "\ttag=" + p.tag() + "\toffset=" + (offset < 0 ? "never ran" : offset));
+          System.out.println(p.name() + "\treads=" + p.tag() + "\toffset=" + (offset < 0 ? "never ran" : offset));
         }
         return 0;
       } catch (SQLException | RuntimeException e) {

@@ -3,6 +3,7 @@ package io.keld.node.cli;
 import com.typesafe.config.Config;
 import io.keld.node.KeldNode;
 import io.keld.node.demo.DemoFleets;
+import io.keld.node.demo.DemoMarket;
 import io.keld.node.demo.DemoTenancy;
 import io.keld.node.config.KeldConfig;
 import io.keld.kit.sql.KeldDatabase;
@@ -67,7 +68,8 @@ public final class StartCommand implements Callable<Integer> {
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded database lives (default ./data).")
   Path dataDir;
 
-  @Option(names = "--demo", description = "Also start a few simulated provider fleets that post asks, so there is a market to try.")
+  @Option(names = "--demo", description = "Also start a few simulated provider fleets that post asks, and provider agents that trade over the feed, "
+          + "so there is a living market to try.")
   boolean demo;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -115,13 +117,14 @@ public final class StartCommand implements Callable<Integer> {
     String http = advertised.isBlank() ? "http://" + hostForDisplay(config) + ":" + node.httpAddress().getPort() : advertised.replaceAll("/+$", "");
     System.out.printf("Keld HTTP API on %s  (health %s/health/ready, metrics %s/metrics)%n", http, http, http);
     String otlp = node.otlpAddress().map(a -> "http://" + hostForDisplay(config) + ":" + a.getPort()).orElse(null);
-    if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces%n", otlp);
+    if (otlp != null) System.out.printf("OpenTelemetry (OTLP/HTTP) ingest on %s/v1/traces and %s/v1/metrics%n", otlp, otlp);
     System.out.printf("Cluster address %s, management http://%s:%d%n", node.clusterAddress(),
         config.getString("pekko.management.http.hostname"), config.getInt("pekko.management.http.port"));
     if (demo) {
       try {
         node.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
         System.out.println(DemoFleets.start(node).describe());
+        System.out.println(DemoMarket.start(node).describe());
         System.out.println(demoWelcome(DemoTenancy.create(node.governance()), http, otlp));
       } catch (Exception e) {
         System.err.println("keld: the demo did not start: " + e.getMessage());

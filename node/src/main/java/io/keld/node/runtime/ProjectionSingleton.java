@@ -1,5 +1,6 @@
 package io.keld.node.runtime;
 
+import io.keld.kit.projection.PersistenceIdProjection;
 import io.keld.kit.projection.TagProjection;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -19,13 +20,21 @@ public final class ProjectionSingleton {
   private ProjectionSingleton() {}
 
   public static void run(ActorSystem<?> system, TagProjection projection) {
+    run(system, projection.spec().name(), projection::start, projection::stop);
+  }
+
+  public static void run(ActorSystem<?> system, PersistenceIdProjection projection) {
+    run(system, projection.spec().name(), projection::start, projection::stop);
+  }
+
+  private static void run(ActorSystem<?> system, String name, Runnable start, Runnable stop) {
     Behavior<Void> runner = Behaviors.setup(ctx -> {
-      projection.start();
-      return Behaviors.receive(Void.class).onSignal(PostStop.class, stop -> {
-        projection.stop();
+      start.run();
+      return Behaviors.receive(Void.class).onSignal(PostStop.class, signal -> {
+        stop.run();
         return Behaviors.same();
       }).build();
     });
-    ClusterSingleton.get(system).init(SingletonActor.of(runner, "projection-" + projection.spec().name()));
+    ClusterSingleton.get(system).init(SingletonActor.of(runner, "projection-" + name));
   }
 }

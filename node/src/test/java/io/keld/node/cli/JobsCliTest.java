@@ -232,7 +232,7 @@ class JobsCliTest {
     assertEquals(2, run.exit, run.toString());
     assertTrue(String.join("\n", run.stderr).contains("100,001 items; a job takes at most 100,000"), run.toString());
     assertFalse(String.join("\n", run.stdout).contains("Quote"), "nothing asked of the node");
-    Thread.sleep(300); // the job index is written in batches
+    world.awaitJobsProjected(); // the job index is a projection of the jobs' journal
     assertEquals(jobsBefore, client().list(Map.of("limit", "200", "realtime", "false")).data().size(), "no job submitted");
     assertFalse(Files.exists(dir.resolve("huge.results.jsonl")));
 

@@ -59,6 +59,8 @@ class KeldJarIT {
       assertTrue(metrics.body().contains("keld_http_server_requests_seconds_count{method=\"GET\""), "HTTP metrics");
       assertTrue(metrics.body().lines().anyMatch(l -> l.startsWith("keld_projection_lag_events{") && l.contains("projection=\"statement\"")),
           "the statement projection's lag: " + metrics.body().lines().filter(l -> l.contains("projection")).toList());
+      assertTrue(metrics.body().lines().anyMatch(l -> l.startsWith("keld_projection_lag_events{") && l.contains("projection=\"jobs\"")),
+          "the job projection's lag: " + metrics.body().lines().filter(l -> l.contains("projection")).toList());
 
       HttpResponse<String> missing = get(base + "/no/such/thing");
       assertEquals(404, missing.statusCode());
@@ -123,11 +125,20 @@ class KeldJarIT {
     assertEquals(0, rebuild.exitValue(), rebuildOut.toString());
     assertTrue(awaitLine(rebuildOut, "Rebuilding statement from offset 0", Duration.ofSeconds(5)), rebuildOut.toString());
 
+    // The jobs' read sides too (on H2 here: the ledger's rollups are taken out with standard SQL).
+    Process rebuildJobs = java("projections", "rebuild", "jobs", "--data-dir", dataDir.toString());
+    List<String> rebuildJobsOut = drain(rebuildJobs);
+    assertTrue(rebuildJobs.waitFor(90, TimeUnit.SECONDS));
+    assertEquals(0, rebuildJobs.exitValue(), rebuildJobsOut.toString());
+    assertTrue(awaitLine(rebuildJobsOut, "Rebuilding jobs from offset 0", Duration.ofSeconds(5)), rebuildJobsOut.toString());
+
     Process list = java("projections", "list", "--data-dir", dataDir.toString());
     List<String> listOut = drain(list);
     assertTrue(list.waitFor(90, TimeUnit.SECONDS));
     assertEquals(0, list.exitValue(), listOut.toString());
-    assertTrue(awaitLine(listOut, "statement\ttag=book-fills\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "statement\treads=OrderBook|<use case>\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "jobs\treads=jobs\toffset=", Duration.ofSeconds(5)), listOut.toString());
+    assertTrue(awaitLine(listOut, "budget-alerts\treads=budget-alerts\toffset=", Duration.ofSeconds(5)), listOut.toString());
   }
 
   private static Process java(String... args) throws IOException {

@@ -99,6 +99,9 @@ class ApiDocumentsTest {
 
   // -- every route in a document, every operation served -------------------------------------------
 
+  /** The paths of the OpenTelemetry port, in the order atlas.openapi.yaml gives them. */
+  private static final List<String> OTLP_PATHS = List.of("/v1/traces", "/v1/metrics");
+
   @Test
   void everyServedRouteIsInADocumentAndEveryDocumentedOperationIsServed() throws Exception {
     Map<String, Set<String>> wordsByLiteral = new LinkedHashMap<>();
@@ -115,7 +118,7 @@ class ApiDocumentsTest {
     for (IxpSpecConformanceTest.Spec spec : specs.values()) {
       for (Iterator<String> it = spec.doc.path("paths").fieldNames(); it.hasNext(); ) {
         String p = it.next();
-        if (!p.equals("/v1/traces")) probe.methods(p.replaceAll("\\{[^}]+}", ID));
+        if (!OTLP_PATHS.contains(p)) probe.methods(p.replaceAll("\\{[^}]+}", ID));
       }
     }
     probe.pool.shutdown();
@@ -135,7 +138,7 @@ class ApiDocumentsTest {
     for (Map.Entry<String, IxpSpecConformanceTest.Spec> s : specs.entrySet()) {
       for (Iterator<Map.Entry<String, JsonNode>> it = s.getValue().doc.path("paths").fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> p = it.next();
-        if (p.getKey().equals("/v1/traces")) continue;
+        if (OTLP_PATHS.contains(p.getKey())) continue;
         String concrete = p.getKey().replaceAll("\\{[^}]+}", ID);
         for (Iterator<String> ms = p.getValue().fieldNames(); ms.hasNext(); ) {
           String m = ms.next().toUpperCase();
@@ -146,11 +149,22 @@ class ApiDocumentsTest {
     }
     assertEquals(List.of(), unserved, "documented operations the node does not serve");
 
-    // The OTLP port serves exactly POST /v1/traces, as atlas.openapi.yaml says.
+    // The OTLP port serves exactly POST /v1/traces and POST /v1/metrics, as atlas.openapi.yaml says
+    // (the paths it gives the OpenTelemetry port as their server).
+    List<String> otlpDocumented = new ArrayList<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = specs.get("atlas.openapi.yaml").doc.path("paths").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> p = it.next();
+      if (p.getValue().path("servers").toString().contains(":4318")) otlpDocumented.add(p.getKey());
+    }
+    assertEquals(OTLP_PATHS, otlpDocumented);
     String otlp = "http://127.0.0.1:" + world.node.otlpAddress().orElseThrow().getPort();
-    HttpResponse<String> traces = send(otlp, "OPTIONS", "/v1/traces", world.tenancy.adminKey(), null, null);
-    assertEquals(405, traces.statusCode(), traces.body());
-    assertEquals("POST", traces.headers().firstValue("Allow").orElse(""));
+    for (String path : OTLP_PATHS) {
+      HttpResponse<String> options = send(otlp, "OPTIONS", path, world.tenancy.adminKey(), null, null);
+      assertEquals(405, options.statusCode(), path + ": " + options.body());
+      assertEquals("POST", options.headers().firstValue("Allow").orElse(""), path);
+      assertTrue(specs.get("atlas.openapi.yaml").doc.path("paths").path(path).has("post"), path);
+    }
+    assertTrue(isNoRoute(send(otlp, "POST", "/v1/logs", world.tenancy.adminKey(), null, null)));
     assertTrue(isNoRoute(send(otlp, "GET", "/v1/metrics-of-nothing", world.tenancy.adminKey(), null, null)));
   }
 

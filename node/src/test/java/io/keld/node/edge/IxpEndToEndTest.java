@@ -90,6 +90,7 @@ class IxpEndToEndTest {
     for (JsonNode leg : done.path("legs")) legCosts += leg.path("cost_micro_usd").asLong();
     assertEquals(legCosts, done.path("cost_micro_usd").asLong());
     assertEquals(0, done.path("reserved_micro_usd").asLong());
+    world.awaitJobsProjected(); // usage rows are written from the job's journal
     List<JobUsageStore.UsageRecord> usage = world.node.jobs().usage().ofJob(id).toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertEquals(done.path("legs").size(), usage.size(), "one usage record per leg");
     assertEquals(done.path("cost_micro_usd").asLong(), usage.stream().mapToLong(JobUsageStore.UsageRecord::costMicroUsd).sum());
@@ -183,7 +184,7 @@ class IxpEndToEndTest {
     assertEquals(409, status(itemsRequest(idle, items(0, 1))), "an ended job takes no items");
 
     // Listing: newest first, filtered, paged with a cursor.
-    Thread.sleep(300); // the job index is written in batches
+    world.awaitJobsProjected(); // the job index is a projection of the jobs' journal
     JsonNode page = call("GET", "/ixp/v1/jobs?use_case=chat&limit=1", null, null, null);
     assertEquals("list", page.path("object").asText(), page.toString());
     assertEquals(1, page.path("data").size());
@@ -244,7 +245,8 @@ class IxpEndToEndTest {
             + CANARY + "\"}]}")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, chat.statusCode());
     awaitSettled(id);
-    Thread.sleep(300); // the job index's batch
+    Thread.sleep(300); // the real-time job's batch
+    world.awaitJobsProjected(); // and the deadline job's rows, from its journal
 
     List<String> hits = DatabaseScan.cellsHolding(world.db, List.of(CANARY), List.of("event_journal", "ixp_jobs", "job_usage"));
     assertTrue(hits.isEmpty(), "prompt content reached the database: " + hits);

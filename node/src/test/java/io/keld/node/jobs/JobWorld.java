@@ -183,8 +183,32 @@ final class JobWorld implements AutoCloseable {
     return ((TeamBudgets.Ok) r).scopes().get(0);
   }
 
+  /** A job's usage rows, once the job projection has applied every event the job has so far (they are written from its journal). */
   List<JobUsageStore.UsageRecord> usage(String jobId) throws Exception {
+    awaitProjected(jobId, Duration.ofSeconds(30));
     return node.jobs().usage().ofJob(jobId).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  /** Waits until the job projection's stored offset has passed the job's last event in the journal. */
+  void awaitProjected(String jobId, Duration within) throws Exception {
+    long end = System.nanoTime() + within.toNanos();
+    try (Connection c = db.connect();
+        PreparedStatement last = c.prepareStatement("SELECT max(ordering) FROM event_journal WHERE persistence_id = ?");
+        PreparedStatement offset = c.prepareStatement("SELECT journal_offset FROM projection_offsets WHERE projection_name = 'jobs'")) {
+      last.setString(1, "DeadlineJob|" + jobId);
+      long ordering;
+      try (ResultSet rs = last.executeQuery()) {
+        rs.next();
+        ordering = rs.getLong(1);
+      }
+      while (true) {
+        try (ResultSet rs = offset.executeQuery()) {
+          if (rs.next() && rs.getLong(1) >= ordering) return;
+        }
+        if (System.nanoTime() > end) throw new AssertionError("the job projection has not reached job " + jobId + " in " + within);
+        Thread.sleep(50);
+      }
+    }
   }
 
   /** How many events of this type the job's journal holds. */

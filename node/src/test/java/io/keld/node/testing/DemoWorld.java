@@ -6,6 +6,10 @@ import io.keld.node.demo.DemoFleets;
 import io.keld.node.demo.DemoTenancy;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.opentest4j.TestAbortedException;
 import io.keld.sim.SimulatedProvider;
@@ -48,6 +52,30 @@ public final class DemoWorld implements AutoCloseable {
   /** The demo fleet of a provider, to change its capacity or faults. */
   public SimulatedProvider fleet(String providerId) {
     return fleets.running().stream().filter(r -> r.fleet().name().equals(providerId)).findFirst().orElseThrow().fleet();
+  }
+
+  /**
+   * Waits until the job projection has applied every job event the journal holds now: the job index
+   * and the deadline jobs' usage rows are written from the journal, a little after the events.
+   */
+  public void awaitJobsProjected() throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    try (Connection c = db.connect();
+        PreparedStatement last = c.prepareStatement("SELECT max(event_id) FROM event_tag WHERE tag = 'jobs'");
+        PreparedStatement offset = c.prepareStatement("SELECT journal_offset FROM projection_offsets WHERE projection_name = 'jobs'")) {
+      long ordering;
+      try (ResultSet rs = last.executeQuery()) {
+        rs.next();
+        ordering = rs.getLong(1);
+      }
+      while (true) {
+        try (ResultSet rs = offset.executeQuery()) {
+          if (rs.next() && rs.getLong(1) >= ordering) return;
+        }
+        if (System.nanoTime() > end) throw new AssertionError("the job projection has not reached journal ordering " + ordering + " in 30 s");
+        Thread.sleep(50);
+      }
+    }
   }
 
   @Override

@@ -91,19 +91,22 @@ public final class BookFeedPublisher implements BookListener {
     onPersisted(useCase, 0, events);
   }
 
-  /** Fills go out from the publisher's own thread: signing a receipt is not the book's work. */
+  /** Fills go out from the publisher's own thread, one task a write: signing a receipt is not the book's work. */
   @Override
   public void onPersisted(String useCase, long firstSeqNr, List<BookEvent> events) {
-    for (int i = 0; i < events.size(); i++) {
-      if (events.get(i) instanceof BookEvent.Filled f) {
-        long seq = firstSeqNr > 0 ? firstSeqNr + i : 0;
-        try {
-          timer.execute(() -> publishFill(useCase, seq, f));
-        } catch (RejectedExecutionException closed) {
-          // Trade is shutting down: the book's write stands, the provider reads the fill in its statement.
-          log.debug("fill {} not published: the feed publisher is closed", f.fill().fillId());
+    boolean anyFill = false;
+    for (BookEvent e : events) anyFill |= e instanceof BookEvent.Filled;
+    if (!anyFill) return;
+    List<BookEvent> written = List.copyOf(events);
+    try {
+      timer.execute(() -> {
+        for (int i = 0; i < written.size(); i++) {
+          if (written.get(i) instanceof BookEvent.Filled f) publishFill(useCase, firstSeqNr > 0 ? firstSeqNr + i : 0, f);
         }
-      }
+      });
+    } catch (RejectedExecutionException closed) {
+      // Trade is shutting down: the book's write stands, the providers read these fills in their statements.
+      log.debug("{} fills of book {} not published: the feed publisher is closed", events.size(), useCase);
     }
   }
 

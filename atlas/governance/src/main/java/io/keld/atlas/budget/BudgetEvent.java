@@ -19,6 +19,13 @@ import io.keld.ixp.CborSerializable;
 })
 public sealed interface BudgetEvent extends CborSerializable {
 
+  /**
+   * The tag of {@link SoftCapCrossed} events, and of no other: the alert's audit row is a projection
+   * of them (governance's {@code SoftCapAlerts}). Reservations and settlements, the budgets' busy
+   * path, carry no tag, so they cost no tag row.
+   */
+  String ALERTS_TAG = "budget-alerts";
+
   long at();
 
   record BudgetSet(String scopeId, ScopeKind kind, BudgetSpec spec, long at) implements BudgetEvent {}

@@ -4,6 +4,7 @@ import io.keld.ixp.CborSerializable;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -90,6 +91,14 @@ public final class TeamBudgets extends EventSourcedBehaviorWithEnforcedReplies<T
   public BudgetLedger emptyState() {
     return new BudgetLedger(teamId);
   }
+
+  /** A soft cap crossed is tagged for its alert ({@link BudgetEvent#ALERTS_TAG}); nothing else is. */
+  @Override
+  public Set<String> tagsFor(BudgetEvent event) {
+    return event instanceof BudgetEvent.SoftCapCrossed ? ALERT_TAGS : Set.of();
+  }
+
+  private static final Set<String> ALERT_TAGS = Set.of(BudgetEvent.ALERTS_TAG);
 
   @Override
   public RetentionCriteria retentionCriteria() {

@@ -8,6 +8,7 @@ import io.keld.atlas.keys.KeyStore;
 import io.keld.atlas.tenancy.TenancyStore;
 import io.keld.ixp.auth.Authenticator;
 import io.keld.kit.CacheSettings;
+import io.keld.kit.projection.TagProjection;
 import io.keld.kit.sql.Sql;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -34,12 +35,18 @@ public final class Governance {
   private final KeyStore keys;
   private final AuditLog audit;
   private final BudgetClient budgets;
+  private final Sql sql;
+  private final Clock clock;
+  private final MeterRegistry registry;
 
-  private Governance(TenancyStore tenancy, KeyStore keys, AuditLog audit, BudgetClient budgets) {
+  private Governance(TenancyStore tenancy, KeyStore keys, AuditLog audit, BudgetClient budgets, Sql sql, Clock clock, MeterRegistry registry) {
     this.tenancy = tenancy;
     this.keys = keys;
     this.audit = audit;
     this.budgets = budgets;
+    this.sql = sql;
+    this.clock = clock;
+    this.registry = registry;
   }
 
   /**
@@ -55,27 +62,30 @@ public final class Governance {
     AuditLog audit = new AuditLog(sql, clock);
     Counter softCapAlerts = Counter.builder("keld.budget.soft.cap.alerts")
         .description("Soft budget caps crossed (one per scope per period)").register(registry);
-    TeamBudgets.init(system, clock, (teamId, events) -> onBudgetEvents(teamId, events, tenancy, audit, softCapAlerts));
-    return new Governance(tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout));
+    TeamBudgets.init(system, clock, (teamId, events) -> onBudgetEvents(teamId, events, softCapAlerts));
+    return new Governance(tenancy, new KeyStore(sql, clock), audit, new BudgetClient(system, budgetTimeout), sql, clock, registry);
   }
 
-  /** A soft cap crossed is an alert: logged, counted, and written to the organization's audit log. */
-  private static void onBudgetEvents(String teamId, List<BudgetEvent> events, TenancyStore tenancy, AuditLog audit, Counter alerts) {
+  /**
+   * A soft cap crossed is an alert: logged and counted here, on the node that recorded it; its audit
+   * row is a projection of the event ({@link #softCapAlertProjection}), so a crash cannot lose it.
+   */
+  private static void onBudgetEvents(String teamId, List<BudgetEvent> events, Counter alerts) {
     for (BudgetEvent e : events) {
       if (e instanceof BudgetEvent.SoftCapCrossed crossed) {
         alerts.increment();
         log.warn("Soft budget cap crossed: scope {} (team {}) committed {} of a soft cap of {} micro-USD", crossed.scopeId(), teamId,
             crossed.committedMicroUsd(), crossed.softCapMicroUsd());
-        tenancy.team(teamId)
-            .thenCompose(team -> audit.record(team.map(t -> t.orgId()).orElse(null), null, "budget.soft_cap_crossed",
-                crossed.scopeId(), "alert", 200,
-                "committed " + crossed.committedMicroUsd() + " of soft cap " + crossed.softCapMicroUsd() + " micro-USD"))
-            .exceptionally(failure -> {
-              log.error("Could not write the soft-cap alert of {} to the audit log", crossed.scopeId(), failure);
-              return null;
-            });
       }
     }
+  }
+
+  /**
+   * The soft-cap alerts' audit rows as a projection of the budgets' journal ({@link SoftCapAlerts}),
+   * not started: a cluster runs it on one node at a time (the node's composition does).
+   */
+  public TagProjection softCapAlertProjection(ActorSystem<?> system) {
+    return new TagProjection(system, sql, SoftCapAlerts.SPEC, SoftCapAlerts::apply, TagProjection.Settings.DEFAULT, clock, registry);
   }
 
   /** {@code /atlas/v1}: organizations, teams, projects, keys, budgets, reservations, the audit log. */

@@ -9,6 +9,7 @@ import io.keld.atlas.spend.connections.Connections;
 import io.keld.atlas.spend.connections.Reconciliation;
 import io.keld.atlas.spend.ledger.Ledger;
 import io.keld.atlas.spend.mapping.MappingRules;
+import io.keld.atlas.spend.otlp.MetricIntervals;
 import io.keld.atlas.spend.otlp.OtlpRoutes;
 import io.keld.atlas.spend.prices.PriceBook;
 import io.keld.atlas.spend.reports.FocusExport;
@@ -23,12 +24,14 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.Materializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.apache.pekko.dispatch.ExecutionContexts;
 
 /**
  * The spend map on one node: the usage ledger, price book and mapping rules in SQL tables, the
@@ -44,6 +47,7 @@ public final class SpendMap {
   private final Clock clock;
   private final Governance governance;
   private final SpendIngest ingest;
+  private final MetricIntervals metricIntervals;
   private Connections connections;
 
   /**
@@ -58,6 +62,7 @@ public final class SpendMap {
     this.clock = clock;
     this.governance = governance;
     this.ingest = new SpendIngest(new Ledger(sql, clock), new PriceBook(sql, clock), new MappingRules(sql, clock, mappingRulesCache));
+    this.metricIntervals = new MetricIntervals(sql, ingest.rules(), ingest.prices(), ingest.ledger(), clock);
   }
 
   /**
@@ -112,12 +117,41 @@ public final class SpendMap {
   }
 
   /**
-   * OTLP/HTTP trace ingest ({@code POST /v1/traces}), for the node's OpenTelemetry port.
+   * Settles OTLP GenAI metrics into the ledger: every {@code every}, the intervals that ended at least
+   * {@code settleAfter} ago (by then the spans of the same calls have arrived, so the metrics count
+   * only what the spans did not; see {@link MetricIntervals}); streams idle for {@code streamExpiry}
+   * are forgotten. Every node with an OpenTelemetry port runs it; two settling at once count once.
+   */
+  public void startOtlpMetrics(Duration settleAfter, Duration every, Duration streamExpiry) {
+    AtomicBoolean running = new AtomicBoolean();
+    system.scheduler().scheduleWithFixedDelay(every, every, () -> {
+      if (!running.compareAndSet(false, true)) return;
+      try {
+        MetricIntervals.Settled settled = metricIntervals.settleDue(settleAfter);
+        if (settled.intervals() > 0) {
+          log.debug("OTLP metrics: {} interval(s) settled into {} ledger record(s)", settled.intervals(), settled.records());
+        }
+        metricIntervals.forgetStreams(streamExpiry);
+      } catch (RuntimeException e) {
+        log.warn("OTLP metrics could not be settled; trying again in {}: {}", every, e.getClass().getSimpleName());
+      } finally {
+        running.set(false);
+      }
+    }, ExecutionContexts.fromExecutor(blocking));
+  }
+
+  /** OTLP metrics not yet in the ledger, and how they get there. */
+  public MetricIntervals metricIntervals() {
+    return metricIntervals;
+  }
+
+  /**
+   * OTLP/HTTP ingest ({@code POST /v1/traces}, {@code POST /v1/metrics}), for the node's OpenTelemetry port.
    *
    * @param keyCache bounds of the port's cache of exporters' keys
    */
   public Route otlpRoute(long maxBodyBytes, CacheSettings keyCache) {
-    return new OtlpRoutes(new CachingAuthenticator(governance.keys(), keyCache), ingest, maxBodyBytes,
+    return new OtlpRoutes(new CachingAuthenticator(governance.keys(), keyCache), ingest, metricIntervals, maxBodyBytes,
         Materializer.matFromSystem(system)).route();
   }
 }

@@ -44,6 +44,8 @@ public final class Reconciliation {
     }
   }
 
+  /** OTLP spans and, net of them, OTLP metrics (see MetricIntervals). */
+  private static final List<String> TELEMETRY = List.of(UsageRecord.Sources.OTLP, UsageRecord.Sources.OTLP_METRICS);
   private static final List<String> REPORTED = List.of(ProviderReportPages.OPENAI_USAGE_API, ProviderReportPages.ANTHROPIC_USAGE_API);
   private static final List<String> BILLED = List.of(ProviderReportPages.OPENAI_COSTS_API, ProviderReportPages.ANTHROPIC_COST_API);
 
@@ -59,17 +61,17 @@ public final class Reconciliation {
       // UTC days whatever the session's time zone: the same statement on H2 and PostgreSQL.
       String q = "SELECT CAST(period_start AT TIME ZONE 'UTC' AS DATE) AS d, provider, source, COUNT(*), SUM(request_count), "
           + "SUM(input_tokens), SUM(output_tokens), SUM(cost_micro_usd) FROM usage_records WHERE org_id = ? AND period_start >= ? "
-          + "AND period_start < ? AND source IN (?, ?, ?, ?, ?) GROUP BY CAST(period_start AT TIME ZONE 'UTC' AS DATE), provider, source";
+          + "AND period_start < ? AND source IN (?, ?, ?, ?, ?, ?) GROUP BY CAST(period_start AT TIME ZONE 'UTC' AS DATE), provider, source";
       Map<String, Sums[]> byKey = new TreeMap<>();
       try (PreparedStatement ps = c.prepareStatement(q)) {
-        Sql.bind(ps, orgId, from, to, UsageRecord.Sources.OTLP, REPORTED.get(0), REPORTED.get(1), BILLED.get(0), BILLED.get(1));
+        Sql.bind(ps, orgId, from, to, UsageRecord.Sources.OTLP, UsageRecord.Sources.OTLP_METRICS, REPORTED.get(0), REPORTED.get(1), BILLED.get(0), BILLED.get(1));
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             String key = rs.getDate(1).toLocalDate() + "|" + rs.getString(2);
             Sums s = new Sums(rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getLong(8));
             Sums[] sides = byKey.computeIfAbsent(key, k -> new Sums[] {Sums.NONE, Sums.NONE, Sums.NONE});
             String source = rs.getString(3);
-            int side = source.equals(UsageRecord.Sources.OTLP) ? 0 : REPORTED.contains(source) ? 1 : 2;
+            int side = TELEMETRY.contains(source) ? 0 : REPORTED.contains(source) ? 1 : 2;
             sides[side] = sides[side].plus(s);
           }
         }

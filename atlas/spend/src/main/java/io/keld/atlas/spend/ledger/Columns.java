@@ -39,6 +39,7 @@ public final class Columns {
     r.traceId = text(r.traceId, 32);
     r.spanId = text(r.spanId, 16);
     r.serviceName = text(r.serviceName, 200);
+    r.resourceId = text(r.resourceId, 32);
     if (r.tags != null && !r.tags.isEmpty()) {
       Map<String, String> tags = new TreeMap<>();
       r.tags.forEach((k, v) -> tags.put(text(k, 64), text(v, 200)));

@@ -42,7 +42,7 @@ public final class Ledger {
   public record Appended(int accepted, int duplicates) {}
 
   private static final ObjectMapper JSON = Json.PLAIN;
-  /** Rows per INSERT statement: 44 parameters each stays well under PostgreSQL's 32,767. */
+  /** Rows per INSERT statement: 43 parameters each stays well under PostgreSQL's 32,767. */
   private static final int ROWS_PER_INSERT = 500;
   private static final int ATTEMPTS = 5;
 
@@ -97,6 +97,79 @@ public final class Ledger {
     return new Appended(fresh.size(), records.size() - fresh.size());
   }
 
+  /** Which record: the ledger's idempotency key. */
+  public record EntryKey(String orgId, String source, String sourceEventId) {}
+
+  /**
+   * Takes records out of the ledger within the caller's transaction, and their sums out of the
+   * rollups (a rollup row left with no record goes too). For a read side rebuilt from its source
+   * (the job projection's rebuild): the records come back with their source's replay. Returns the
+   * records removed; keys with no record are ignored.
+   */
+  public static int removeInTransaction(Connection tx, List<EntryKey> keys) throws SQLException {
+    if (keys.isEmpty()) return 0;
+    Map<String, List<EntryKey>> bySource = new LinkedHashMap<>();
+    for (EntryKey k : keys) bySource.computeIfAbsent(k.orgId() + '\u0000' + k.source(), x -> new ArrayList<>()).add(k);
+    List<UsageRecord> removed = new ArrayList<>();
+    for (List<EntryKey> group : bySource.values()) {
+      for (int from = 0; from < group.size(); from += ROWS_PER_INSERT) {
+        List<EntryKey> chunk = group.subList(from, Math.min(group.size(), from + ROWS_PER_INSERT));
+        String which = " FROM usage_records WHERE org_id = ? AND source = ? AND source_event_id IN ("
+            + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")";
+        Object[] args = new Object[chunk.size() + 2];
+        args[0] = chunk.get(0).orgId();
+        args[1] = chunk.get(0).source();
+        for (int i = 0; i < chunk.size(); i++) args[i + 2] = chunk.get(i).sourceEventId();
+        try (PreparedStatement ps = tx.prepareStatement("SELECT org_id, period_start, team_id, project_id, provider, model_requested, "
+            + "model_served, job_category, spend_class, request_count, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+            + "reasoning_tokens, cost_micro_usd, list_cost_micro_usd" + which)) {
+          Sql.bind(ps, args);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) removed.add(stored(rs));
+          }
+        }
+        try (PreparedStatement ps = tx.prepareStatement("DELETE" + which)) {
+          Sql.bind(ps, args);
+          ps.executeUpdate();
+        }
+      }
+    }
+    if (removed.isEmpty()) return 0;
+    boolean postgres = isPostgres(tx);
+    rollUp(tx, removed, "usage_rollup_hourly", "bucket_hour", ChronoUnit.HOURS, postgres, -1);
+    rollUp(tx, removed, "usage_rollup_daily", "bucket_day", ChronoUnit.DAYS, postgres, -1);
+    for (String table : List.of("usage_rollup_hourly", "usage_rollup_daily")) {
+      try (PreparedStatement ps = tx.prepareStatement("DELETE FROM " + table + " WHERE records = 0")) {
+        ps.executeUpdate();
+      }
+    }
+    return removed.size();
+  }
+
+  /** A stored record, with what its rollups are keyed and summed by. */
+  private static UsageRecord stored(ResultSet rs) throws SQLException {
+    UsageRecord r = new UsageRecord();
+    r.orgId = rs.getString("org_id");
+    r.periodStart = Sql.instant(rs, "period_start");
+    r.teamId = rs.getString("team_id");
+    r.projectId = rs.getString("project_id");
+    r.provider = rs.getString("provider");
+    r.modelRequested = rs.getString("model_requested");
+    r.modelServed = rs.getString("model_served");
+    r.jobCategory = rs.getString("job_category");
+    r.spendClass = rs.getString("spend_class");
+    r.requestCount = rs.getLong("request_count");
+    r.inputTokens = rs.getLong("input_tokens");
+    r.cachedInputTokens = rs.getLong("cached_input_tokens");
+    r.cacheWriteTokens = rs.getLong("cache_write_tokens");
+    r.outputTokens = rs.getLong("output_tokens");
+    r.reasoningTokens = rs.getLong("reasoning_tokens");
+    r.costMicroUsd = rs.getLong("cost_micro_usd");
+    long list = rs.getLong("list_cost_micro_usd");
+    r.listCostMicroUsd = rs.wasNull() ? null : list;
+    return r;
+  }
+
   private static void validate(UsageRecord r) {
     if (r.orgId == null || r.source == null || r.sourceEventId == null || r.periodStart == null || r.provider == null
         || r.costMicroUsd == null || r.costSource == null) {
@@ -136,7 +209,7 @@ public final class Ledger {
       + "cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micro_usd, list_cost_micro_usd, currency, "
       + "cost_source, price_ref, job_category, job_category_source, spend_class, latency_class, latency_confidence, duration_ms, "
       + "ttft_ms, streaming, has_end_user, has_conversation, under_server_span, status, trace_id, span_id, service_name, tags, "
-      + "ingested_at";
+      + "ingested_at, resource_id";
   private static final int COLUMN_COUNT = COLUMNS.split(",").length;
   private static final String ROW = "(" + String.join(",", Collections.nCopies(COLUMN_COUNT, "?")) + ")";
 
@@ -189,6 +262,7 @@ public final class Ledger {
         ps.setString(i++, r.serviceName);
         ps.setString(i++, tagsJson(r.tags));
         ps.setTimestamp(i++, ingested);
+        ps.setString(i++, r.resourceId);
       }
       ps.executeUpdate();
     }
@@ -242,7 +316,7 @@ public final class Ledger {
       field(b, r.jobCategorySource).field(b, r.spendClass).field(b, r.latencyClass).field(b, r.latencyConfidence);
       field(b, r.durationMs).field(b, r.ttftMs).field(b, r.streaming).field(b, r.hasEndUser).field(b, r.hasConversation);
       field(b, r.underServerSpan).field(b, r.status).field(b, r.traceId).field(b, r.spanId).field(b, r.serviceName);
-      field(b, tagsJson(r.tags)).field(b, ingested);
+      field(b, tagsJson(r.tags)).field(b, ingested).field(b, r.resourceId);
       b.setCharAt(b.length() - 1, '\n');
     }
     try {
@@ -303,12 +377,13 @@ public final class Ledger {
 
   private static void rollUp(Connection tx, List<UsageRecord> fresh, boolean postgres) throws SQLException {
     if (fresh.isEmpty()) return;
-    rollUp(tx, fresh, "usage_rollup_hourly", "bucket_hour", ChronoUnit.HOURS, postgres);
-    rollUp(tx, fresh, "usage_rollup_daily", "bucket_day", ChronoUnit.DAYS, postgres);
+    rollUp(tx, fresh, "usage_rollup_hourly", "bucket_hour", ChronoUnit.HOURS, postgres, 1);
+    rollUp(tx, fresh, "usage_rollup_daily", "bucket_day", ChronoUnit.DAYS, postgres, 1);
   }
 
-  private static void rollUp(Connection tx, List<UsageRecord> fresh, String table, String timeColumn, ChronoUnit unit, boolean postgres)
-      throws SQLException {
+  /** Adds the records' sums to a rollup table ({@code sign} 1), or takes them out of it ({@code sign} -1). */
+  private static void rollUp(Connection tx, List<UsageRecord> fresh, String table, String timeColumn, ChronoUnit unit, boolean postgres,
+      int sign) throws SQLException {
     // Keys in a fixed order, so two writers lock rollup rows in the same order and cannot deadlock.
     Map<RollupKey, Sums> sums = new TreeMap<>(ROLLUP_ORDER);
     for (UsageRecord r : fresh) {
@@ -335,8 +410,9 @@ public final class Ledger {
       for (Map.Entry<RollupKey, Sums> e : sums.entrySet()) {
         RollupKey k = e.getKey();
         Sums s = e.getValue();
-        Sql.bind(ps, k.orgId(), k.hour(), k.teamId(), k.projectId(), k.provider(), k.model(), k.jobCategory(), k.spendClass(), s.records,
-            s.requests, s.input, s.cached, s.cacheWrite, s.output, s.reasoning, s.cost, s.listCost);
+        Sql.bind(ps, k.orgId(), k.hour(), k.teamId(), k.projectId(), k.provider(), k.model(), k.jobCategory(), k.spendClass(), sign * s.records,
+            sign * s.requests, sign * s.input, sign * s.cached, sign * s.cacheWrite, sign * s.output, sign * s.reasoning, sign * s.cost,
+            sign * s.listCost);
         ps.addBatch();
       }
       ps.executeBatch();

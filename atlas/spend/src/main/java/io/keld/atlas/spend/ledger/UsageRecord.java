@@ -20,6 +20,8 @@ public final class UsageRecord {
   public static final class Sources {
     public static final String KELD = "keld";
     public static final String OTLP = "otlp";
+    /** OTLP GenAI metrics, net of the spans of the same resource (one record per call group and collection interval). */
+    public static final String OTLP_METRICS = "otlp_metrics";
     public static final String OPENAI_USAGE = "openai_usage";
     public static final String ANTHROPIC_USAGE = "anthropic_usage";
     public static final String LITELLM = "litellm";
@@ -86,6 +88,8 @@ public final class UsageRecord {
   public String traceId;
   public String spanId;
   public String serviceName;
+  /** The OpenTelemetry resource a span or metric came from (a hash of its attributes); null for other sources. */
+  public String resourceId;
   public Map<String, String> tags = new TreeMap<>();
 
   /** The model the rollups and reports use: the one that served, else the one asked for. */

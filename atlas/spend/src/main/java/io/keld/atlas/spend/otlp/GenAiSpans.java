@@ -6,6 +6,7 @@ import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import io.keld.atlas.spend.ledger.Columns;
@@ -45,11 +46,14 @@ public final class GenAiSpans {
     for (OtlpSpan s : spans) byId.put(s.traceId() + s.spanId(), s);
     List<Mapped.One> out = new ArrayList<>();
     List<Rejection> rejected = new ArrayList<>();
+    // The spans of one ResourceSpans share its attribute map: its id is computed once.
+    Map<Map<String, String>, String> resourceIds = new IdentityHashMap<>();
     for (OtlpSpan s : spans) {
       if (!isGenAi(s)) continue;
       try {
         UsageRecord r = record(orgId, s);
         r.underServerSpan = underServerSpan(s, byId);
+        r.resourceId = resourceIds.computeIfAbsent(s.resource(), OtlpResource::id);
         Map<String, String> attrs = new HashMap<>(s.resource());
         attrs.putAll(s.attributes());
         out.add(new Mapped.One(r, attrs));
@@ -121,7 +125,7 @@ public final class GenAiSpans {
   }
 
   /** {@code keld.tag.<name>} attributes become the record's tags (span over resource). */
-  private static void tag(UsageRecord r, Map.Entry<String, String> a) {
+  static void tag(UsageRecord r, Map.Entry<String, String> a) {
     if (a.getKey().startsWith("keld.tag.") && r.tags.size() < 10) {
       r.tags.put(Texts.clip(a.getKey().substring("keld.tag.".length()), 64), Texts.clip(a.getValue(), 200));
     }

@@ -10,6 +10,8 @@ import io.keld.kit.KeyAuthentication;
 import io.keld.ixp.auth.Authenticator;
 import io.keld.ixp.auth.Principal;
 import io.keld.ixp.auth.Role;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsPartialSuccess;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
 import io.opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 import java.io.ByteArrayOutputStream;
@@ -40,15 +42,17 @@ import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 
 /**
- * OTLP/HTTP trace ingest: {@code POST /v1/traces} on the OpenTelemetry port (4318 by default), in
+ * OTLP/HTTP ingest: traces ({@code POST /v1/traces}) and metrics ({@code POST /v1/metrics}, the GenAI
+ * client metrics; see {@link MetricIntervals}) on the OpenTelemetry port (4318 by default), in
  * protobuf ({@code application/x-protobuf}) or JSON ({@code application/json}), gzip-compressed or
  * not, authenticated by a Keld key ({@code Authorization: Bearer keld_…}, or {@code X-Keld-Key}).
  * An OpenTelemetry SDK or Collector exports to it as to any OTLP endpoint.
  *
- * <p>Answers as OTLP says: 200 with an {@code ExportTraceServiceResponse} in the request's encoding,
- * carrying {@code partial_success} when some GenAI spans were rejected (and why); 400 with a
+ * <p>Answers as OTLP says: 200 with an {@code ExportTraceServiceResponse} (or
+ * {@code ExportMetricsServiceResponse}) in the request's encoding, carrying {@code partial_success}
+ * when some GenAI spans (data points) were rejected (and why); 400 with a
  * {@code google.rpc.Status} for a body that does not parse; 401/403 for keys; 413 for a body over
- * the limit; 415 for another content type. Non-GenAI spans are not usage: skipped, not rejected.
+ * the limit; 415 for another content type. Non-GenAI spans and metrics are not usage: skipped, not rejected.
  */
 public final class OtlpRoutes {
 
@@ -63,18 +67,32 @@ public final class OtlpRoutes {
 
   private final Authenticator keys;
   private final SpendIngest ingest;
+  private final MetricIntervals metrics;
   private final long maxBodyBytes;
   private final Materializer materializer;
 
-  public OtlpRoutes(Authenticator keys, SpendIngest ingest, long maxBodyBytes, Materializer materializer) {
+  public OtlpRoutes(Authenticator keys, SpendIngest ingest, MetricIntervals metrics, long maxBodyBytes, Materializer materializer) {
     this.keys = keys;
     this.ingest = ingest;
+    this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
     this.materializer = materializer;
   }
 
   public Route route() {
-    return path(PathMatchers.segment("v1").slash("traces"), () -> post(() -> extractRequest(request -> {
+    return concat(
+        path(PathMatchers.segment("v1").slash("traces"), () -> post(() -> receive(this::exportTraces))),
+        path(PathMatchers.segment("v1").slash("metrics"), () -> post(() -> receive(this::exportMetrics))));
+  }
+
+  /** What one signal does with an authenticated, read export. */
+  private interface Export {
+    Route apply(Principal key, byte[] body, boolean json);
+  }
+
+  /** What both signals share: the content type, the key and its role, the size limit, decompression. */
+  private Route receive(Export export) {
+    return extractRequest(request -> {
       boolean json = request.entity().getContentType().mediaType().toString().toLowerCase(Locale.ROOT).startsWith("application/json");
       boolean protobuf = request.entity().getContentType().mediaType().toString().toLowerCase(Locale.ROOT).startsWith("application/x-protobuf");
       if (!json && !protobuf) {
@@ -108,10 +126,10 @@ public final class OtlpRoutes {
                 return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be read (a broken gzip stream?): "
                     + Texts.clip(cause.getMessage()), json));
               }
-              return export(p, bytes.get(), json);
+              return export.apply(p, bytes.get(), json);
             }))));
       });
-    })));
+    });
   }
 
   private CompletionStage<byte[]> read(HttpEntity entity) {
@@ -119,7 +137,7 @@ public final class OtlpRoutes {
     return entity.toStrict(30_000, maxBodyBytes, materializer).thenApply(s -> s.getData().toArray());
   }
 
-  private Route export(Principal p, byte[] body, boolean json) {
+  private Route exportTraces(Principal p, byte[] body, boolean json) {
     List<OtlpSpan> spans;
     try {
       spans = json ? OtlpDecoder.json(body) : OtlpDecoder.protobuf(body);
@@ -130,19 +148,50 @@ public final class OtlpRoutes {
     List<SpendIngest.Incoming> incoming = new ArrayList<>(mapped.records().size());
     for (GenAiSpans.Mapped.One one : mapped.records()) incoming.add(new SpendIngest.Incoming(one.record(), one.attributes()));
     return onComplete(ingest.ingest(p, incoming), done -> {
-      if (done.isFailure()) {
-        Throwable cause = ProblemResponses.cause(done.failed().get());
-        // The database's message can quote row values; the log gets the kind of failure only.
-        String kind = cause instanceof Sql.StoreException se && se.getCause() instanceof SQLException sql
-            ? "SQLSTATE " + sql.getSQLState() : cause.getClass().getSimpleName();
-        log.error("OTLP export of {} spans from org {} could not be written: {}", spans.size(), p.orgId(), kind);
-        if (cause instanceof Sql.StoreException) {
-          return complete(status(StatusCodes.SERVICE_UNAVAILABLE, UNAVAILABLE, "the ledger could not be written; retry", json));
-        }
-        return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be accounted for (" + kind + ")", json));
-      }
+      if (done.isFailure()) return complete(failed(done.failed().get(), spans.size() + " spans", p, json));
       return complete(accepted(done.get(), mapped.rejections(), json));
     });
+  }
+
+  private Route exportMetrics(Principal p, byte[] body, boolean json) {
+    List<OtlpMetricPoint> points;
+    try {
+      points = json ? OtlpDecoder.metricsJson(body) : OtlpDecoder.metricsProtobuf(body);
+    } catch (OtlpDecoder.BadExport e) {
+      return complete(status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, e.getMessage(), json));
+    }
+    GenAiMetrics.Mapped mapped = GenAiMetrics.map(points);
+    return onComplete(metrics.record(p, mapped.contributions()), done -> {
+      if (done.isFailure()) return complete(failed(done.failed().get(), points.size() + " GenAI metric points", p, json));
+      return complete(metricsAccepted(mapped.rejections(), json));
+    });
+  }
+
+  private static HttpResponse failed(Throwable failure, String what, Principal p, boolean json) {
+    Throwable cause = ProblemResponses.cause(failure);
+    // The database's message can quote row values; the log gets the kind of failure only.
+    String kind = cause instanceof Sql.StoreException se && se.getCause() instanceof SQLException sql
+        ? "SQLSTATE " + sql.getSQLState() : cause.getClass().getSimpleName();
+    log.error("OTLP export of {} from org {} could not be written: {}", what, p.orgId(), kind);
+    if (cause instanceof Sql.StoreException) {
+      return status(StatusCodes.SERVICE_UNAVAILABLE, UNAVAILABLE, "the ledger could not be written; retry", json);
+    }
+    return status(StatusCodes.BAD_REQUEST, INVALID_ARGUMENT, "the export could not be accounted for (" + kind + ")", json);
+  }
+
+  private static HttpResponse metricsAccepted(List<GenAiMetrics.Rejection> rejections, boolean json) {
+    String message = rejections.isEmpty() ? "" : rejections.size() + " GenAI metric point(s) rejected: " + rejections.stream().limit(5)
+        .map(r -> r.reason()).collect(Collectors.joining("; ")) + (rejections.size() > 5 ? "; ..." : "");
+    if (json) {
+      String body = rejections.isEmpty() ? "{}" : "{\"partialSuccess\":{\"rejectedDataPoints\":\"" + rejections.size()
+          + "\",\"errorMessage\":" + quote(message) + "}}";
+      return HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
+    }
+    ExportMetricsServiceResponse.Builder r = ExportMetricsServiceResponse.newBuilder();
+    if (!rejections.isEmpty()) {
+      r.setPartialSuccess(ExportMetricsPartialSuccess.newBuilder().setRejectedDataPoints(rejections.size()).setErrorMessage(message));
+    }
+    return HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.create(PROTOBUF, r.build().toByteArray()));
   }
 
   private static HttpResponse accepted(Ledger.Appended appended, List<GenAiSpans.Rejection> rejections, boolean json) {

@@ -1,0 +1,135 @@
+package io.keld.bench;
+
+import exchange.core2.core.common.OrderAction;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * {@code bench/run book-core-peers}: Keld's book core beside exchange-core's
+ * {@code OrderBookDirectImpl} (exchange.core2:exchange-core 0.5.3) on the same operation stream,
+ * and Keld's own mixed workload, JMH on one thread, in one run. Targets (issue 25): Keld at least
+ * half of exchange-core on the shared stream; the mixed workload at least 3,000,000 ops/s.
+ */
+final class BookCorePeersBench {
+
+  static final double TARGET_RATIO = 0.5;
+  static final double TARGET_MIXED_OPS = 3_000_000;
+
+  static BenchReport run(boolean quick) throws Exception {
+    // Before timing: one full cycle on each engine, to show they did the same matching.
+    BookPeersStream stream = BookPeersStream.generate(BookCorePeersBenchmark.SEED, BookCorePeersBenchmark.MAIN_OPS);
+    BookPeers.ExchangeCore xc = new BookPeers.ExchangeCore(stream);
+    BookPeers.Keld keld = new BookPeers.Keld(stream);
+    for (int i = 0; i < stream.length; i++) {
+      xc.step(true);
+      keld.step();
+    }
+    int xcLeft = xc.book.getOrdersNum(OrderAction.ASK) + xc.book.getOrdersNum(OrderAction.BID);
+    if (xc.trades != keld.fills || xcLeft != 0 || keld.book.askCount() != 0 || keld.book.restingBidCount() != 0) {
+      throw new IllegalStateException("the engines did not do the same matching on the stream: exchange-core " + xc.trades
+          + " trades, Keld " + keld.fills + " fills; left on the books " + xcLeft + " / " + keld.book.askCount()
+          + " asks, " + keld.book.restingBidCount() + " bids");
+    }
+    long fillsPerCycle = keld.fills;
+    int[] kinds = new int[6];
+    for (int i = 0; i < stream.length; i++) kinds[stream.kind[i]]++;
+    // Thread CPU time per operation, fastest of several passes: a figure a busy machine disturbs less
+    // than JMH's throughput (which counts the time other processes take the core).
+    double[] cpuNanos = cpuNanosPerOp(stream, xc, keld, quick ? 3 : 6);
+
+    Options options = new OptionsBuilder()
+        .include(BookCorePeersBenchmark.class.getName())
+        .forks(1)
+        .threads(1)
+        .warmupIterations(quick ? 2 : 5)
+        .warmupTime(TimeValue.seconds(quick ? 1 : 2))
+        .measurementIterations(quick ? 3 : 10)
+        .measurementTime(TimeValue.seconds(quick ? 1 : 2))
+        .jvmArgs("-Xms2g", "-Xmx2g")
+        .build();
+    Collection<RunResult> results = new Runner(options).run();
+    Map<String, double[]> scores = new HashMap<>();
+    for (RunResult r : results) {
+      String method = r.getParams().getBenchmark().substring(r.getParams().getBenchmark().lastIndexOf('.') + 1);
+      scores.put(method, new double[] {r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError()});
+    }
+    double[] x = scores.get("sharedStreamExchangeCore");
+    double[] k = scores.get("sharedStreamKeld");
+    double[] m = scores.get("keldMixedWorkload");
+    double ratio = k[0] / x[0];
+
+    BenchReport report = new BenchReport("book-core-peers", quick)
+        .figure("exchange_core_ops_per_s", Math.round(x[0]))
+        .figure("exchange_core_ops_per_s_error", Math.round(x[1]))
+        .figure("keld_ops_per_s", Math.round(k[0]))
+        .figure("keld_ops_per_s_error", Math.round(k[1]))
+        .figure("ratio", Math.round(ratio * 1000) / 1000.0)
+        .figure("target_ratio", TARGET_RATIO)
+        .figure("keld_mixed_ops_per_s", Math.round(m[0]))
+        .figure("keld_mixed_ops_per_s_error", Math.round(m[1]))
+        .figure("target_mixed_ops_per_s", (long) TARGET_MIXED_OPS)
+        .figure("met", ratio >= TARGET_RATIO && m[0] >= TARGET_MIXED_OPS)
+        .figure("fills_per_cycle", fillsPerCycle)
+        .figure("ops_per_cycle", stream.length);
+    report.line("JMH, one thread, one JVM fork, three benchmarks in one run: exchange-core's `OrderBookDirectImpl`")
+        .line("(exchange.core2:exchange-core 0.5.3) and Keld's `OrderBookCore` on the same operation stream, and")
+        .line("Keld's mixed workload (`bench/run book-core`'s). The shared stream is a replayed cycle of "
+            + String.format("%,d", stream.length) + " operations")
+        .line(String.format("(%,d ask posts, %,d ask price moves, %,d ask cancels, %,d crossing bids, %,d resting bids, %,d bid",
+            kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5]))
+        .line("cancels) on ~1,000 asks from 200 sellers, generated once as arrays. exchange-core: one reused `OrderCommand`,")
+        .line("asks of unlimited size, crossing bids IOC of size 1, resting bids GTC. Keld: asks of one model at the most")
+        .line("throughput and concurrency the book takes, bids of 1,000 tokens due in a day, the command built per")
+        .line("operation, and every fill released at once by a second book call (a Keld fill reserves capacity, it does")
+        .line(String.format("not consume the ask). Both did the same matching: %,d trades / fills per cycle, both books empty after it.",
+            fillsPerCycle))
+        .line("")
+        .line("| figure | value | target |")
+        .line("|---|---|---|")
+        .line(String.format("| exchange-core, shared stream | **%,.0f ops/s** ± %,.0f | |", x[0], x[1]))
+        .line(String.format("| Keld, shared stream | **%,.0f ops/s** ± %,.0f | |", k[0], k[1]))
+        .line(String.format("| Keld / exchange-core | **%.2f×** | ≥ %.1f× |", ratio, TARGET_RATIO))
+        .line(String.format("| Keld, mixed workload | **%,.0f ops/s** ± %,.0f | ≥ 3,000,000 |", m[0], m[1]))
+        .line(String.format("| thread CPU time per operation, fastest of %d passes over the cycle (outside JMH): exchange-core / Keld / "
+            + "Keld mixed | %.0f / %.0f / %.0f ns (Keld / exchange-core %.2f×) | |", quick ? 3 : 6, cpuNanos[0], cpuNanos[1], cpuNanos[2],
+            cpuNanos[0] / cpuNanos[1]))
+        .line("")
+        .line("± is JMH's 99.9% confidence interval. On a shared machine JMH's throughput also counts the time other")
+        .line("processes hold the core: compare runs only on a quiet machine (load average well under the core count).")
+        .line("The CPU-time row is disturbed less by other load, though cache and core sharing still move it.");
+    report.figure("cpu_ns_per_op_exchange_core", Math.round(cpuNanos[0])).figure("cpu_ns_per_op_keld", Math.round(cpuNanos[1]))
+        .figure("cpu_ns_per_op_keld_mixed", Math.round(cpuNanos[2]));
+    return report;
+  }
+
+  /** Thread CPU nanoseconds per operation of each engine over whole cycles, the fastest pass of {@code passes}. */
+  private static double[] cpuNanosPerOp(BookPeersStream stream, BookPeers.ExchangeCore xc, BookPeers.Keld keld, int passes) {
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    BookCoreWorkload mixed = new BookCoreWorkload(42);
+    double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+    int n = stream.length;
+    for (int pass = 0; pass < passes; pass++) {
+      long t0 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) xc.step(false);
+      long t1 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) keld.step();
+      long t2 = mx.getCurrentThreadCpuTime();
+      for (int i = 0; i < n; i++) mixed.step();
+      long t3 = mx.getCurrentThreadCpuTime();
+      best[0] = Math.min(best[0], (t1 - t0) / (double) n);
+      best[1] = Math.min(best[1], (t2 - t1) / (double) n);
+      best[2] = Math.min(best[2], (t3 - t2) / (double) n);
+    }
+    return best;
+  }
+
+  private BookCorePeersBench() {}
+}
