@@ -97,9 +97,19 @@ final class ConsoleBrowser implements AutoCloseable {
   }
 
   void awaitTrue(String description, java.util.function.Supplier<Boolean> condition) {
+    awaitTrue(description, Duration.ofSeconds(60), condition);
+  }
+
+  void awaitTrue(String description, Duration timeout, java.util.function.Supplier<Boolean> condition) {
     // A live view re-renders while it is read: an element gone stale is read again on the next poll.
-    new WebDriverWait(driver, Duration.ofSeconds(60)).withMessage(description).ignoring(StaleElementReferenceException.class)
+    new WebDriverWait(driver, timeout).withMessage(description).ignoring(StaleElementReferenceException.class)
         .until(d -> condition.get());
+  }
+
+  /** An attribute of the first element that matches, or null when there is none now (no waiting: for conditions polled by awaitTrue). */
+  String attributeNow(String css, String attribute) {
+    List<WebElement> found = driver.findElements(By.cssSelector(css));
+    return found.isEmpty() ? null : found.get(0).getAttribute(attribute);
   }
 
   Object js(String script, Object... args) {
