@@ -19,6 +19,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToDoubleFunction;
+import java.util.stream.Collectors;
 
 /**
  * {@code bench/run book-persistent}: bids submitted through the sharded OrderBook entities of one
@@ -84,15 +86,15 @@ final class BookPersistentBench {
         saturation.unfilled + half.unfilled + fixed.unfilled, lag.maxEvents, lag.maxSeconds, caughtUpMs);
   }
 
-  private static double median(List<Run> runs, java.util.function.ToDoubleFunction<Run> f) {
+  private static double median(List<Run> runs, ToDoubleFunction<Run> f) {
     double[] v = runs.stream().mapToDouble(f).sorted().toArray();
     double m = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     return Math.round(m * 100) / 100.0;
   }
 
   /** Every run's value, in run order: "a / b / c". */
-  private static String each(List<Run> runs, java.util.function.ToDoubleFunction<Run> f, String format) {
-    return runs.stream().map(r -> String.format(format, f.applyAsDouble(r))).collect(java.util.stream.Collectors.joining(" / "));
+  private static String each(List<Run> runs, ToDoubleFunction<Run> f, String format) {
+    return runs.stream().map(r -> String.format(format, f.applyAsDouble(r))).collect(Collectors.joining(" / "));
   }
 
   private static BenchReport report(List<Run> runs, boolean quick) {
