@@ -86,6 +86,24 @@ class BookLogEndToEndTest {
       book(new BookOp.PlaceBid(new Bid(bid, BOOK, Set.of(), 0, i == 3 ? 1_000 : 2_000_000, 5_000, now + 600_000, now + 300_000, Set.of(), Set.of(),
           Set.of(), Set.of())));
     }
+    awaitEveryDemoJobInClear();
+  }
+
+  /**
+   * Whose bid is whose comes from the jobs read side ({@code ixp_jobs}), which a projection builds from
+   * the journal, and a job places its bid after it answers 201: until both have happened the log shows
+   * the demo enterprise's bids as pseudonyms. Wait for that (a loaded CI machine took seconds), so the
+   * tests below read a settled log.
+   */
+  private static void awaitEveryDemoJobInClear() throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    Set<String> seen = Set.of();
+    while (System.nanoTime() < end) {
+      seen = found(JOB_IDS, fullLog(world.tenancy.apiKey()));
+      if (seen.containsAll(demoJobs)) return;
+      Thread.sleep(200);
+    }
+    throw new AssertionError("the demo enterprise's jobs never all showed in clear in its book log; seen " + seen + " of " + demoJobs);
   }
 
   @AfterAll
