@@ -54,7 +54,7 @@ final class BookPersistentBench {
 
   /** One measurement's figures. */
   private record Run(double saturation, double achieved, double p50, double p99, double max, double halfAchieved, double halfP50,
-      double halfP99, double halfMax, long unfilled, long lagEvents, double lagSeconds, long caughtUpMs) {}
+      double halfP99, double halfMax, long unfilled, long lagEvents, double lagSeconds, long caughtUpMs, long journalReads) {}
 
   private static Run measure(BookClient books, MeterRegistry registry, boolean quick) throws Exception {
     long now = System.currentTimeMillis();
@@ -75,15 +75,20 @@ final class BookPersistentBench {
     submitter.saturate(quick ? 2 : 20, 4_000);
     // The statement projection follows the books' fills in the journal: its lag, sampled every 100 ms while bids run.
     ProjectionLag lag = new ProjectionLag(registry, "statement");
+    double reads0 = lag.journalReads();
     Phase saturation = submitter.saturate(quick ? 5 : 15, 4_000);
+    double reads1 = lag.journalReads();
     // Half the offered rate too: where the node keeps up, this is its latency.
     Phase half = submitter.fixedRate(OFFERED_RATE / 2, quick ? 5 : 15);
+    double reads2 = lag.journalReads();
     Phase fixed = submitter.fixedRate(OFFERED_RATE, quick ? 5 : 15);
+    System.err.printf("book-persistent: statement events read from the journal (not heard): saturation %,.0f, half rate %,.0f, offered rate %,.0f%n",
+        reads1 - reads0, reads2 - reads1, lag.journalReads() - reads2);
     long caughtUpMs = lag.stopAndAwaitCaughtUp();
 
     return new Run(saturation.bidsPerSecond(), fixed.bidsPerSecond(), fixed.percentileMs(50), fixed.percentileMs(99),
         fixed.percentileMs(100), half.bidsPerSecond(), half.percentileMs(50), half.percentileMs(99), half.percentileMs(100),
-        saturation.unfilled + half.unfilled + fixed.unfilled, lag.maxEvents, lag.maxSeconds, caughtUpMs);
+        saturation.unfilled + half.unfilled + fixed.unfilled, lag.maxEvents, lag.maxSeconds, caughtUpMs, Math.round(lag.journalReads() - reads0));
   }
 
   private static double median(List<Run> runs, ToDoubleFunction<Run> f) {
@@ -119,7 +124,8 @@ final class BookPersistentBench {
         .figure("unfilled", unfilled)
         .figure("statement_lag_max_events", Math.round(median(runs, Run::lagEvents)))
         .figure("statement_lag_max_s", median(runs, Run::lagSeconds))
-        .figure("statement_caught_up_after_ms", Math.round(median(runs, Run::caughtUpMs)));
+        .figure("statement_caught_up_after_ms", Math.round(median(runs, Run::caughtUpMs)))
+        .figure("statement_events_read_from_journal", Math.round(median(runs, Run::journalReads)));
     report.line("One node, " + USE_CASES.length + " books (use cases) of " + ASKS_PER_BOOK + " asks each, PostgreSQL on the same machine. Each bid")
         .line("goes through the node's batching gateway to its sharded, event-sourced OrderBook; it is matched, its")
         .line("events written to the journal, and the reply returned; each fill is then released (a second, persisted")
@@ -144,7 +150,9 @@ final class BookPersistentBench {
         .line(String.format("| bids that did not fill (refused as overloaded, or timed out), all runs | %d | | 0 |", unfilled))
         .line(String.format("| statement projection lag while bids ran (max of `keld_projection_lag_events` / `_seconds`, sampled every 100 ms) | %,.0f events / %.1f s | %s s | |",
             median(runs, Run::lagEvents), median(runs, Run::lagSeconds), each(runs, Run::lagSeconds, "%.1f")))
-        .line(String.format("| statement projection caught up after the last bid | %,.0f ms | | |", median(runs, Run::caughtUpMs)));
+        .line(String.format("| statement projection caught up after the last bid | %,.0f ms | | |", median(runs, Run::caughtUpMs)))
+        .line(String.format("| statement events read back from the journal rather than heard from the books (`keld_projection_journal_reads`) | %,.0f | %s | |",
+            median(runs, Run::journalReads), each(runs, Run::journalReads, "%,.0f")));
     return report;
   }
 
@@ -167,6 +175,10 @@ final class BookPersistentBench {
 
     private double events() {
       return registry.get("keld.projection.lag.events").tag("projection", name).gauge().value();
+    }
+
+    double journalReads() {
+      return registry.get("keld.projection.journal.reads").tag("projection", name).functionCounter().count();
     }
 
     private double seconds() {

@@ -204,4 +204,40 @@ class StatementProjectionTest {
       }
     }
   }
+
+  @Test
+  void aProjectionSlowerThanTheBooksKeepsApplyingWhatItHeardInsteadOfReadingTheJournal() throws Exception {
+    try (TestDatabase db = TestDatabase.postgres()) {
+      TradeNode node = TradeNode.start(TradeNode.config(db));
+      try {
+        node.statement().stop();
+        // Each transaction takes 150 ms more than it needs, so heard batches wait in the buffer far longer than
+        // quietAfter (100 ms). They still arrive in order and move the offset: the journal has nothing to add.
+        PersistenceIdProjection.Handler slow = (c, pid, first, events) -> {
+          try {
+            Thread.sleep(150);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          StatementStore.apply(c, pid, first, events);
+        };
+        PersistenceIdProjection busy = new PersistenceIdProjection(node.system(), new Sql(node.module().dataSource(), node.module().blocking()),
+            StatementStore.PROJECTION, List.of(OrderBook.persistenceId("summarize")),
+            () -> Trade.heardBooks(node.system(), List.of("summarize")), slow,
+            new PersistenceIdProjection.Settings(25, Duration.ofMillis(20), Duration.ofMillis(100), 10_000),
+            Clock.systemUTC(), new SimpleMeterRegistry()).start();
+        try {
+          Totals expected = trade(node, "s", 600);
+          awaitStatement(db, expected);
+          assertEquals(expected, statement(db));
+          assertEquals(0, busy.eventsReadFromJournal(), "every event was applied as heard");
+          assertEquals(0, busy.eventsBehind());
+        } finally {
+          busy.stop();
+        }
+      } finally {
+        stop(node);
+      }
+    }
+  }
 }
