@@ -67,8 +67,11 @@ class StatementStoreApplyTest {
       List<Object> second = new ArrayList<>();
       for (int i = 250; i < 350; i++) second.add(filled(i));
       for (int i = 200; i < 220; i++) second.add(new BookEvent.FillReleased("fil_summarize_" + i, "ask_1", "job_" + i + ".b1", 1_000, false, 1L));
+      // Released in this batch too: fills that were already there (their rows are left, then released) and new ones.
+      for (int i = 255; i < 260; i++) second.add(new BookEvent.FillReleased("fil_summarize_" + i, "ask_1", "job_" + i + ".b1", 2_000, false, 1L));
+      for (int i = 300; i < 305; i++) second.add(new BookEvent.FillReleased("fil_summarize_" + i, "ask_1", "job_" + i + ".b1", 3_000, false, 1L));
       apply(db, second);
-      assertEquals(List.of(350L, 130L, 10L, 80_000L), totals(db));
+      assertEquals(List.of(350L, 140L, 10L, 105_000L), totals(db));
     }
   }
 
