@@ -85,7 +85,11 @@ public final class PersistenceIdProjection {
    * @param bufferedBatches heard batches kept while a transaction runs; past this they are dropped (and read from the journal)
    */
   public record Settings(int maxBatch, Duration maxWait, Duration quietAfter, int bufferedBatches) {
-    public static final Settings DEFAULT = new Settings(2_000, Duration.ofMillis(50), Duration.ofSeconds(1), 10_000);
+    /**
+     * Large transactions: with 2,000 events and 50 ms the books' statement fell 350,000 events
+     * (11 s) behind persisted bids at saturation; with 10,000 it stayed within a second (book-persistent).
+     */
+    public static final Settings DEFAULT = new Settings(10_000, Duration.ofMillis(100), Duration.ofSeconds(1), 10_000);
   }
 
   private sealed interface Item {}
