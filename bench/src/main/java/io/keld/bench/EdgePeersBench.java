@@ -77,6 +77,7 @@ final class EdgePeersBench {
     long oneConnectionRequests;
     double oneConnectionSwitches;
     double loadedCpuMicros;
+    double loadedCpuMicrosWithoutJit;
     double loadedSwitches;
 
     double rps() {
@@ -151,15 +152,17 @@ final class EdgePeersBench {
             ProcessCounters after = ProcessCounters.now();
             Figures f = figures.get(t.name());
             f.loadedCpuMicros += after.cpuMicrosPerRequest(before, many.requests()) * many.requests();
+            f.loadedCpuMicrosWithoutJit += after.cpuMicrosPerRequestWithoutJit(before, many.requests()) * many.requests();
             f.loadedSwitches += after.voluntarySwitchesPerRequest(before, many.requests()) * many.requests();
             f.loaded.add(many.latency());
             f.loadedRequests += many.requests();
             f.loadedSeconds += many.seconds();
             f.non2xx += many.non2xx();
             f.socketErrors += many.socketErrors();
-            log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU and %.1f context switches a request",
+            log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU (%.0f without the JIT) and %.1f context switches a request",
                 r + 1, rounds, CONNECTIONS, t.name(), many.requests() / many.seconds(), many.latency().percentile(99),
-                after.cpuMicrosPerRequest(before, many.requests()), after.voluntarySwitchesPerRequest(before, many.requests()));
+                after.cpuMicrosPerRequest(before, many.requests()), after.cpuMicrosPerRequestWithoutJit(before, many.requests()),
+                after.voluntarySwitchesPerRequest(before, many.requests()));
           }
           for (Target t : rotated(targets, r + 2)) {
             StreamClient.Result s = StreamClient.timeToFirstByte(t, STREAM_REQUEST, r == 0 ? streamsPerRound / 5 : 0, streamsPerRound);
@@ -230,6 +233,7 @@ final class EdgePeersBench {
         .figure("keld_over_nginx_rps", round2(rpsVsNginx)).figure("keld_over_portkey_rps", round2(rpsVsPortkey))
         .figure("keld_ttfb_added_p50_us", ttfbAdded)
         .figure("keld_cpu_us_per_request_64", Math.round(keld.loadedCpuMicros / Math.max(1, keld.loadedRequests)))
+        .figure("keld_cpu_us_per_request_64_without_jit", Math.round(keld.loadedCpuMicrosWithoutJit / Math.max(1, keld.loadedRequests)))
         .figure("keld_switches_per_request_1", round2(keld.oneConnectionSwitches / Math.max(1, keld.oneConnectionRequests)))
         .figure("keld_switches_per_request_64", round2(keld.loadedSwitches / Math.max(1, keld.loadedRequests)))
         .figure("keld_budget_spent_micro_usd", balance.spentMicroUsd()).figure("keld_usage_cost_micro_usd", balance.usageMicroUsd())
@@ -252,9 +256,10 @@ final class EdgePeersBench {
             + "stream time to first byte %+d µs over direct at p50 (target ≤ 1 ms). Non-2xx answers or socket errors: %d.%s",
         keldAddedP50, nginxAddedP50, portkeyAddedP50, p99VsNginx, rpsVsNginx, rpsVsPortkey, ttfbAdded, non2xx, notes));
     report.line(String.format(Locale.ROOT, "Keld's JVM (node only; wrk, peers and PostgreSQL are other processes): %.0f µs of CPU a request at %d "
-            + "connections; %.1f voluntary context switches (thread hand-offs and waits) a request at one connection, %.1f at %d. These "
+            + "connections (%.0f µs without the JIT compiler's threads); %.1f voluntary context switches (thread hand-offs and waits) a request at one connection, %.1f at %d. These "
             + "hardly move with the machine's load, unlike the latencies.",
-        keld.loadedCpuMicros / Math.max(1, keld.loadedRequests), CONNECTIONS, keld.oneConnectionSwitches / Math.max(1, keld.oneConnectionRequests),
+        keld.loadedCpuMicros / Math.max(1, keld.loadedRequests), CONNECTIONS, keld.loadedCpuMicrosWithoutJit / Math.max(1, keld.loadedRequests),
+        keld.oneConnectionSwitches / Math.max(1, keld.oneConnectionRequests),
         keld.loadedSwitches / Math.max(1, keld.loadedRequests), CONNECTIONS));
     report.line(String.format(Locale.ROOT, "Budget check after the run (leases settled): the project's budget shows %,d micro-USD spent; its %,d usage "
             + "records sum to %,d micro-USD: %s.", balance.spentMicroUsd(), balance.records(), balance.usageMicroUsd(),
