@@ -44,9 +44,6 @@ final class AskState {
   /** The terms as a record; null after a change until {@link #ask()} builds it again. */
   private Ask ask;
 
-  /** The price level of its model's ladder it stands on, while it is on the book. */
-  PriceLadder.Level level;
-
   /**
    * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
    * so finishes are distinct and the last one is busyUntil.

@@ -225,7 +225,7 @@ public final class OrderBookCore {
       if (candidate.ceiling < a.price) break;
       if (candidate.escalateAt <= now) continue;
       Bid bid = candidate.bid;
-      if (finishIfFeasible(a, bid, now, rules.safetyMarginMillis()) < 0) continue;
+      if (finishIfFeasible(a, bid, now, rules.safetyMarginMillis(), scan) < 0) continue;
       Filled fill = match(bid, now, candidate);
       if (fill != null) {
         if (events == null) {
@@ -247,7 +247,7 @@ public final class OrderBookCore {
     if (scan.size == 0) return null;
     AskState a = scan.top[0];
     long finish = scan.finish[0];
-    long start = finish - durationMillis(bid.tokens(), a.throughputTps);
+    long start = finish - scan.durationMillis(bid.tokens(), a.throughputTps);
     // Priority is price first, so the runner-up has the lowest price among the other feasible asks.
     Long competing = scan.size > 1 ? scan.top[1].price : null;
     int feasible = scan.size;
@@ -283,9 +283,23 @@ public final class OrderBookCore {
     final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
     int size;
 
+    /** The last duration worked out, and for what: the asks of a ladder often sell the same throughput. */
+    private long memoTokens = -1;
+    private long memoThroughput;
+    private long memoDuration;
+
     void reset() {
       Arrays.fill(top, 0, size, null);
       size = 0;
+    }
+
+    long durationMillis(long tokens, long throughputTps) {
+      if (tokens != memoTokens || throughputTps != memoThroughput) {
+        memoDuration = OrderBookCore.durationMillis(tokens, throughputTps);
+        memoTokens = tokens;
+        memoThroughput = throughputTps;
+      }
+      return memoDuration;
     }
 
     boolean full() {
@@ -312,21 +326,22 @@ public final class OrderBookCore {
    */
   private static void scan(PriceLadder ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
     long ceiling = bid.ceilingPerMtok();
-    for (int l = 0, levels = ladder.levelCount(); l < levels; l++) {
-      PriceLadder.Level level = ladder.level(l);
-      if (level.price > ceiling) return;
-      AskState[] asks = level.asks;
-      for (int i = 0, n = level.size; i < n; i++) {
-        AskState a = asks[i];
-        if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
-        long finish = finishIfFeasible(a, bid, now, safetyMarginMillis);
-        if (finish >= 0) scan.add(a, finish);
-      }
+    for (int i = 0, n = ladder.size(); i < n; i++) {
+      if (ladder.price(i) > ceiling) return;
+      AskState a = ladder.ask(i);
+      if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
+      long finish = finishIfFeasible(a, bid, now, safetyMarginMillis, scan);
+      if (finish >= 0) scan.add(a, finish);
     }
   }
 
   /** Rule 1: when the ask could finish the bid's tokens, or -1 when it is not feasible. */
   private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis) {
+    return finishIfFeasible(a, bid, now, safetyMarginMillis, null);
+  }
+
+  /** The same, working out durations through {@code memo} when there is one (only while deciding: a scan is the book's own). */
+  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis, Scan memo) {
     if (a.price > bid.ceilingPerMtok()) return -1;
     if (a.quality < bid.minQuality()) return -1;
     if (!bid.models().isEmpty() && !bid.models().contains(a.model)) return -1;
@@ -337,7 +352,8 @@ public final class OrderBookCore {
     if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(a.providerId)) return -1;
     if (a.slots.size() >= a.maxConcurrency) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), a.windowFromMillis);
-    long finish = start + durationMillis(bid.tokens(), a.throughputTps);
+    long duration = memo == null ? durationMillis(bid.tokens(), a.throughputTps) : memo.durationMillis(bid.tokens(), a.throughputTps);
+    long finish = start + duration;
     if (finish > bid.deadlineMillis() - safetyMarginMillis) return -1;
     if (finish > a.windowUntilMillis) return -1;
     return finish;
@@ -390,10 +406,10 @@ public final class OrderBookCore {
     // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
     boolean moves = am.pricePerMtok() != a.price || am.quality() != a.quality || am.askTimeMillis() != a.askTimeMillis;
     PriceLadder ladder = moves ? ladders.get(a.model) : null;
-    if (moves) ladder.remove(a);
+    int at = moves ? ladder.indexOf(a) : -1;
     a.amend(am.pricePerMtok(), am.quality(), am.throughputTps(), am.windowFromMillis(), am.windowUntilMillis());
     a.askTimeMillis = am.askTimeMillis();
-    if (moves) ladder.add(a);
+    if (moves) ladder.moved(at);
   }
 
   private RestingBids.Entry applyRested(BidRested r) {
@@ -421,7 +437,7 @@ public final class OrderBookCore {
   private void applyWithdrawn(AskWithdrawn w) {
     AskState a = asks.remove(w.askId());
     PriceLadder ladder = ladders.get(a.model);
-    ladder.remove(a);
+    ladder.remove(ladder.indexOf(a));
     if (ladder.size() == 0) ladders.remove(a.model);
     if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
     // Its active fills stay until released: withdrawing stops new work, not work accepted.

@@ -51,6 +51,8 @@ final class RestingBids {
 
   private final Map<String, Entry> byId = new HashMap<>();
   private final TreeSet<Entry> byPriority = new TreeSet<>(Entry.PRIORITY);
+  /** byPriority's first, kept at hand: every changed ask is offered to it first, and mostly it cannot afford the ask. */
+  private Entry first;
   private Entry[] heap = new Entry[16];
   private int heapSize;
 
@@ -76,7 +78,7 @@ final class RestingBids {
 
   /** The first bid an ask is offered to, or null. */
   Entry first() {
-    return byPriority.isEmpty() ? null : byPriority.first();
+    return first;
   }
 
   /** The bid offered an ask after {@code e}, whether or not {@code e} still rests. */
@@ -92,6 +94,7 @@ final class RestingBids {
   void add(Entry e) {
     byId.put(e.bid.bidId(), e);
     byPriority.add(e);
+    if (first == null || Entry.PRIORITY.compare(e, first) < 0) first = e;
     if (heapSize == heap.length) heap = Arrays.copyOf(heap, heapSize * 2);
     heap[heapSize] = e;
     e.heapIndex = heapSize++;
@@ -113,6 +116,7 @@ final class RestingBids {
 
   private void unorder(Entry e) {
     byPriority.remove(e);
+    if (e == first) first = byPriority.isEmpty() ? null : byPriority.first();
     int at = e.heapIndex;
     Entry last = heap[--heapSize];
     heap[heapSize] = null;
