@@ -187,16 +187,14 @@ public final class OrderBookCore {
   }
 
   private BookResult cancelBid(String bidId, long now) {
-    RestingBids.Entry entry = resting.get(bidId);
+    RestingBids.Entry entry = resting.remove(bidId);
     if (entry == null) {
       if (fillIdByBidId.containsKey(bidId)) {
         return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
       }
       return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
     }
-    BidCancelled cancelled = new BidCancelled(bidId, now);
-    resting.remove(entry);
-    return new Accepted(List.of(cancelled));
+    return new Accepted(List.of(new BidCancelled(bidId, now)));
   }
 
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {

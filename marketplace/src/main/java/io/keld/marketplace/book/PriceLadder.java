@@ -46,7 +46,10 @@ final class PriceLadder {
 
   /** Where {@code a} is, by the terms it was placed with; it must be on this ladder. */
   int indexOf(AskState a) {
-    int at = search(a, 0, size);
+    // First among the asks of its price, by the prices alone; it is usually one of the next few.
+    int first = firstAtOrAbove(a.price);
+    for (int i = first, end = Math.min(size, first + 8); i < end && prices[i] == a.price; i++) if (asks[i] == a) return i;
+    int at = search(a, first, size);
     if (at < 0 || asks[at] != a) throw new IllegalStateException("ask " + a.askId + " is not in its place on its ladder");
     return at;
   }
@@ -84,6 +87,18 @@ final class PriceLadder {
     long p = prices[i];
     if (price != p) return price < p ? -1 : 1;
     return AskState.compareAtEqualPrice(a, asks[i]);
+  }
+
+  /** The index of the first ask priced {@code price} or more. */
+  private int firstAtOrAbove(long price) {
+    int lo = 0;
+    int hi = size;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (prices[mid] < price) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
