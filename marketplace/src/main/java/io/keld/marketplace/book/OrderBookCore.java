@@ -261,12 +261,13 @@ public final class OrderBookCore {
   private Scan scanBest(Bid bid, long now, long safetyMarginMillis) {
     Scan scan = this.scan;
     scan.reset();
+    scan.prepare(bid, now, safetyMarginMillis);
     if (bid.models().isEmpty()) {
-      for (PriceLadder ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
+      for (PriceLadder ladder : ladders.values()) scan(ladder, scan);
     } else {
       for (String model : bid.models()) {
         PriceLadder ladder = ladders.get(model);
-        if (ladder != null) scan(ladder, bid, now, safetyMarginMillis, scan);
+        if (ladder != null) scan(ladder, scan);
       }
     }
     return scan;
@@ -286,9 +287,37 @@ public final class OrderBookCore {
     private long memoThroughput;
     private long memoDuration;
 
+    /** The bid being scanned for, and its terms, read out of it once rather than once per ask. */
+    private Bid bid;
+    private long now;
+    long ceiling;
+    private int minQuality;
+    private long tokens;
+    private long latestFinish;
+    private boolean constrained;
+
     void reset() {
       Arrays.fill(top, 0, size, null);
       size = 0;
+      bid = null;
+    }
+
+    void prepare(Bid bid, long now, long safetyMarginMillis) {
+      this.bid = bid;
+      this.now = now;
+      ceiling = bid.ceilingPerMtok();
+      minQuality = bid.minQuality();
+      tokens = bid.tokens();
+      latestFinish = bid.deadlineMillis() - safetyMarginMillis;
+      constrained = !bid.models().isEmpty() || !bid.regions().isEmpty() || !bid.requiredTags().isEmpty()
+          || !bid.providersAllowed().isEmpty() || !bid.providersDenied().isEmpty();
+    }
+
+    /** {@link #finishIfFeasible} for the prepared bid. */
+    long finishIfFeasible(AskState a) {
+      if (a.price > ceiling || a.quality < minQuality) return -1;
+      if (constrained && !meetsConstraints(a, bid)) return -1;
+      return finishOnSchedule(a, now, tokens, latestFinish, this);
     }
 
     long durationMillis(long tokens, long throughputTps) {
@@ -322,13 +351,13 @@ public final class OrderBookCore {
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  private static void scan(PriceLadder ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
-    long ceiling = bid.ceilingPerMtok();
+  private static void scan(PriceLadder ladder, Scan scan) {
+    long ceiling = scan.ceiling;
     for (int i = 0, n = ladder.size(); i < n; i++) {
       if (ladder.price(i) > ceiling) return;
       AskState a = ladder.ask(i);
       if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
-      long finish = finishIfFeasible(a, bid, now, safetyMarginMillis, scan);
+      long finish = scan.finishIfFeasible(a);
       if (finish >= 0) scan.add(a, finish);
     }
   }
@@ -342,17 +371,28 @@ public final class OrderBookCore {
   private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis, Scan memo) {
     if (a.price > bid.ceilingPerMtok()) return -1;
     if (a.quality < bid.minQuality()) return -1;
-    if (!bid.models().isEmpty() && !bid.models().contains(a.model)) return -1;
+    if (!meetsConstraints(a, bid)) return -1;
+    return finishOnSchedule(a, now, bid.tokens(), bid.deadlineMillis() - safetyMarginMillis, memo);
+  }
+
+  /** Rule 1's constraints: the bid's models, regions, compliance tags and providers. */
+  private static boolean meetsConstraints(AskState a, Bid bid) {
+    if (!bid.models().isEmpty() && !bid.models().contains(a.model)) return false;
     // An ask that names no region is in none of the bid's regions (Set.of(..).contains(null) would throw).
-    if (!bid.regions().isEmpty() && (a.region == null || !bid.regions().contains(a.region))) return -1;
-    if (!bid.requiredTags().isEmpty() && !a.complianceTags.containsAll(bid.requiredTags())) return -1;
-    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(a.providerId)) return -1;
-    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(a.providerId)) return -1;
+    if (!bid.regions().isEmpty() && (a.region == null || !bid.regions().contains(a.region))) return false;
+    if (!bid.requiredTags().isEmpty() && !a.complianceTags.containsAll(bid.requiredTags())) return false;
+    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(a.providerId)) return false;
+    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(a.providerId)) return false;
+    return true;
+  }
+
+  /** Rule 1's schedule: when the ask could finish {@code tokens} (a free slot, by {@code latestFinish}, in its window), or -1. */
+  private static long finishOnSchedule(AskState a, long now, long tokens, long latestFinish, Scan memo) {
     if (a.slots.size() >= a.maxConcurrency) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), a.windowFromMillis);
-    long duration = memo == null ? durationMillis(bid.tokens(), a.throughputTps) : memo.durationMillis(bid.tokens(), a.throughputTps);
+    long duration = memo == null ? durationMillis(tokens, a.throughputTps) : memo.durationMillis(tokens, a.throughputTps);
     long finish = start + duration;
-    if (finish > bid.deadlineMillis() - safetyMarginMillis) return -1;
+    if (finish > latestFinish) return -1;
     if (finish > a.windowUntilMillis) return -1;
     return finish;
   }
