@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.Arrays;
 
 /**
@@ -26,11 +25,12 @@ import java.util.Arrays;
  *
  * <p>Plain, deterministic Java: no actors, no I/O, no clock. Time comes in with each call (UTC epoch
  * milliseconds). {@link #execute} decides an operation and returns the events it causes; every
- * change of state goes through {@link #apply}, so replaying the events on an empty book rebuilds
- * this one exactly. Not thread-safe: one book, one thread (the entity).
+ * change of state is an event applied by the same code {@link #apply} replays with, so replaying the
+ * events on an empty book rebuilds this one exactly. Not thread-safe: one book, one thread (the entity).
  *
- * <p>Asks are kept per model in ladders sorted by priority, so a bid with a model allow-list looks
- * only at those models, and every scan stops at the bid's ceiling.
+ * <p>Asks are kept per model in {@link PriceLadder}s, so a bid with a model allow-list looks only
+ * at those models, and every scan stops at the bid's ceiling. Bids waiting for an ask are in
+ * {@link RestingBids}.
  */
 public final class OrderBookCore {
 
@@ -47,11 +47,9 @@ public final class OrderBookCore {
 
   private final Map<String, AskState> asks = new HashMap<>();
   /** model -> its asks in priority order (rule 2). The order of the models does not matter: a scan ranks what it finds. */
-  private final Map<String, Ladder> ladders = new HashMap<>();
+  private final Map<String, PriceLadder> ladders = new HashMap<>();
 
-  private final Map<String, RestingBid> resting = new HashMap<>();
-  private final TreeSet<RestingBid> restingByPriority = new TreeSet<>(RestingBid.PRIORITY);
-  private final TreeSet<RestingBid> restingByEscalation = new TreeSet<>(RestingBid.ESCALATION);
+  private final RestingBids resting = new RestingBids();
 
   private final Map<String, Fill> activeFills = new HashMap<>();
   private final Map<String, String> fillIdByBidId = new HashMap<>();
@@ -79,7 +77,8 @@ public final class OrderBookCore {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Deciding
+  // Deciding. Each decision applies its events as it makes them, through the same apply* methods
+  // that {@link #apply} replays with (given the state it already found, so it is not looked up again).
 
   /** Decides one operation at time {@code now}. An accepted operation has already been applied. */
   public BookResult execute(BookOp op, long now) {
@@ -96,18 +95,22 @@ public final class OrderBookCore {
 
   /** Expires every resting bid whose escalation point is at or before {@code now} (rule 4). */
   public List<BookEvent> expireDue(long now) {
-    if (restingByEscalation.isEmpty() || restingByEscalation.first().bid.escalateAtMillis() > now) return List.of();
+    RestingBids.Entry due = resting.earliest();
+    if (due == null || due.escalateAt > now) return List.of();
     List<BookEvent> events = new ArrayList<>();
-    while (!restingByEscalation.isEmpty() && restingByEscalation.first().bid.escalateAtMillis() <= now) {
-      Bid bid = restingByEscalation.first().bid;
-      emit(events, new BidExpired(bid.bidId(), bid.escalateAtMillis(), now));
+    while (due != null && due.escalateAt <= now) {
+      BidExpired expired = new BidExpired(due.bid.bidId(), due.escalateAt, now);
+      resting.remove(due);
+      events.add(expired);
+      due = resting.earliest();
     }
     return events;
   }
 
   /** The earliest escalation point among resting bids, or {@link Long#MAX_VALUE} if none rests. */
   public long nextEscalationMillis() {
-    return restingByEscalation.isEmpty() ? Long.MAX_VALUE : restingByEscalation.first().bid.escalateAtMillis();
+    RestingBids.Entry first = resting.earliest();
+    return first == null ? Long.MAX_VALUE : first.escalateAt;
   }
 
   private BookResult postAsk(Ask ask, long now) {
@@ -118,31 +121,28 @@ public final class OrderBookCore {
     if (unreleasedFillsOfWithdrawnAsks.containsKey(ask.askId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " was withdrawn and still has fills in progress");
     }
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new AskPosted(ask, now));
-    offer(ask.askId(), now, events);
-    return new Accepted(events);
+    AskPosted posted = new AskPosted(ask, now);
+    AskState a = applyPosted(posted);
+    return new Accepted(offer(posted, a, now));
   }
 
   private BookResult amendAsk(BookOp.AmendAsk amend, long now) {
     AskState a = asks.get(amend.askId());
     Rejected refused = ownedAsk(a, amend.askId(), amend.providerId());
     if (refused != null) return refused;
-    Ask old = a.ask;
-    long price = amend.pricePerMtok() != null ? amend.pricePerMtok() : old.pricePerMtok();
-    int quality = amend.quality() != null ? amend.quality() : old.quality();
-    long throughput = amend.throughputTps() != null ? amend.throughputTps() : old.throughputTps();
-    long from = amend.windowFromMillis() != null ? amend.windowFromMillis() : old.windowFromMillis();
-    long until = amend.windowUntilMillis() != null ? amend.windowUntilMillis() : old.windowUntilMillis();
+    long price = amend.pricePerMtok() != null ? amend.pricePerMtok() : a.price;
+    int quality = amend.quality() != null ? amend.quality() : a.quality;
+    long throughput = amend.throughputTps() != null ? amend.throughputTps() : a.throughputTps;
+    long from = amend.windowFromMillis() != null ? amend.windowFromMillis() : a.windowFromMillis;
+    long until = amend.windowUntilMillis() != null ? amend.windowUntilMillis() : a.windowUntilMillis;
     // The ids and use case stand; only the new terms need checking.
-    Rejected invalid = validateTerms(price, quality, throughput, old.maxConcurrency(), from, until);
+    Rejected invalid = validateTerms(price, quality, throughput, a.maxConcurrency, from, until);
     if (invalid != null) return invalid;
     // Moving the price or the quality re-queues the ask behind others of equal terms (rule 2).
-    long askTime = price != old.pricePerMtok() || quality != old.quality() ? now : a.askTimeMillis;
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new AskAmended(old.askId(), price, quality, throughput, from, until, askTime, now));
-    offer(old.askId(), now, events);
-    return new Accepted(events);
+    long askTime = price != a.price || quality != a.quality ? now : a.askTimeMillis;
+    AskAmended amended = new AskAmended(a.askId, price, quality, throughput, from, until, askTime, now);
+    applyAmended(amended, a);
+    return new Accepted(offer(amended, a, now));
   }
 
   private BookResult updateCapacity(BookOp.UpdateCapacity update, long now) {
@@ -155,96 +155,105 @@ public final class OrderBookCore {
     if (update.maxConcurrency() < 1 || update.maxConcurrency() > MAX_CONCURRENCY) {
       return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
     }
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new CapacityUpdated(update.askId(), update.throughputTps(), update.maxConcurrency(), now));
-    offer(update.askId(), now, events);
-    return new Accepted(events);
+    CapacityUpdated updated = new CapacityUpdated(update.askId(), update.throughputTps(), update.maxConcurrency(), now);
+    a.capacity(updated.throughputTps(), updated.maxConcurrency());
+    return new Accepted(offer(updated, a, now));
   }
 
   private BookResult withdrawAsk(BookOp.WithdrawAsk withdraw, long now) {
     AskState a = asks.get(withdraw.askId());
     Rejected refused = ownedAsk(a, withdraw.askId(), withdraw.providerId());
     if (refused != null) return refused;
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new AskWithdrawn(withdraw.askId(), now));
-    return new Accepted(events);
+    AskWithdrawn withdrawn = new AskWithdrawn(withdraw.askId(), now);
+    applyWithdrawn(withdrawn);
+    return new Accepted(List.of(withdrawn));
   }
 
   private BookResult placeBid(Bid bid, long now) {
     Rejected invalid = validate(bid, now);
     if (invalid != null) return invalid;
-    if (resting.containsKey(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
+    if (resting.contains(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
     }
-    List<BookEvent> events = new ArrayList<>(1);
-    Filled fill = match(bid, now);
-    if (fill != null) {
-      emit(events, fill);
-    } else {
-      // A bid placed at or after its escalation point that cannot fill expires at once.
-      emit(events, new BidRested(bid, now));
-      if (bid.escalateAtMillis() <= now) emit(events, new BidExpired(bid.bidId(), bid.escalateAtMillis(), now));
-    }
-    return new Accepted(events);
+    Filled fill = match(bid, now, null);
+    if (fill != null) return new Accepted(List.of(fill));
+    // A bid placed at or after its escalation point that cannot fill expires at once.
+    BidRested rested = new BidRested(bid, now);
+    RestingBids.Entry entry = applyRested(rested);
+    if (bid.escalateAtMillis() > now) return new Accepted(List.of(rested));
+    BidExpired expired = new BidExpired(bid.bidId(), bid.escalateAtMillis(), now);
+    resting.remove(entry);
+    return new Accepted(List.of(rested, expired));
   }
 
   private BookResult cancelBid(String bidId, long now) {
-    if (!resting.containsKey(bidId)) {
+    RestingBids.Entry entry = resting.remove(bidId);
+    if (entry == null) {
       if (fillIdByBidId.containsKey(bidId)) {
         return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
       }
       return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
     }
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new BidCancelled(bidId, now));
-    return new Accepted(events);
+    return new Accepted(List.of(new BidCancelled(bidId, now)));
   }
 
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
-    Fill fill = activeFills.get(release.fillId());
+    Fill fill = release.actualTokens() < 0 ? activeFills.get(release.fillId()) : activeFills.remove(release.fillId());
     if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
     if (release.actualTokens() < 0) return invalid("actualTokens must be >= 0");
-    List<BookEvent> events = new ArrayList<>(1);
-    emit(events, new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now));
+    FillReleased released = new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now);
+    AskState a = applyReleased(fill);
     // The freed capacity is offered to resting bids (rule 4).
-    if (asks.containsKey(fill.askId())) offer(fill.askId(), now, events);
-    return new Accepted(events);
+    return new Accepted(a == null ? List.of(released) : offer(released, a, now));
   }
 
   /**
    * Rule 4: a changed ask is offered to the resting bids in priority order; each one it is
    * feasible for is matched against the whole book (rules 1-3). Bids at or past their escalation
-   * point are not offered anything: they are due to expire.
+   * point are not offered anything: they are due to expire. Returns {@code first} (already
+   * applied) and the fills that follow it.
    */
-  private void offer(String askId, long now, List<BookEvent> events) {
-    if (restingByPriority.isEmpty()) return;
-    AskState a = asks.get(askId);
-    if (a == null) return;
-    // Walks the resting bids in place: matching removes only the bid it fills, and higher() finds
+  private List<BookEvent> offer(BookEvent first, AskState a, long now) {
+    List<BookEvent> events = null;
+    // Walks the resting bids in place: matching removes only the bid it fills, and next() finds
     // the next one whether or not the current one is still there.
-    for (RestingBid candidate = restingByPriority.first(); candidate != null; candidate = restingByPriority.higher(candidate)) {
-      if (a.slots.size() >= a.ask.maxConcurrency()) return;
-      Bid bid = candidate.bid;
+    for (RestingBids.Entry candidate = resting.first(); candidate != null; candidate = resting.next(candidate)) {
+      if (a.slots.size() >= a.maxConcurrency) break;
       // Bids come highest ceiling first: once one cannot afford the ask, none after it can.
-      if (bid.ceilingPerMtok() < a.ask.pricePerMtok()) return;
-      if (bid.escalateAtMillis() <= now) continue;
-      if (finishIfFeasible(a, bid, now) < 0) continue;
-      Filled fill = match(bid, now);
-      if (fill != null) emit(events, fill);
+      if (candidate.ceiling < a.price) break;
+      if (candidate.escalateAt <= now) continue;
+      Bid bid = candidate.bid;
+      if (finishIfFeasible(a, bid, now, rules.safetyMarginMillis(), scan) < 0) continue;
+      Filled fill = match(bid, now, candidate);
+      if (fill != null) {
+        if (events == null) {
+          events = new ArrayList<>(4);
+          events.add(first);
+        }
+        events.add(fill);
+      }
     }
+    return events == null ? List.of(first) : events;
   }
 
-  /** Rules 1-3: the best feasible ask for the bid, as a fill, or null when none is feasible. */
-  private Filled match(Bid bid, long now) {
+  /**
+   * Rules 1-3: clears the bid against its best feasible ask and applies the fill; null, changing
+   * nothing, when no ask is feasible. {@code resting} is the bid's entry if it rests.
+   */
+  private Filled match(Bid bid, long now, RestingBids.Entry restingEntry) {
     Scan scan = scanBest(bid, now, rules.safetyMarginMillis());
     if (scan.size == 0) return null;
-    Ask ask = scan.top[0].ask;
+    AskState a = scan.top[0];
     long finish = scan.finish[0];
-    long start = finish - durationMillis(bid.tokens(), ask.throughputTps());
+    long start = finish - scan.durationMillis(bid.tokens(), a.throughputTps);
     // Priority is price first, so the runner-up has the lowest price among the other feasible asks.
-    Long competing = scan.size > 1 ? scan.top[1].ask.pricePerMtok() : null;
-    Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), ask.askId(), ask.providerId(), ask.model(),
-        ask.pricePerMtok(), bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, scan.size, rules.version());
+    Long competing = scan.size > 1 ? scan.top[1].price : null;
+    int feasible = scan.size;
+    scan.reset();
+    Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), a.askId, a.providerId, a.model,
+        a.price, bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, feasible, rules.version());
+    if (restingEntry != null) resting.remove(restingEntry);
+    applyFill(fill, a);
     return new Filled(fill, bid, now);
   }
 
@@ -252,12 +261,13 @@ public final class OrderBookCore {
   private Scan scanBest(Bid bid, long now, long safetyMarginMillis) {
     Scan scan = this.scan;
     scan.reset();
+    scan.prepare(bid, now, safetyMarginMillis);
     if (bid.models().isEmpty()) {
-      for (Ladder ladder : ladders.values()) scan(ladder, bid, now, safetyMarginMillis, scan);
+      for (PriceLadder ladder : ladders.values()) scan(ladder, scan);
     } else {
       for (String model : bid.models()) {
-        Ladder ladder = ladders.get(model);
-        if (ladder != null) scan(ladder, bid, now, safetyMarginMillis, scan);
+        PriceLadder ladder = ladders.get(model);
+        if (ladder != null) scan(ladder, scan);
       }
     }
     return scan;
@@ -272,9 +282,51 @@ public final class OrderBookCore {
     final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
     int size;
 
+    /** The last duration worked out, and for what: the asks of a ladder often sell the same throughput. */
+    private long memoTokens = -1;
+    private long memoThroughput;
+    private long memoDuration;
+
+    /** The bid being scanned for, and its terms, read out of it once rather than once per ask. */
+    private Bid bid;
+    private long now;
+    long ceiling;
+    private int minQuality;
+    private long tokens;
+    private long latestFinish;
+    private boolean constrained;
+
     void reset() {
       Arrays.fill(top, 0, size, null);
       size = 0;
+      bid = null;
+    }
+
+    void prepare(Bid bid, long now, long safetyMarginMillis) {
+      this.bid = bid;
+      this.now = now;
+      ceiling = bid.ceilingPerMtok();
+      minQuality = bid.minQuality();
+      tokens = bid.tokens();
+      latestFinish = bid.deadlineMillis() - safetyMarginMillis;
+      constrained = !bid.models().isEmpty() || !bid.regions().isEmpty() || !bid.requiredTags().isEmpty()
+          || !bid.providersAllowed().isEmpty() || !bid.providersDenied().isEmpty();
+    }
+
+    /** {@link #finishIfFeasible} for the prepared bid. */
+    long finishIfFeasible(AskState a) {
+      if (a.price > ceiling || a.quality < minQuality) return -1;
+      if (constrained && !meetsConstraints(a, bid)) return -1;
+      return finishOnSchedule(a, now, tokens, latestFinish, this);
+    }
+
+    long durationMillis(long tokens, long throughputTps) {
+      if (tokens != memoTokens || throughputTps != memoThroughput) {
+        memoDuration = OrderBookCore.durationMillis(tokens, throughputTps);
+        memoTokens = tokens;
+        memoThroughput = throughputTps;
+      }
+      return memoDuration;
     }
 
     boolean full() {
@@ -299,37 +351,49 @@ public final class OrderBookCore {
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  private void scan(Ladder ladder, Bid bid, long now, long safetyMarginMillis, Scan scan) {
-    AskState[] rungs = ladder.rungs;
-    for (int i = 0, n = ladder.size; i < n; i++) {
-      AskState a = rungs[i];
-      if (a.ask.pricePerMtok() > bid.ceilingPerMtok()) return;
+  private static void scan(PriceLadder ladder, Scan scan) {
+    long ceiling = scan.ceiling;
+    for (int i = 0, n = ladder.size(); i < n; i++) {
+      if (ladder.price(i) > ceiling) return;
+      AskState a = ladder.ask(i);
       if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
-      long finish = finishIfFeasible(a, bid, now, safetyMarginMillis);
+      long finish = scan.finishIfFeasible(a);
       if (finish >= 0) scan.add(a, finish);
     }
   }
 
   /** Rule 1: when the ask could finish the bid's tokens, or -1 when it is not feasible. */
-  private long finishIfFeasible(AskState a, Bid bid, long now) {
-    return finishIfFeasible(a, bid, now, rules.safetyMarginMillis());
+  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis) {
+    return finishIfFeasible(a, bid, now, safetyMarginMillis, null);
   }
 
-  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis) {
-    Ask ask = a.ask;
-    if (ask.pricePerMtok() > bid.ceilingPerMtok()) return -1;
-    if (ask.quality() < bid.minQuality()) return -1;
-    if (!bid.models().isEmpty() && !bid.models().contains(ask.model())) return -1;
+  /** The same, working out durations through {@code memo} when there is one (only while deciding: a scan is the book's own). */
+  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis, Scan memo) {
+    if (a.price > bid.ceilingPerMtok()) return -1;
+    if (a.quality < bid.minQuality()) return -1;
+    if (!meetsConstraints(a, bid)) return -1;
+    return finishOnSchedule(a, now, bid.tokens(), bid.deadlineMillis() - safetyMarginMillis, memo);
+  }
+
+  /** Rule 1's constraints: the bid's models, regions, compliance tags and providers. */
+  private static boolean meetsConstraints(AskState a, Bid bid) {
+    if (!bid.models().isEmpty() && !bid.models().contains(a.model)) return false;
     // An ask that names no region is in none of the bid's regions (Set.of(..).contains(null) would throw).
-    if (!bid.regions().isEmpty() && (ask.region() == null || !bid.regions().contains(ask.region()))) return -1;
-    if (!bid.requiredTags().isEmpty() && !ask.complianceTags().containsAll(bid.requiredTags())) return -1;
-    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(ask.providerId())) return -1;
-    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(ask.providerId())) return -1;
-    if (a.slots.size() >= ask.maxConcurrency()) return -1;
-    long start = Math.max(Math.max(now, a.busyUntil), ask.windowFromMillis());
-    long finish = start + durationMillis(bid.tokens(), ask.throughputTps());
-    if (finish > bid.deadlineMillis() - safetyMarginMillis) return -1;
-    if (finish > ask.windowUntilMillis()) return -1;
+    if (!bid.regions().isEmpty() && (a.region == null || !bid.regions().contains(a.region))) return false;
+    if (!bid.requiredTags().isEmpty() && !a.complianceTags.containsAll(bid.requiredTags())) return false;
+    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(a.providerId)) return false;
+    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(a.providerId)) return false;
+    return true;
+  }
+
+  /** Rule 1's schedule: when the ask could finish {@code tokens} (a free slot, by {@code latestFinish}, in its window), or -1. */
+  private static long finishOnSchedule(AskState a, long now, long tokens, long latestFinish, Scan memo) {
+    if (a.slots.size() >= a.maxConcurrency) return -1;
+    long start = Math.max(Math.max(now, a.busyUntil), a.windowFromMillis);
+    long duration = memo == null ? durationMillis(tokens, a.throughputTps) : memo.durationMillis(tokens, a.throughputTps);
+    long finish = start + duration;
+    if (finish > latestFinish) return -1;
+    if (finish > a.windowUntilMillis) return -1;
     return finish;
   }
 
@@ -341,143 +405,80 @@ public final class OrderBookCore {
   // ---------------------------------------------------------------------------------------------
   // Applying: the only code that changes the book
 
-  private void emit(List<BookEvent> events, BookEvent event) {
-    apply(event);
-    events.add(event);
-  }
-
   /** Applies one event. Used while deciding and, on an empty book, to replay a journal. */
   public void apply(BookEvent event) {
     if (event instanceof Filled f) {
       Fill fill = f.fill();
-      removeResting(fill.bidId());
-      asks.get(fill.askId()).reserve(fill);
-      activeFills.put(fill.fillId(), fill);
-      fillIdByBidId.put(fill.bidId(), fill.fillId());
-      nextFillSeq++;
+      resting.remove(fill.bidId());
+      applyFill(fill, asks.get(fill.askId()));
     } else if (event instanceof AskAmended am) {
-      AskState a = asks.get(am.askId());
-      Ask old = a.ask;
-      // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
-      boolean moves = am.pricePerMtok() != old.pricePerMtok() || am.quality() != old.quality() || am.askTimeMillis() != a.askTimeMillis;
-      Ladder ladder = ladders.get(old.model());
-      int at = moves ? ladder.indexOf(a) : -1;
-      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), am.pricePerMtok(), am.quality(),
-          am.throughputTps(), old.maxConcurrency(), am.windowFromMillis(), am.windowUntilMillis(), old.region(),
-          old.complianceTags()));
-      a.askTimeMillis = am.askTimeMillis();
-      if (moves) ladder.moved(at);
+      applyAmended(am, asks.get(am.askId()));
     } else if (event instanceof BidRested r) {
-      RestingBid rb = new RestingBid(r.bid(), nextArrivalSeq++, r.atMillis());
-      resting.put(r.bid().bidId(), rb);
-      restingByPriority.add(rb);
-      restingByEscalation.add(rb);
+      applyRested(r);
     } else if (event instanceof FillReleased r) {
-      Fill fill = activeFills.remove(r.fillId());
-      fillIdByBidId.remove(fill.bidId());
-      AskState a = asks.get(fill.askId());
-      if (a != null) a.release(fill);
-      else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
+      applyReleased(activeFills.remove(r.fillId()));
     } else if (event instanceof AskPosted p) {
-      AskState a = new AskState(p.ask(), p.atMillis());
-      asks.put(p.ask().askId(), a);
-      ladder(a);
+      applyPosted(p);
     } else if (event instanceof CapacityUpdated c) {
-      AskState a = asks.get(c.askId());
-      Ask old = a.ask;
-      a.terms(new Ask(old.askId(), old.providerId(), old.model(), old.useCase(), old.pricePerMtok(), old.quality(),
-          c.throughputTps(), c.maxConcurrency(), old.windowFromMillis(), old.windowUntilMillis(), old.region(),
-          old.complianceTags()));
+      asks.get(c.askId()).capacity(c.throughputTps(), c.maxConcurrency());
     } else if (event instanceof AskWithdrawn w) {
-      AskState a = asks.remove(w.askId());
-      unladder(a);
-      if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
-      // Its active fills stay until released: withdrawing stops new work, not work accepted.
+      applyWithdrawn(w);
     } else if (event instanceof BidExpired e) {
-      removeResting(e.bidId());
+      resting.remove(e.bidId());
     } else if (event instanceof BidCancelled c) {
-      removeResting(c.bidId());
+      resting.remove(c.bidId());
     } else {
       throw new IllegalArgumentException("unknown event " + event);
     }
   }
 
-  private void removeResting(String bidId) {
-    RestingBid rb = resting.remove(bidId);
-    if (rb != null) {
-      restingByPriority.remove(rb);
-      restingByEscalation.remove(rb);
-    }
+  /** A fill of ask {@code a}; the bid is off the resting bids already. */
+  private void applyFill(Fill fill, AskState a) {
+    a.reserve(fill);
+    activeFills.put(fill.fillId(), fill);
+    fillIdByBidId.put(fill.bidId(), fill.fillId());
+    nextFillSeq++;
   }
 
-  private void ladder(AskState a) {
-    ladders.computeIfAbsent(a.ask.model(), m -> new Ladder()).add(a);
+  private void applyAmended(AskAmended am, AskState a) {
+    // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
+    boolean moves = am.pricePerMtok() != a.price || am.quality() != a.quality || am.askTimeMillis() != a.askTimeMillis;
+    PriceLadder ladder = moves ? ladders.get(a.model) : null;
+    int at = moves ? ladder.indexOf(a) : -1;
+    a.amend(am.pricePerMtok(), am.quality(), am.throughputTps(), am.windowFromMillis(), am.windowUntilMillis());
+    a.askTimeMillis = am.askTimeMillis();
+    if (moves) ladder.moved(at);
   }
 
-  private void unladder(AskState a) {
-    Ladder ladder = ladders.get(a.ask.model());
+  private RestingBids.Entry applyRested(BidRested r) {
+    RestingBids.Entry entry = new RestingBids.Entry(r.bid(), nextArrivalSeq++, r.atMillis());
+    resting.add(entry);
+    return entry;
+  }
+
+  /** A fill already taken off the active fills is released; its ask if that is still on the book. */
+  private AskState applyReleased(Fill fill) {
+    fillIdByBidId.remove(fill.bidId());
+    AskState a = asks.get(fill.askId());
+    if (a != null) a.release(fill);
+    else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
+    return a;
+  }
+
+  private AskState applyPosted(AskPosted p) {
+    AskState a = new AskState(p.ask(), p.atMillis());
+    asks.put(a.askId, a);
+    ladders.computeIfAbsent(a.model, m -> new PriceLadder()).add(a);
+    return a;
+  }
+
+  private void applyWithdrawn(AskWithdrawn w) {
+    AskState a = asks.remove(w.askId());
+    PriceLadder ladder = ladders.get(a.model);
     ladder.remove(ladder.indexOf(a));
-    if (ladder.size == 0) ladders.remove(a.ask.model());
-  }
-
-  /**
-   * One model's asks in priority order, in a plain array. A price move shifts only the asks between
-   * the old place and the new one (a tick or two apart), not the rest of the ladder.
-   */
-  static final class Ladder {
-    AskState[] rungs = new AskState[16];
-    int size;
-
-    /** Where {@code a} is; it must be on this ladder, in its place. */
-    int indexOf(AskState a) {
-      int at = search(a, 0, size);
-      if (at < 0 || rungs[at] != a) throw new IllegalStateException("ask " + a.ask.askId() + " is not in its place on its ladder");
-      return at;
-    }
-
-    void add(AskState a) {
-      int at = search(a, 0, size);
-      at = at < 0 ? -at - 1 : at;
-      if (size == rungs.length) rungs = Arrays.copyOf(rungs, size * 2);
-      System.arraycopy(rungs, at, rungs, at + 1, size - at);
-      rungs[at] = a;
-      size++;
-    }
-
-    void remove(int at) {
-      System.arraycopy(rungs, at + 1, rungs, at, size - at - 1);
-      rungs[--size] = null;
-    }
-
-    /** The ask at {@code at} has new terms: moves it to its new place among the others. */
-    void moved(int at) {
-      AskState a = rungs[at];
-      if (at > 0 && AskState.PRIORITY.compare(a, rungs[at - 1]) < 0) {
-        int to = search(a, 0, at);
-        to = to < 0 ? -to - 1 : to;
-        System.arraycopy(rungs, to, rungs, to + 1, at - to);
-        rungs[to] = a;
-      } else if (at < size - 1 && AskState.PRIORITY.compare(a, rungs[at + 1]) > 0) {
-        int to = search(a, at + 1, size);
-        to = (to < 0 ? -to - 1 : to) - 1;
-        System.arraycopy(rungs, at + 1, rungs, at, to - at);
-        rungs[to] = a;
-      }
-    }
-
-    /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
-    private int search(AskState a, int from, int to) {
-      int lo = from;
-      int hi = to - 1;
-      while (lo <= hi) {
-        int mid = (lo + hi) >>> 1;
-        int c = AskState.PRIORITY.compare(rungs[mid], a);
-        if (c < 0) lo = mid + 1;
-        else if (c > 0) hi = mid - 1;
-        else return mid;
-      }
-      return -(lo + 1);
-    }
+    if (ladder.size() == 0) ladders.remove(a.model);
+    if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
+    // Its active fills stay until released: withdrawing stops new work, not work accepted.
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -486,13 +487,14 @@ public final class OrderBookCore {
   /** What {@code bid} would clear at now, and the fallbacks after it, committing nothing. */
   public Quote quote(Bid bid, long now, int maxOptions) {
     List<AskState> feasible = new ArrayList<>();
-    for (AskState a : asks.values()) if (finishIfFeasible(a, bid, now) >= 0) feasible.add(a);
+    long margin = rules.safetyMarginMillis();
+    for (AskState a : asks.values()) if (finishIfFeasible(a, bid, now, margin) >= 0) feasible.add(a);
     feasible.sort(AskState.PRIORITY);
     List<Quote.Option> options = new ArrayList<>();
     for (AskState a : feasible.subList(0, Math.min(maxOptions, feasible.size()))) {
-      long finish = finishIfFeasible(a, bid, now);
-      options.add(new Quote.Option(a.ask.askId(), a.ask.providerId(), a.ask.model(), a.ask.pricePerMtok(), a.ask.quality(),
-          finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish));
+      long finish = finishIfFeasible(a, bid, now, margin);
+      options.add(new Quote.Option(a.askId, a.providerId, a.model, a.price, a.quality, finish - durationMillis(bid.tokens(), a.throughputTps),
+          finish));
     }
     return new Quote(now, feasible.size(), List.copyOf(options));
   }
@@ -519,14 +521,14 @@ public final class OrderBookCore {
   }
 
   private static Clearing.Candidate candidateOf(AskState a, Bid bid, long finish) {
-    return new Clearing.Candidate(a.ask.askId(), a.ask.providerId(), a.ask.model(), a.ask.pricePerMtok(), a.ask.quality(), a.askTimeMillis,
-        finish - durationMillis(bid.tokens(), a.ask.throughputTps()), finish);
+    return new Clearing.Candidate(a.askId, a.providerId, a.model, a.price, a.quality, a.askTimeMillis,
+        finish - durationMillis(bid.tokens(), a.throughputTps), finish);
   }
 
   /** The ask as it stands on the book (withdrawn: null), its fills in progress and when its schedule is busy until. */
   public Ask ask(String askId) {
     AskState a = asks.get(askId);
-    return a == null ? null : a.ask;
+    return a == null ? null : a.ask();
   }
 
   /** How many of the ask's fills are in progress (0 for an ask not on the book). */
@@ -543,7 +545,7 @@ public final class OrderBookCore {
 
   /** The resting bid with this id, or null. */
   public Bid restingBid(String bidId) {
-    RestingBid rb = resting.get(bidId);
+    RestingBids.Entry rb = resting.get(bidId);
     return rb == null ? null : rb.bid;
   }
 
@@ -556,15 +558,15 @@ public final class OrderBookCore {
   public BookView view(long now) {
     TreeMap<Long, long[]> levels = new TreeMap<>();
     for (AskState a : asks.values()) {
-      long[] l = levels.computeIfAbsent(a.ask.pricePerMtok(), p -> new long[3]);
+      long[] l = levels.computeIfAbsent(a.price, p -> new long[3]);
       l[0]++;
-      l[1] += a.ask.throughputTps();
-      if (a.busyUntil <= now && a.slots.size() < a.ask.maxConcurrency()) l[2] += a.ask.throughputTps();
+      l[1] += a.throughputTps;
+      if (a.busyUntil <= now && a.slots.size() < a.maxConcurrency) l[2] += a.throughputTps;
     }
     List<BookView.PriceLevel> askLevels = new ArrayList<>();
     levels.forEach((price, l) -> askLevels.add(new BookView.PriceLevel(price, (int) l[0], l[1], l[2])));
     TreeMap<Long, long[]> demand = new TreeMap<>(Comparator.reverseOrder());
-    for (RestingBid rb : resting.values()) {
+    for (RestingBids.Entry rb : resting.entries()) {
       long[] d = demand.computeIfAbsent(rb.bid.ceilingPerMtok(), c -> new long[] {0, 0, Long.MAX_VALUE});
       d[0]++;
       d[1] += rb.bid.tokens();
@@ -588,7 +590,7 @@ public final class OrderBookCore {
   }
 
   public boolean isResting(String bidId) {
-    return resting.containsKey(bidId);
+    return resting.contains(bidId);
   }
 
   public Fill activeFill(String fillId) {
@@ -606,10 +608,10 @@ public final class OrderBookCore {
 
   public BookSnapshot snapshot() {
     List<BookSnapshot.AskEntry> askEntries = new ArrayList<>();
-    for (AskState a : asks.values()) askEntries.add(new BookSnapshot.AskEntry(a.ask, a.askTimeMillis));
+    for (AskState a : asks.values()) askEntries.add(new BookSnapshot.AskEntry(a.ask(), a.askTimeMillis));
     askEntries.sort(Comparator.comparing(e -> e.ask().askId()));
     List<BookSnapshot.RestingEntry> restingEntries = new ArrayList<>();
-    for (RestingBid rb : resting.values()) restingEntries.add(new BookSnapshot.RestingEntry(rb.bid, rb.arrivalSeq, rb.restedAtMillis));
+    for (RestingBids.Entry rb : resting.entries()) restingEntries.add(new BookSnapshot.RestingEntry(rb.bid, rb.arrivalSeq, rb.restedAtMillis));
     restingEntries.sort(Comparator.comparingLong(BookSnapshot.RestingEntry::arrivalSeq));
     List<Fill> fills = new ArrayList<>(activeFills.values());
     fills.sort(Comparator.comparing(Fill::fillId));
@@ -619,15 +621,10 @@ public final class OrderBookCore {
   public static OrderBookCore fromSnapshot(BookSnapshot s) {
     OrderBookCore book = new OrderBookCore(s.useCase(), s.rules());
     for (BookSnapshot.AskEntry e : s.asks()) {
-      AskState a = new AskState(e.ask(), e.askTimeMillis());
-      book.asks.put(e.ask().askId(), a);
-      book.ladder(a);
+      book.applyPosted(new AskPosted(e.ask(), e.askTimeMillis()));
     }
     for (BookSnapshot.RestingEntry e : s.restingBids()) {
-      RestingBid rb = new RestingBid(e.bid(), e.arrivalSeq(), e.restedAtMillis());
-      book.resting.put(e.bid().bidId(), rb);
-      book.restingByPriority.add(rb);
-      book.restingByEscalation.add(rb);
+      book.resting.add(new RestingBids.Entry(e.bid(), e.arrivalSeq(), e.restedAtMillis()));
     }
     for (Fill f : s.activeFills()) {
       book.activeFills.put(f.fillId(), f);
@@ -646,7 +643,9 @@ public final class OrderBookCore {
 
   private Rejected validate(Ask ask) {
     if (ask == null) return invalid("an ask is required");
-    String bad = firstBadId(ask.askId(), "askId", ask.providerId(), "providerId", ask.model(), "model");
+    String bad = badId(ask.askId(), "askId");
+    if (bad == null) bad = badId(ask.providerId(), "providerId");
+    if (bad == null) bad = badId(ask.model(), "model");
     if (bad != null) return invalid(bad);
     if (!useCase.equals(ask.useCase())) {
       return BookResult.rejected(Reason.WRONG_USE_CASE, "ask is for use case '" + ask.useCase() + "', this book is '" + useCase + "'");
@@ -666,7 +665,7 @@ public final class OrderBookCore {
 
   private Rejected validate(Bid bid, long now) {
     if (bid == null) return invalid("a bid is required");
-    String bad = firstBadId(bid.bidId(), "bidId");
+    String bad = badId(bid.bidId(), "bidId");
     if (bad != null) return invalid(bad);
     if (!useCase.equals(bid.useCase())) {
       return BookResult.rejected(Reason.WRONG_USE_CASE, "bid is for use case '" + bid.useCase() + "', this book is '" + useCase + "'");
@@ -679,17 +678,14 @@ public final class OrderBookCore {
     return null;
   }
 
-  private static String firstBadId(String... valuesAndNames) {
-    for (int i = 0; i < valuesAndNames.length; i += 2) {
-      String v = valuesAndNames[i];
-      if (v == null || v.isBlank() || v.length() > MAX_ID_LENGTH) return valuesAndNames[i + 1] + " must be 1 to " + MAX_ID_LENGTH + " characters";
-    }
+  private static String badId(String value, String name) {
+    if (value == null || value.isBlank() || value.length() > MAX_ID_LENGTH) return name + " must be 1 to " + MAX_ID_LENGTH + " characters";
     return null;
   }
 
   private static Rejected ownedAsk(AskState a, String askId, String providerId) {
     if (a == null) return BookResult.rejected(Reason.UNKNOWN_ASK, "no ask " + askId + " on the book");
-    if (!a.ask.providerId().equals(providerId)) return BookResult.rejected(Reason.NOT_YOUR_ASK, "ask " + askId + " belongs to another provider");
+    if (!a.providerId.equals(providerId)) return BookResult.rejected(Reason.NOT_YOUR_ASK, "ask " + askId + " belongs to another provider");
     return null;
   }
 
@@ -700,123 +696,5 @@ public final class OrderBookCore {
   private static String requireId(String id, String name) {
     if (id == null || id.isBlank()) throw new IllegalArgumentException(name + " is required");
     return id;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Internal state
-
-  /** An ask on the book, with its schedule: the fills it has accepted and not yet released. */
-  private static final class AskState {
-    static final Comparator<AskState> PRIORITY = (x, y) -> {
-      int c = Long.compare(x.price, y.price);
-      if (c != 0) return c;
-      c = Integer.compare(y.quality, x.quality);
-      if (c != 0) return c;
-      c = Long.compare(x.askTimeMillis, y.askTimeMillis);
-      if (c != 0) return c;
-      return x.ask.askId().compareTo(y.ask.askId());
-    };
-
-    Ask ask;
-    long askTimeMillis;
-    /** The ask's price and quality, kept beside it so that ranking asks reads no other object. */
-    long price;
-    int quality;
-    /**
-     * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
-     * so finishes are distinct and the last one is busyUntil.
-     */
-    final SlotIndex slots = new SlotIndex();
-    long busyUntil = Long.MIN_VALUE;
-
-    void reserve(Fill fill) {
-      if (!slots.add(fill.finishMillis())) {
-        throw new IllegalStateException("two slots of ask " + ask.askId() + " end at " + fill.finishMillis());
-      }
-      busyUntil = Math.max(busyUntil, fill.finishMillis());
-    }
-
-    /** Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative). */
-    void release(Fill fill) {
-      slots.remove(fill.finishMillis());
-      busyUntil = slots.size() == 0 ? Long.MIN_VALUE : slots.last();
-    }
-
-    AskState(Ask ask, long askTimeMillis) {
-      terms(ask);
-      this.askTimeMillis = askTimeMillis;
-    }
-
-    /** The ask's current terms; every change of them comes through here. */
-    void terms(Ask ask) {
-      this.ask = ask;
-      this.price = ask.pricePerMtok();
-      this.quality = ask.quality();
-    }
-  }
-
-  /**
-   * An ask's slot finishes in ascending order, in a plain array: an ask has a handful of slots (its
-   * concurrency), a new slot almost always ends after the others, and a release usually takes the
-   * first; no boxing and no tree node per fill.
-   */
-  static final class SlotIndex {
-    private long[] finishes = new long[4];
-    private int size;
-
-    int size() {
-      return size;
-    }
-
-    long last() {
-      return finishes[size - 1];
-    }
-
-    /** False, changing nothing, when a slot already ends at {@code finish}. */
-    boolean add(long finish) {
-      int at = size;
-      while (at > 0 && finishes[at - 1] > finish) at--;
-      if (at > 0 && finishes[at - 1] == finish) return false;
-      if (size == finishes.length) finishes = Arrays.copyOf(finishes, size * 2);
-      System.arraycopy(finishes, at, finishes, at + 1, size - at);
-      finishes[at] = finish;
-      size++;
-      return true;
-    }
-
-    void remove(long finish) {
-      for (int i = 0; i < size; i++) {
-        if (finishes[i] == finish) {
-          System.arraycopy(finishes, i + 1, finishes, i, size - i - 1);
-          size--;
-          return;
-        }
-      }
-    }
-  }
-
-  /** A bid waiting for an ask; {@code arrivalSeq} breaks ties in its priority. */
-  private static final class RestingBid {
-    static final Comparator<RestingBid> PRIORITY = (x, y) -> {
-      int c = Long.compare(y.bid.ceilingPerMtok(), x.bid.ceilingPerMtok());
-      if (c != 0) return c;
-      c = Long.compare(x.bid.deadlineMillis(), y.bid.deadlineMillis());
-      if (c != 0) return c;
-      return Long.compare(x.arrivalSeq, y.arrivalSeq);
-    };
-    static final Comparator<RestingBid> ESCALATION = (x, y) -> {
-      int c = Long.compare(x.bid.escalateAtMillis(), y.bid.escalateAtMillis());
-      return c != 0 ? c : Long.compare(x.arrivalSeq, y.arrivalSeq);
-    };
-
-    final Bid bid;
-    final long arrivalSeq;
-    final long restedAtMillis;
-
-    RestingBid(Bid bid, long arrivalSeq, long restedAtMillis) {
-      this.bid = bid;
-      this.arrivalSeq = arrivalSeq;
-      this.restedAtMillis = restedAtMillis;
-    }
   }
 }

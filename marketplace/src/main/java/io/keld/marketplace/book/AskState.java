@@ -1,0 +1,151 @@
+package io.keld.marketplace.book;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Set;
+
+/**
+ * An ask on the book: its current terms, where it ranks (rule 2), and its schedule (the fills it has
+ * accepted and not yet released). The terms are kept as fields, so ranking and feasibility read this
+ * one object; the {@link Ask} record is built again only when someone asks for it after a change.
+ */
+final class AskState {
+
+  /** Rule 2: lowest price, then higher quality, then earlier ask time, then ask id. */
+  static final Comparator<AskState> PRIORITY = (x, y) -> {
+    int c = Long.compare(x.price, y.price);
+    return c != 0 ? c : compareAtEqualPrice(x, y);
+  };
+
+  /** Rule 2 between asks of the same price: higher quality, then earlier ask time, then ask id. */
+  static int compareAtEqualPrice(AskState x, AskState y) {
+    int c = Integer.compare(y.quality, x.quality);
+    if (c != 0) return c;
+    c = Long.compare(x.askTimeMillis, y.askTimeMillis);
+    if (c != 0) return c;
+    return x.askId.compareTo(y.askId);
+  }
+
+  final String askId;
+  final String providerId;
+  final String model;
+  final String useCase;
+  final String region;
+  final Set<String> complianceTags;
+
+  long price;
+  int quality;
+  long throughputTps;
+  int maxConcurrency;
+  long windowFromMillis;
+  long windowUntilMillis;
+  long askTimeMillis;
+
+  /** The terms as a record; null after a change until {@link #ask()} builds it again. */
+  private Ask ask;
+
+  /**
+   * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
+   * so finishes are distinct and the last one is busyUntil.
+   */
+  final SlotIndex slots = new SlotIndex();
+  long busyUntil = Long.MIN_VALUE;
+
+  AskState(Ask ask, long askTimeMillis) {
+    this.askId = ask.askId();
+    this.providerId = ask.providerId();
+    this.model = ask.model();
+    this.useCase = ask.useCase();
+    this.region = ask.region();
+    this.complianceTags = ask.complianceTags();
+    this.price = ask.pricePerMtok();
+    this.quality = ask.quality();
+    this.throughputTps = ask.throughputTps();
+    this.maxConcurrency = ask.maxConcurrency();
+    this.windowFromMillis = ask.windowFromMillis();
+    this.windowUntilMillis = ask.windowUntilMillis();
+    this.askTimeMillis = askTimeMillis;
+    this.ask = ask;
+  }
+
+  /** The ask's terms as they stand. */
+  Ask ask() {
+    Ask a = ask;
+    if (a == null) {
+      a = new Ask(askId, providerId, model, useCase, price, quality, throughputTps, maxConcurrency, windowFromMillis, windowUntilMillis,
+          region, complianceTags);
+      ask = a;
+    }
+    return a;
+  }
+
+  /** New terms from an amend: price, quality, throughput and window (the ask time is the caller's). */
+  void amend(long price, int quality, long throughputTps, long windowFromMillis, long windowUntilMillis) {
+    this.price = price;
+    this.quality = quality;
+    this.throughputTps = throughputTps;
+    this.windowFromMillis = windowFromMillis;
+    this.windowUntilMillis = windowUntilMillis;
+    this.ask = null;
+  }
+
+  /** New live fleet limits. */
+  void capacity(long throughputTps, int maxConcurrency) {
+    this.throughputTps = throughputTps;
+    this.maxConcurrency = maxConcurrency;
+    this.ask = null;
+  }
+
+  void reserve(Fill fill) {
+    if (!slots.add(fill.finishMillis())) {
+      throw new IllegalStateException("two slots of ask " + askId + " end at " + fill.finishMillis());
+    }
+    busyUntil = Math.max(busyUntil, fill.finishMillis());
+  }
+
+  /** Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative). */
+  void release(Fill fill) {
+    slots.remove(fill.finishMillis());
+    busyUntil = slots.size() == 0 ? Long.MIN_VALUE : slots.last();
+  }
+
+  /**
+   * An ask's slot finishes in ascending order, in a plain array: an ask has a handful of slots (its
+   * concurrency), a new slot almost always ends after the others, and a release usually takes the
+   * first; no boxing and no tree node per fill.
+   */
+  static final class SlotIndex {
+    private long[] finishes = new long[4];
+    private int size;
+
+    int size() {
+      return size;
+    }
+
+    long last() {
+      return finishes[size - 1];
+    }
+
+    /** False, changing nothing, when a slot already ends at {@code finish}. */
+    boolean add(long finish) {
+      int at = size;
+      while (at > 0 && finishes[at - 1] > finish) at--;
+      if (at > 0 && finishes[at - 1] == finish) return false;
+      if (size == finishes.length) finishes = Arrays.copyOf(finishes, size * 2);
+      System.arraycopy(finishes, at, finishes, at + 1, size - at);
+      finishes[at] = finish;
+      size++;
+      return true;
+    }
+
+    void remove(long finish) {
+      for (int i = 0; i < size; i++) {
+        if (finishes[i] == finish) {
+          System.arraycopy(finishes, i + 1, finishes, i, size - i - 1);
+          size--;
+          return;
+        }
+      }
+    }
+  }
+}
