@@ -112,6 +112,12 @@ final class ConsoleBrowser implements AutoCloseable {
     return found.isEmpty() ? null : found.get(0).getAttribute(attribute);
   }
 
+  /** The text of the first element matching {@code css} now, or null when there is none (no wait). */
+  String textNow(String css) {
+    List<WebElement> found = driver.findElements(By.cssSelector(css));
+    return found.isEmpty() ? null : found.get(0).getText();
+  }
+
   Object js(String script, Object... args) {
     return ((JavascriptExecutor) driver).executeScript(script, args);
   }
