@@ -361,6 +361,9 @@ final class EdgePeersBench {
         long[] usage = usage();
         b = new Balance(spent, usage[0], usage[1]);
         if (reserved == 0 && b.balances()) return b;
+        var waiting = node.metrics().registry().find("keld.edge.usage.records.waiting").gauge();
+        log("budget check: %,d micro-USD reserved, %,d spent; usage %,d micro-USD in %,d records, %,.0f records waiting to be written",
+            reserved, spent, usage[0], usage[1], waiting == null ? -1.0 : waiting.value());
       }
       return b;
     }

@@ -81,7 +81,7 @@ public final class Exchange {
     Sql sql = new Sql(dataSource, blocking);
     JobUsageStore usage = new JobUsageStore(sql, spend.ledger(), spend.prices());
     JobMetrics metrics = new JobMetrics(registry);
-    JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL);
+    JobIndex index = new JobIndex(system, sql, usage, JobIndex.FLUSH_INTERVAL, registry);
     DeadlineJob.init(system, new DeadlineJob.Deps(clock, settings, JobPorts.books(books), JobPorts.budgets(governance.budgets()),
         JobPorts.clusterPlanes(system), metrics, JobObserver.NONE, JOBS_JOURNAL_PLUGIN));
     BackupPolicies backups = new BackupPolicies(sql, clock, settings.operatorBackup());

@@ -25,7 +25,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -46,6 +48,16 @@ public final class JobIndex {
 
   /** How long a real-time job's record may wait before it is written: the lag of lists behind the edge. */
   public static final Duration FLUSH_INTERVAL = Duration.ofMillis(100);
+
+  /**
+   * At most this many job rows, and as many usage records, per transaction. A backlog (a busy edge
+   * on a busy database) drains in batches of this size one after another, never as one transaction
+   * that grows with the backlog and takes longer the further behind it is.
+   */
+  static final int MAX_BATCH = 5_000;
+
+  /** A batch slower than this is worth an operator's look (the database is behind the edge). */
+  private static final long SLOW_BATCH_NANOS = Duration.ofSeconds(2).toNanos();
 
   /** A job's row: the resource and what lists filter on. {@code version} is the entity's sequence number (1 for real-time jobs). */
   public record Row(String jobId, String orgId, String teamId, String projectId, String useCase, String state, boolean realtime,
@@ -68,13 +80,21 @@ public final class JobIndex {
   private final JobUsageStore usage;
   private final Map<String, Row> pending = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<JobUsageStore.UsageRecord> pendingUsage = new ConcurrentLinkedQueue<>();
-  private final AtomicBoolean flushing = new AtomicBoolean();
+  /** The size of {@code pendingUsage} (a queue's own size() walks it). */
+  private final AtomicLong pendingUsageCount = new AtomicLong();
+  /** The drain under way, if any; guarded by {@code this}. */
+  private CompletableFuture<Integer> draining;
+  private final AtomicLong lastSlowWarningNanos = new AtomicLong(System.nanoTime() - Duration.ofMinutes(1).toNanos());
   /** Real-time rows of a batch whose write failed: its commit may have happened all the same, so they are written only if missing. */
   private final Set<String> retried = ConcurrentHashMap.newKeySet();
 
-  public JobIndex(ActorSystem<?> system, Sql sql, JobUsageStore usage, Duration interval) {
+  public JobIndex(ActorSystem<?> system, Sql sql, JobUsageStore usage, Duration interval, MeterRegistry registry) {
     this.sql = sql;
     this.usage = usage;
+    Gauge.builder("keld.edge.index.rows.waiting", pending, Map::size)
+        .description("Real-time jobs' index rows not yet written").register(registry);
+    Gauge.builder("keld.edge.usage.records.waiting", pendingUsageCount, AtomicLong::get)
+        .description("Real-time jobs' usage records not yet written (their budget is already charged)").register(registry);
     system.scheduler().scheduleWithFixedDelay(interval, interval, this::flushInBackground, system.executionContext());
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "keld-flush-job-index",
         () -> flush().thenApply(n -> Done.getInstance()));
@@ -83,7 +103,15 @@ public final class JobIndex {
   /** A finished real-time job and its usage record, written with the next batch. */
   public void recordRealtime(JobResource r, JobUsageStore.UsageRecord usageRecord) {
     pending.put(r.id(), new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), true, r.submittedAt(), 1, r));
-    if (usageRecord != null) pendingUsage.add(usageRecord);
+    if (usageRecord != null) {
+      pendingUsage.add(usageRecord);
+      pendingUsageCount.incrementAndGet();
+    }
+  }
+
+  /** Usage records handed over and not yet written. */
+  public long usageRecordsWaiting() {
+    return pendingUsageCount.get();
   }
 
   /** A job's latest row: a change not yet written wins over the table. */
@@ -137,29 +165,68 @@ public final class JobIndex {
     });
   }
 
+  /**
+   * The scheduler's tick. It must never throw: Pekko stops a fixed-delay schedule whose task throws,
+   * and every later record would wait forever. A drain already under way is left to run.
+   */
   private void flushInBackground() {
-    flush().whenComplete((n, failure) -> {
-      if (failure != null) log.warn("The job index could not be written; retrying with the next batch: {}", failure.toString());
-    });
+    try {
+      synchronized (this) {
+        if (draining != null) return;
+      }
+      flush().whenComplete((n, failure) -> {
+        if (failure != null) log.warn("The job index could not be written; retrying with the next batch: {}", failure.toString());
+      });
+    } catch (RuntimeException e) {
+      log.error("The job index's flush could not start; trying again at the next tick", e);
+    }
   }
 
-  /** Writes what waits, rows and usage in one transaction; completes with the number of job rows written. */
+  /**
+   * Writes everything that waits, in transactions of at most {@link #MAX_BATCH} rows and as many usage
+   * records (rows and usage of a batch in one transaction), one after another until nothing waits.
+   * Completes with the number of job rows written. Called while a drain is under way, it completes
+   * after that drain and then drains what still waits: when it completes, everything handed over
+   * before the call is written (shutdown relies on this), or it fails.
+   */
   public CompletionStage<Integer> flush() {
-    if (pending.isEmpty() && pendingUsage.isEmpty()) return CompletableFuture.completedFuture(0);
-    if (!flushing.compareAndSet(false, true)) return CompletableFuture.completedFuture(0);
-    List<Row> batch = new ArrayList<>();
-    for (String id : List.copyOf(pending.keySet())) {
+    CompletableFuture<Integer> mine;
+    synchronized (this) {
+      if (draining != null) return draining.handle((n, failure) -> null).thenCompose(ignored -> flush());
+      if (pending.isEmpty() && pendingUsage.isEmpty()) return CompletableFuture.completedFuture(0);
+      mine = draining = new CompletableFuture<>();
+    }
+    drain(0, mine);
+    return mine;
+  }
+
+  /** Writes the next batch; on success goes on with the next, until nothing waits. */
+  private void drain(int writtenSoFar, CompletableFuture<Integer> done) {
+    List<Row> batch = new ArrayList<>(Math.min(pending.size(), MAX_BATCH));
+    for (String id : pending.keySet()) {
+      if (batch.size() >= MAX_BATCH) break;
       Row r = pending.remove(id);
       if (r != null) batch.add(r);
     }
     List<JobUsageStore.UsageRecord> usageBatch = new ArrayList<>();
-    for (JobUsageStore.UsageRecord u; (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
-    CompletionStage<Integer> written = sql.transaction(c -> {
-      int rows = insertRealtime(c, batch);
-      usage.writeInTransaction(c, usageBatch);
-      return rows;
-    });
-    return written.whenComplete((n, failure) -> {
+    for (JobUsageStore.UsageRecord u; usageBatch.size() < MAX_BATCH && (u = pendingUsage.poll()) != null; ) usageBatch.add(u);
+    pendingUsageCount.addAndGet(-usageBatch.size());
+    if (batch.isEmpty() && usageBatch.isEmpty()) {
+      end(done, writtenSoFar, null);
+      return;
+    }
+    long started = System.nanoTime();
+    CompletionStage<Integer> written;
+    try {
+      written = sql.transaction(c -> {
+        int rows = insertRealtime(c, batch);
+        usage.writeInTransaction(c, usageBatch);
+        return rows;
+      });
+    } catch (RuntimeException e) {
+      written = CompletableFuture.failedFuture(e);
+    }
+    written.whenComplete((n, failure) -> {
       if (failure != null) {
         // Put the batch back and try again next time; a row or record already there is not written twice.
         batch.forEach(r -> {
@@ -167,11 +234,32 @@ public final class JobIndex {
           pending.putIfAbsent(r.jobId(), r);
         });
         pendingUsage.addAll(usageBatch);
-      } else {
-        batch.forEach(r -> retried.remove(r.jobId()));
+        pendingUsageCount.addAndGet(usageBatch.size());
+        end(done, writtenSoFar, failure);
+        return;
       }
-      flushing.set(false);
+      batch.forEach(r -> retried.remove(r.jobId()));
+      warnIfSlow(System.nanoTime() - started, batch.size(), usageBatch.size());
+      drain(writtenSoFar + n, done);
     });
+  }
+
+  private void end(CompletableFuture<Integer> done, int written, Throwable failure) {
+    synchronized (this) {
+      draining = null;
+    }
+    if (failure != null) done.completeExceptionally(failure);
+    else done.complete(written);
+  }
+
+  /** At most one warning a minute: the database is behind the edge, and lists and spend reports lag. */
+  private void warnIfSlow(long tookNanos, int rows, int records) {
+    if (tookNanos < SLOW_BATCH_NANOS) return;
+    long last = lastSlowWarningNanos.get();
+    long now = System.nanoTime();
+    if (now - last < Duration.ofMinutes(1).toNanos() || !lastSlowWarningNanos.compareAndSet(last, now)) return;
+    log.warn("Writing {} real-time job rows and {} usage records took {} ms; {} rows and {} records wait", rows, records,
+        tookNanos / 1_000_000, pending.size(), pendingUsageCount.get());
   }
 
   /**

@@ -57,7 +57,7 @@ final class JobsNode {
       Clock clock = Clock.systemUTC();
       Sql sql = new Sql(module.dataSource(), module.blocking());
       JobUsageStore usage = new JobUsageStore(sql, new Ledger(sql, clock), new PriceBook(sql, clock));
-      JobIndex index = new JobIndex(module.system(), sql, usage, JobIndex.FLUSH_INTERVAL);
+      JobIndex index = new JobIndex(module.system(), sql, usage, JobIndex.FLUSH_INTERVAL, module.metrics());
       TagProjection projection = new TagProjection(module.system(), sql, JobProjection.SPEC, new JobProjection(module.system(), usage),
           TagProjection.Settings.DEFAULT, clock, module.metrics());
       if (runProjection) projection.start();
