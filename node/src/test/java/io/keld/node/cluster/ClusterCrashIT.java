@@ -105,6 +105,8 @@ class ClusterCrashIT {
   final List<Node> nodes = new CopyOnWriteArrayList<>();
   final List<Call> calls = new CopyOnWriteArrayList<>();
   final Map<String, Instant> acceptedJobs = new ConcurrentHashMap<>();
+  /** Every deadline job's deadline, from its acceptance. */
+  static final Duration JOB_DEADLINE = Duration.ofMinutes(3);
   final Map<String, String> jobIdempotencyKeys = new ConcurrentHashMap<>();
   /** Submissions that got no answer within one retry, by idempotency key (their bodies). */
   final Map<String, String> unacknowledged = new ConcurrentHashMap<>();
@@ -367,7 +369,7 @@ class ClusterCrashIT {
 
   private void submitJob(ExecutorService uploads) {
     String key = "crash-" + System.nanoTime();
-    String body = "{\"use_case\":\"summarize\",\"deadline\":\"PT3M\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":400,\"project_id\":\""
+    String body = "{\"use_case\":\"summarize\",\"deadline\":\"" + JOB_DEADLINE + "\",\"ceiling_usd_per_mtok\":2,\"estimated_tokens\":400,\"project_id\":\""
         + projectId + "\"}";
     HttpResponse<String> r = roundRobin("job", n -> HttpRequest.newBuilder(URI.create(n.base() + "/ixp/v1/jobs")).timeout(Duration.ofSeconds(10))
         .header("Authorization", "Bearer " + memberKey).header("Content-Type", "application/json").header("Idempotency-Key", key)
@@ -455,8 +457,13 @@ class ClusterCrashIT {
     note("%d submissions got no answer; resent with their keys, %d of them had made their job (then cancelled)", unacknowledged.size(),
         cancelled.size());
     Map<String, JsonNode> views = new LinkedHashMap<>();
-    Instant giveUp = Instant.now().plus(Duration.ofSeconds(120));
-    for (String id : acceptedJobs.keySet()) {
+    Instant checkStarted = Instant.now();
+    for (Map.Entry<String, Instant> accepted : acceptedJobs.entrySet()) {
+      String id = accepted.getKey();
+      // A job waiting for items a killed or stopped node never reported ends only at its deadline
+      // (deadline_missed): each job gets until its deadline and a settling margin, at least 120 s
+      // from the check's start.
+      Instant giveUp = max(checkStarted.plus(Duration.ofSeconds(120)), accepted.getValue().plus(JOB_DEADLINE).plus(Duration.ofSeconds(60)));
       JsonNode v = null;
       while (Instant.now().isBefore(giveUp)) {
         try {
@@ -578,5 +585,9 @@ class ClusterCrashIT {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  private static Instant max(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
   }
 }
