@@ -6,7 +6,12 @@ import io.keld.marketplace.entity.BookListener;
 import io.keld.node.KeldNode;
 import io.keld.node.config.KeldConfig;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,11 +52,30 @@ public final class TestNodes {
     return node;
   }
 
-  public static int freePort() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
+  /**
+   * A port free now, for a node (often another process) to bind later. Not one the kernel hands out
+   * itself: a port from the ephemeral range (32768-60999 on Linux) can be taken by any outgoing
+   * connection between this call and the bind (seen in CI: a restarted node's "Address already in
+   * use"). So ports come from below that range, each at most once per JVM.
+   */
+  public static synchronized int freePort() {
+    for (int tries = 0; tries < PORTS_BELOW_EPHEMERAL; tries++) {
+      int port = FIRST_PORT + Math.floorMod(nextPort++, PORTS_BELOW_EPHEMERAL);
+      if (!handedOut.add(port)) continue;
+      try (ServerSocket s = new ServerSocket()) {
+        s.setReuseAddress(false);
+        s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        return port;
+      } catch (IOException inUse) {
+        // taken: the next one
+      }
     }
+    throw new IllegalStateException("no free port between " + FIRST_PORT + " and " + (FIRST_PORT + PORTS_BELOW_EPHEMERAL));
   }
+
+  private static final int FIRST_PORT = 20_000;
+  private static final int PORTS_BELOW_EPHEMERAL = 12_000;
+  /** Where this JVM starts looking: apart from other test JVMs running at the same time. */
+  private static int nextPort = ThreadLocalRandom.current().nextInt(PORTS_BELOW_EPHEMERAL);
+  private static final Set<Integer> handedOut = new HashSet<>();
 }
