@@ -43,6 +43,8 @@ public final class OrderBookCore {
   private final Map<String, AskState> asks = new HashMap<>();
   /** model -> its asks in priority order (rule 2). The order of the models does not matter: a scan ranks what it finds. */
   private final Map<String, PriceLadder> ladders = new HashMap<>();
+  /** The same ladders in a list, for a scan of every model without an iterator. */
+  private final List<PriceLadder> allLadders = new ArrayList<>();
 
   private final RestingBids resting = new RestingBids();
   /** Reused by every match and clearing: the book is single-threaded. */
@@ -255,7 +257,7 @@ public final class OrderBookCore {
     BidScan scan = this.scan;
     scan.prepare(bid, now, safetyMarginMillis);
     if (bid.models().isEmpty()) {
-      for (PriceLadder ladder : ladders.values()) scan.ladder(ladder);
+      for (int i = 0, n = allLadders.size(); i < n; i++) scan.ladder(allLadders.get(i));
     } else {
       for (String model : bid.models()) {
         PriceLadder ladder = ladders.get(model);
@@ -306,7 +308,7 @@ public final class OrderBookCore {
   private void applyAmended(AskAmended am, AskState a) {
     // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
     boolean moves = am.pricePerMtok() != a.price || am.quality() != a.quality || am.askTimeMillis() != a.askTimeMillis;
-    PriceLadder ladder = moves ? ladders.get(a.model) : null;
+    PriceLadder ladder = a.ladder;
     int at = moves ? ladder.indexOf(a) : -1;
     a.amend(am.pricePerMtok(), am.quality(), am.throughputTps(), am.windowFromMillis(), am.windowUntilMillis());
     a.askTimeMillis = am.askTimeMillis();
@@ -331,15 +333,25 @@ public final class OrderBookCore {
   private AskState applyPosted(AskPosted p) {
     AskState a = new AskState(p.ask(), p.atMillis());
     asks.put(a.askId, a);
-    ladders.computeIfAbsent(a.model, m -> new PriceLadder()).add(a);
+    PriceLadder ladder = ladders.get(a.model);
+    if (ladder == null) {
+      ladder = new PriceLadder();
+      ladders.put(a.model, ladder);
+      allLadders.add(ladder);
+    }
+    a.ladder = ladder;
+    ladder.add(a);
     return a;
   }
 
   private void applyWithdrawn(AskWithdrawn w) {
     AskState a = asks.remove(w.askId());
-    PriceLadder ladder = ladders.get(a.model);
+    PriceLadder ladder = a.ladder;
     ladder.remove(ladder.indexOf(a));
-    if (ladder.size() == 0) ladders.remove(a.model);
+    if (ladder.size() == 0) {
+      ladders.remove(a.model);
+      allLadders.remove(ladder);
+    }
     if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
     // Its active fills stay until released: withdrawing stops new work, not work accepted.
   }
