@@ -4,14 +4,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Rules 1-2 over the price ladders: which asks are feasible for a bid (its ceiling, quality,
  * constraints and a slot that finishes in time) and the best {@link MatchingRules#FEASIBLE_COUNT_CAP}
  * of them in priority order (rule 5 counts feasible asks up to that cap).
  *
- * <p>One instance per book, reused by every match: the book is single-threaded. {@link #prepare}
- * reads the bid's terms once, {@link #ladder} walks one model's ladder, and the result is read out of
+ * <p>One instance per book, reused by every match: the book is single-threaded. {@link #best} reads
+ * the bid's terms once and walks the ladders it may fill on; the result is read out of
  * {@link #size}, {@link #ask} and {@link #finish} before the next {@link #reset}.
  */
 final class BidScan {
@@ -56,7 +57,7 @@ final class BidScan {
   }
 
   /** Starts a scan for {@code bid} at {@code now}: a fill must finish {@code safetyMarginMillis} before its deadline. */
-  void prepare(Bid bid, long now, long safetyMarginMillis) {
+  private void prepare(Bid bid, long now, long safetyMarginMillis) {
     reset();
     this.bid = bid;
     this.now = now;
@@ -69,10 +70,27 @@ final class BidScan {
   }
 
   /**
+   * Scans for the best feasible asks for {@code bid} (rules 1-2): on the ladders of its models, or on
+   * all of them when it names none. Returns this scan, to be read and then {@link #reset}.
+   */
+  BidScan best(Bid bid, long now, long safetyMarginMillis, Map<String, PriceLadder> byModel, List<PriceLadder> all) {
+    prepare(bid, now, safetyMarginMillis);
+    if (bid.models().isEmpty()) {
+      for (int i = 0, n = all.size(); i < n; i++) ladder(all.get(i));
+    } else {
+      for (String model : bid.models()) {
+        PriceLadder ladder = byModel.get(model);
+        if (ladder != null) ladder(ladder);
+      }
+    }
+    return this;
+  }
+
+  /**
    * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
    * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
    */
-  void ladder(PriceLadder ladder) {
+  private void ladder(PriceLadder ladder) {
     long ceiling = this.ceiling;
     for (int i = 0, n = ladder.size(); i < n; i++) {
       if (ladder.price(i) > ceiling) return;

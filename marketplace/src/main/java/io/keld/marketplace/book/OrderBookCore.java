@@ -236,7 +236,7 @@ public final class OrderBookCore {
    * nothing, when no ask is feasible. {@code resting} is the bid's entry if it rests.
    */
   private Filled match(Bid bid, long now, RestingBids.Entry restingEntry) {
-    BidScan scan = scanBest(bid, now, rules.safetyMarginMillis());
+    BidScan scan = this.scan.best(bid, now, rules.safetyMarginMillis(), ladders, allLadders);
     if (scan.size() == 0) return null;
     AskState a = scan.ask(0);
     long finish = scan.finish(0);
@@ -250,21 +250,6 @@ public final class OrderBookCore {
     if (restingEntry != null) resting.remove(restingEntry);
     applyFill(fill, a);
     return new Filled(fill, bid, now);
-  }
-
-  /** Fills the reused scan with the best feasible asks for the bid (rules 1-2), under the given safety margin. */
-  private BidScan scanBest(Bid bid, long now, long safetyMarginMillis) {
-    BidScan scan = this.scan;
-    scan.prepare(bid, now, safetyMarginMillis);
-    if (bid.models().isEmpty()) {
-      for (int i = 0, n = allLadders.size(); i < n; i++) scan.ladder(allLadders.get(i));
-    } else {
-      for (String model : bid.models()) {
-        PriceLadder ladder = ladders.get(model);
-        if (ladder != null) scan.ladder(ladder);
-      }
-    }
-    return scan;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -370,7 +355,7 @@ public final class OrderBookCore {
    * feasible asks in priority order, up to {@link MatchingRules#FEASIBLE_COUNT_CAP}.
    */
   public Clearing clearing(Bid bid, long now, MatchingRules rules) {
-    BidScan scan = scanBest(bid, now, rules.safetyMarginMillis());
+    BidScan scan = this.scan.best(bid, now, rules.safetyMarginMillis(), ladders, allLadders);
     List<Clearing.Candidate> best = new ArrayList<>(scan.size());
     for (int i = 0; i < scan.size(); i++) best.add(candidateOf(scan.ask(i), bid, scan.finish(i)));
     scan.reset();
