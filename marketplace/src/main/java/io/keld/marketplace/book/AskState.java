@@ -41,6 +41,9 @@ final class AskState {
   long windowUntilMillis;
   long askTimeMillis;
 
+  /** The ladder of its model, which it stands on while it is on the book. */
+  PriceLadder ladder;
+
   /** The terms as a record; null after a change until {@link #ask()} builds it again. */
   private Ask ask;
 

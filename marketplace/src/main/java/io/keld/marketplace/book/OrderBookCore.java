@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.Arrays;
 
 /**
  * One use case's order book: the matching engine of {@code marketplace/MATCHING.md}.
@@ -29,16 +28,12 @@ import java.util.Arrays;
  * events on an empty book rebuilds this one exactly. Not thread-safe: one book, one thread (the entity).
  *
  * <p>Asks are kept per model in {@link PriceLadder}s, so a bid with a model allow-list looks only
- * at those models, and every scan stops at the bid's ceiling. Bids waiting for an ask are in
- * {@link RestingBids}.
+ * at those models, and every scan ({@link BidScan}) stops at the bid's ceiling. Bids waiting for an
+ * ask are in {@link RestingBids}; {@link OperationChecks} holds what an operation must satisfy.
  */
 public final class OrderBookCore {
 
   public static final long MAX_PRICE = 1_000_000_000_000L;
-  static final long MAX_TOKENS = 1_000_000_000_000L;
-  static final long MAX_THROUGHPUT = 1_000_000_000L;
-  static final int MAX_CONCURRENCY = 1_000_000;
-  static final int MAX_ID_LENGTH = 128;
 
   private final String useCase;
   private final MatchingRules rules;
@@ -48,8 +43,12 @@ public final class OrderBookCore {
   private final Map<String, AskState> asks = new HashMap<>();
   /** model -> its asks in priority order (rule 2). The order of the models does not matter: a scan ranks what it finds. */
   private final Map<String, PriceLadder> ladders = new HashMap<>();
+  /** The same ladders in a list, for a scan of every model without an iterator. */
+  private final List<PriceLadder> allLadders = new ArrayList<>();
 
   private final RestingBids resting = new RestingBids();
+  /** Reused by every match and clearing: the book is single-threaded. */
+  private final BidScan scan = new BidScan();
 
   private final Map<String, Fill> activeFills = new HashMap<>();
   private final Map<String, String> fillIdByBidId = new HashMap<>();
@@ -63,7 +62,7 @@ public final class OrderBookCore {
   private long nextArrivalSeq = 1;
 
   public OrderBookCore(String useCase, MatchingRules rules) {
-    this.useCase = requireId(useCase, "useCase");
+    this.useCase = OperationChecks.requireId(useCase, "useCase");
     this.rules = rules;
     this.fillIdPrefix = "fil_" + useCase + "_";
   }
@@ -114,7 +113,7 @@ public final class OrderBookCore {
   }
 
   private BookResult postAsk(Ask ask, long now) {
-    Rejected invalid = validate(ask);
+    Rejected invalid = OperationChecks.ask(ask, useCase);
     if (invalid != null) return invalid;
     if (asks.containsKey(ask.askId())) return BookResult.rejected(Reason.DUPLICATE_ID, "ask " + ask.askId() + " is already on the book");
     // A withdrawn ask's id stays taken until its fills are released: a schedule is keyed by ask id.
@@ -128,7 +127,7 @@ public final class OrderBookCore {
 
   private BookResult amendAsk(BookOp.AmendAsk amend, long now) {
     AskState a = asks.get(amend.askId());
-    Rejected refused = ownedAsk(a, amend.askId(), amend.providerId());
+    Rejected refused = OperationChecks.ownedAsk(a, amend.askId(), amend.providerId());
     if (refused != null) return refused;
     long price = amend.pricePerMtok() != null ? amend.pricePerMtok() : a.price;
     int quality = amend.quality() != null ? amend.quality() : a.quality;
@@ -136,7 +135,7 @@ public final class OrderBookCore {
     long from = amend.windowFromMillis() != null ? amend.windowFromMillis() : a.windowFromMillis;
     long until = amend.windowUntilMillis() != null ? amend.windowUntilMillis() : a.windowUntilMillis;
     // The ids and use case stand; only the new terms need checking.
-    Rejected invalid = validateTerms(price, quality, throughput, a.maxConcurrency, from, until);
+    Rejected invalid = OperationChecks.terms(price, quality, throughput, a.maxConcurrency, from, until);
     if (invalid != null) return invalid;
     // Moving the price or the quality re-queues the ask behind others of equal terms (rule 2).
     long askTime = price != a.price || quality != a.quality ? now : a.askTimeMillis;
@@ -147,14 +146,10 @@ public final class OrderBookCore {
 
   private BookResult updateCapacity(BookOp.UpdateCapacity update, long now) {
     AskState a = asks.get(update.askId());
-    Rejected refused = ownedAsk(a, update.askId(), update.providerId());
+    Rejected refused = OperationChecks.ownedAsk(a, update.askId(), update.providerId());
     if (refused != null) return refused;
-    if (update.throughputTps() < 1 || update.throughputTps() > MAX_THROUGHPUT) {
-      return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
-    }
-    if (update.maxConcurrency() < 1 || update.maxConcurrency() > MAX_CONCURRENCY) {
-      return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
-    }
+    Rejected invalid = OperationChecks.capacity(update.throughputTps(), update.maxConcurrency());
+    if (invalid != null) return invalid;
     CapacityUpdated updated = new CapacityUpdated(update.askId(), update.throughputTps(), update.maxConcurrency(), now);
     a.capacity(updated.throughputTps(), updated.maxConcurrency());
     return new Accepted(offer(updated, a, now));
@@ -162,7 +157,7 @@ public final class OrderBookCore {
 
   private BookResult withdrawAsk(BookOp.WithdrawAsk withdraw, long now) {
     AskState a = asks.get(withdraw.askId());
-    Rejected refused = ownedAsk(a, withdraw.askId(), withdraw.providerId());
+    Rejected refused = OperationChecks.ownedAsk(a, withdraw.askId(), withdraw.providerId());
     if (refused != null) return refused;
     AskWithdrawn withdrawn = new AskWithdrawn(withdraw.askId(), now);
     applyWithdrawn(withdrawn);
@@ -170,7 +165,7 @@ public final class OrderBookCore {
   }
 
   private BookResult placeBid(Bid bid, long now) {
-    Rejected invalid = validate(bid, now);
+    Rejected invalid = OperationChecks.bid(bid, now, useCase);
     if (invalid != null) return invalid;
     if (resting.contains(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
@@ -200,7 +195,7 @@ public final class OrderBookCore {
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
     Fill fill = release.actualTokens() < 0 ? activeFills.get(release.fillId()) : activeFills.remove(release.fillId());
     if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
-    if (release.actualTokens() < 0) return invalid("actualTokens must be >= 0");
+    if (release.actualTokens() < 0) return OperationChecks.invalid("actualTokens must be >= 0");
     FillReleased released = new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now);
     AskState a = applyReleased(fill);
     // The freed capacity is offered to resting bids (rule 4).
@@ -223,7 +218,7 @@ public final class OrderBookCore {
       if (candidate.ceiling < a.price) break;
       if (candidate.escalateAt <= now) continue;
       Bid bid = candidate.bid;
-      if (finishIfFeasible(a, bid, now, rules.safetyMarginMillis(), scan) < 0) continue;
+      if (scan.finishIfFeasible(a, bid, now, rules.safetyMarginMillis()) < 0) continue;
       Filled fill = match(bid, now, candidate);
       if (fill != null) {
         if (events == null) {
@@ -241,165 +236,20 @@ public final class OrderBookCore {
    * nothing, when no ask is feasible. {@code resting} is the bid's entry if it rests.
    */
   private Filled match(Bid bid, long now, RestingBids.Entry restingEntry) {
-    Scan scan = scanBest(bid, now, rules.safetyMarginMillis());
-    if (scan.size == 0) return null;
-    AskState a = scan.top[0];
-    long finish = scan.finish[0];
-    long start = finish - scan.durationMillis(bid.tokens(), a.throughputTps);
+    BidScan scan = this.scan.best(bid, now, rules.safetyMarginMillis(), ladders, allLadders);
+    if (scan.size() == 0) return null;
+    AskState a = scan.ask(0);
+    long finish = scan.finish(0);
+    long start = finish - scan.memoDurationMillis(bid.tokens(), a.throughputTps);
     // Priority is price first, so the runner-up has the lowest price among the other feasible asks.
-    Long competing = scan.size > 1 ? scan.top[1].price : null;
-    int feasible = scan.size;
+    Long competing = scan.size() > 1 ? scan.ask(1).price : null;
+    int feasible = scan.size();
     scan.reset();
     Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), a.askId, a.providerId, a.model,
         a.price, bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, feasible, rules.version());
     if (restingEntry != null) resting.remove(restingEntry);
     applyFill(fill, a);
     return new Filled(fill, bid, now);
-  }
-
-  /** Fills the reused scan with the best feasible asks for the bid (rules 1-2), under the given safety margin. */
-  private Scan scanBest(Bid bid, long now, long safetyMarginMillis) {
-    Scan scan = this.scan;
-    scan.reset();
-    scan.prepare(bid, now, safetyMarginMillis);
-    if (bid.models().isEmpty()) {
-      for (PriceLadder ladder : ladders.values()) scan(ladder, scan);
-    } else {
-      for (String model : bid.models()) {
-        PriceLadder ladder = ladders.get(model);
-        if (ladder != null) scan(ladder, scan);
-      }
-    }
-    return scan;
-  }
-
-  /**
-   * The best {@link MatchingRules#FEASIBLE_COUNT_CAP} feasible asks seen so far, in priority order
-   * (rule 5 counts feasible asks up to that cap). Reused across matches: the book is single-threaded.
-   */
-  private static final class Scan {
-    final AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
-    final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
-    int size;
-
-    /** The last duration worked out, and for what: the asks of a ladder often sell the same throughput. */
-    private long memoTokens = -1;
-    private long memoThroughput;
-    private long memoDuration;
-
-    /** The bid being scanned for, and its terms, read out of it once rather than once per ask. */
-    private Bid bid;
-    private long now;
-    long ceiling;
-    private int minQuality;
-    private long tokens;
-    private long latestFinish;
-    private boolean constrained;
-
-    void reset() {
-      Arrays.fill(top, 0, size, null);
-      size = 0;
-      bid = null;
-    }
-
-    void prepare(Bid bid, long now, long safetyMarginMillis) {
-      this.bid = bid;
-      this.now = now;
-      ceiling = bid.ceilingPerMtok();
-      minQuality = bid.minQuality();
-      tokens = bid.tokens();
-      latestFinish = bid.deadlineMillis() - safetyMarginMillis;
-      constrained = !bid.models().isEmpty() || !bid.regions().isEmpty() || !bid.requiredTags().isEmpty()
-          || !bid.providersAllowed().isEmpty() || !bid.providersDenied().isEmpty();
-    }
-
-    /** {@link #finishIfFeasible} for the prepared bid. */
-    long finishIfFeasible(AskState a) {
-      if (a.price > ceiling || a.quality < minQuality) return -1;
-      if (constrained && !meetsConstraints(a, bid)) return -1;
-      return finishOnSchedule(a, now, tokens, latestFinish, this);
-    }
-
-    long durationMillis(long tokens, long throughputTps) {
-      if (tokens != memoTokens || throughputTps != memoThroughput) {
-        memoDuration = OrderBookCore.durationMillis(tokens, throughputTps);
-        memoTokens = tokens;
-        memoThroughput = throughputTps;
-      }
-      return memoDuration;
-    }
-
-    boolean full() {
-      return size == top.length;
-    }
-
-    void add(AskState a, long finishMillis) {
-      int i = size < top.length ? size++ : top.length - 1;
-      while (i > 0 && AskState.PRIORITY.compare(a, top[i - 1]) < 0) {
-        top[i] = top[i - 1];
-        finish[i] = finish[i - 1];
-        i--;
-      }
-      top[i] = a;
-      finish[i] = finishMillis;
-    }
-  }
-
-  private final Scan scan = new Scan();
-
-  /**
-   * Walks one model's ladder in priority order up to the bid's ceiling, and stops as soon as the
-   * rest of the ladder cannot enter the best {@code FEASIBLE_COUNT_CAP}.
-   */
-  private static void scan(PriceLadder ladder, Scan scan) {
-    long ceiling = scan.ceiling;
-    for (int i = 0, n = ladder.size(); i < n; i++) {
-      if (ladder.price(i) > ceiling) return;
-      AskState a = ladder.ask(i);
-      if (scan.full() && AskState.PRIORITY.compare(a, scan.top[scan.size - 1]) > 0) return;
-      long finish = scan.finishIfFeasible(a);
-      if (finish >= 0) scan.add(a, finish);
-    }
-  }
-
-  /** Rule 1: when the ask could finish the bid's tokens, or -1 when it is not feasible. */
-  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis) {
-    return finishIfFeasible(a, bid, now, safetyMarginMillis, null);
-  }
-
-  /** The same, working out durations through {@code memo} when there is one (only while deciding: a scan is the book's own). */
-  private static long finishIfFeasible(AskState a, Bid bid, long now, long safetyMarginMillis, Scan memo) {
-    if (a.price > bid.ceilingPerMtok()) return -1;
-    if (a.quality < bid.minQuality()) return -1;
-    if (!meetsConstraints(a, bid)) return -1;
-    return finishOnSchedule(a, now, bid.tokens(), bid.deadlineMillis() - safetyMarginMillis, memo);
-  }
-
-  /** Rule 1's constraints: the bid's models, regions, compliance tags and providers. */
-  private static boolean meetsConstraints(AskState a, Bid bid) {
-    if (!bid.models().isEmpty() && !bid.models().contains(a.model)) return false;
-    // An ask that names no region is in none of the bid's regions (Set.of(..).contains(null) would throw).
-    if (!bid.regions().isEmpty() && (a.region == null || !bid.regions().contains(a.region))) return false;
-    if (!bid.requiredTags().isEmpty() && !a.complianceTags.containsAll(bid.requiredTags())) return false;
-    if (!bid.providersAllowed().isEmpty() && !bid.providersAllowed().contains(a.providerId)) return false;
-    if (!bid.providersDenied().isEmpty() && bid.providersDenied().contains(a.providerId)) return false;
-    return true;
-  }
-
-  /** Rule 1's schedule: when the ask could finish {@code tokens} (a free slot, by {@code latestFinish}, in its window), or -1. */
-  private static long finishOnSchedule(AskState a, long now, long tokens, long latestFinish, Scan memo) {
-    if (a.slots.size() >= a.maxConcurrency) return -1;
-    long start = Math.max(Math.max(now, a.busyUntil), a.windowFromMillis);
-    long duration = memo == null ? durationMillis(tokens, a.throughputTps) : memo.durationMillis(tokens, a.throughputTps);
-    long finish = start + duration;
-    if (finish > latestFinish) return -1;
-    if (finish > a.windowUntilMillis) return -1;
-    return finish;
-  }
-
-  /** How long {@code tokens} take at {@code throughputTps}, rounded up to the millisecond. */
-  static long durationMillis(long tokens, long throughputTps) {
-    return (tokens * 1000 + throughputTps - 1) / throughputTps;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -443,7 +293,7 @@ public final class OrderBookCore {
   private void applyAmended(AskAmended am, AskState a) {
     // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
     boolean moves = am.pricePerMtok() != a.price || am.quality() != a.quality || am.askTimeMillis() != a.askTimeMillis;
-    PriceLadder ladder = moves ? ladders.get(a.model) : null;
+    PriceLadder ladder = a.ladder;
     int at = moves ? ladder.indexOf(a) : -1;
     a.amend(am.pricePerMtok(), am.quality(), am.throughputTps(), am.windowFromMillis(), am.windowUntilMillis());
     a.askTimeMillis = am.askTimeMillis();
@@ -468,15 +318,25 @@ public final class OrderBookCore {
   private AskState applyPosted(AskPosted p) {
     AskState a = new AskState(p.ask(), p.atMillis());
     asks.put(a.askId, a);
-    ladders.computeIfAbsent(a.model, m -> new PriceLadder()).add(a);
+    PriceLadder ladder = ladders.get(a.model);
+    if (ladder == null) {
+      ladder = new PriceLadder();
+      ladders.put(a.model, ladder);
+      allLadders.add(ladder);
+    }
+    a.ladder = ladder;
+    ladder.add(a);
     return a;
   }
 
   private void applyWithdrawn(AskWithdrawn w) {
     AskState a = asks.remove(w.askId());
-    PriceLadder ladder = ladders.get(a.model);
+    PriceLadder ladder = a.ladder;
     ladder.remove(ladder.indexOf(a));
-    if (ladder.size() == 0) ladders.remove(a.model);
+    if (ladder.size() == 0) {
+      ladders.remove(a.model);
+      allLadders.remove(ladder);
+    }
     if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
     // Its active fills stay until released: withdrawing stops new work, not work accepted.
   }
@@ -486,17 +346,7 @@ public final class OrderBookCore {
 
   /** What {@code bid} would clear at now, and the fallbacks after it, committing nothing. */
   public Quote quote(Bid bid, long now, int maxOptions) {
-    List<AskState> feasible = new ArrayList<>();
-    long margin = rules.safetyMarginMillis();
-    for (AskState a : asks.values()) if (finishIfFeasible(a, bid, now, margin) >= 0) feasible.add(a);
-    feasible.sort(AskState.PRIORITY);
-    List<Quote.Option> options = new ArrayList<>();
-    for (AskState a : feasible.subList(0, Math.min(maxOptions, feasible.size()))) {
-      long finish = finishIfFeasible(a, bid, now, margin);
-      options.add(new Quote.Option(a.askId, a.providerId, a.model, a.price, a.quality, finish - durationMillis(bid.tokens(), a.throughputTps),
-          finish));
-    }
-    return new Quote(now, feasible.size(), List.copyOf(options));
+    return BidScan.quote(asks.values(), bid, now, maxOptions, rules.safetyMarginMillis());
   }
 
   /**
@@ -505,9 +355,9 @@ public final class OrderBookCore {
    * feasible asks in priority order, up to {@link MatchingRules#FEASIBLE_COUNT_CAP}.
    */
   public Clearing clearing(Bid bid, long now, MatchingRules rules) {
-    Scan scan = scanBest(bid, now, rules.safetyMarginMillis());
-    List<Clearing.Candidate> best = new ArrayList<>(scan.size);
-    for (int i = 0; i < scan.size; i++) best.add(candidateOf(scan.top[i], bid, scan.finish[i]));
+    BidScan scan = this.scan.best(bid, now, rules.safetyMarginMillis(), ladders, allLadders);
+    List<Clearing.Candidate> best = new ArrayList<>(scan.size());
+    for (int i = 0; i < scan.size(); i++) best.add(candidateOf(scan.ask(i), bid, scan.finish(i)));
     scan.reset();
     return new Clearing(best);
   }
@@ -516,13 +366,13 @@ public final class OrderBookCore {
   public Clearing.Candidate candidate(String askId, Bid bid, long now, MatchingRules rules) {
     AskState a = asks.get(askId);
     if (a == null) return null;
-    long finish = finishIfFeasible(a, bid, now, rules.safetyMarginMillis());
+    long finish = BidScan.finishIfFeasibleFor(a, bid, now, rules.safetyMarginMillis());
     return finish < 0 ? null : candidateOf(a, bid, finish);
   }
 
   private static Clearing.Candidate candidateOf(AskState a, Bid bid, long finish) {
     return new Clearing.Candidate(a.askId, a.providerId, a.model, a.price, a.quality, a.askTimeMillis,
-        finish - durationMillis(bid.tokens(), a.throughputTps), finish);
+        finish - BidScan.durationMillis(bid.tokens(), a.throughputTps), finish);
   }
 
   /** The ask as it stands on the book (withdrawn: null), its fills in progress and when its schedule is busy until. */
@@ -636,65 +486,5 @@ public final class OrderBookCore {
     book.nextFillSeq = s.nextFillSeq();
     book.nextArrivalSeq = s.nextArrivalSeq();
     return book;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Validation
-
-  private Rejected validate(Ask ask) {
-    if (ask == null) return invalid("an ask is required");
-    String bad = badId(ask.askId(), "askId");
-    if (bad == null) bad = badId(ask.providerId(), "providerId");
-    if (bad == null) bad = badId(ask.model(), "model");
-    if (bad != null) return invalid(bad);
-    if (!useCase.equals(ask.useCase())) {
-      return BookResult.rejected(Reason.WRONG_USE_CASE, "ask is for use case '" + ask.useCase() + "', this book is '" + useCase + "'");
-    }
-    return validateTerms(ask.pricePerMtok(), ask.quality(), ask.throughputTps(), ask.maxConcurrency(), ask.windowFromMillis(),
-        ask.windowUntilMillis());
-  }
-
-  private static Rejected validateTerms(long price, int quality, long throughput, int maxConcurrency, long from, long until) {
-    if (price < 1 || price > MAX_PRICE) return invalid("pricePerMtok must be between 1 and " + MAX_PRICE);
-    if (quality < 0 || quality > 100) return invalid("quality must be between 0 and 100");
-    if (throughput < 1 || throughput > MAX_THROUGHPUT) return invalid("throughputTps must be between 1 and " + MAX_THROUGHPUT);
-    if (maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY) return invalid("maxConcurrency must be between 1 and " + MAX_CONCURRENCY);
-    if (from < 0 || from >= until) return invalid("the window must have from < until");
-    return null;
-  }
-
-  private Rejected validate(Bid bid, long now) {
-    if (bid == null) return invalid("a bid is required");
-    String bad = badId(bid.bidId(), "bidId");
-    if (bad != null) return invalid(bad);
-    if (!useCase.equals(bid.useCase())) {
-      return BookResult.rejected(Reason.WRONG_USE_CASE, "bid is for use case '" + bid.useCase() + "', this book is '" + useCase + "'");
-    }
-    if (bid.ceilingPerMtok() < 1 || bid.ceilingPerMtok() > MAX_PRICE) return invalid("ceilingPerMtok must be between 1 and " + MAX_PRICE);
-    if (bid.tokens() < 1 || bid.tokens() > MAX_TOKENS) return invalid("tokens must be between 1 and " + MAX_TOKENS);
-    if (bid.minQuality() < 0 || bid.minQuality() > 100) return invalid("minQuality must be between 0 and 100");
-    if (bid.deadlineMillis() <= now) return invalid("the deadline has passed");
-    if (bid.escalateAtMillis() > bid.deadlineMillis()) return invalid("the escalation point must not be after the deadline");
-    return null;
-  }
-
-  private static String badId(String value, String name) {
-    if (value == null || value.isBlank() || value.length() > MAX_ID_LENGTH) return name + " must be 1 to " + MAX_ID_LENGTH + " characters";
-    return null;
-  }
-
-  private static Rejected ownedAsk(AskState a, String askId, String providerId) {
-    if (a == null) return BookResult.rejected(Reason.UNKNOWN_ASK, "no ask " + askId + " on the book");
-    if (!a.providerId.equals(providerId)) return BookResult.rejected(Reason.NOT_YOUR_ASK, "ask " + askId + " belongs to another provider");
-    return null;
-  }
-
-  private static Rejected invalid(String detail) {
-    return BookResult.rejected(Reason.INVALID, detail);
-  }
-
-  private static String requireId(String id, String name) {
-    if (id == null || id.isBlank()) throw new IllegalArgumentException(name + " is required");
-    return id;
   }
 }

@@ -245,7 +245,7 @@ class OrderBookCoreTest {
     // The duration rounds up: 1 token at 1,000 tok/s is 1 ms; 1,001 tokens at 1,000 tok/s is 1,001 ms.
     Fill f = place(bid("b", 100, 0, 1_001, T + 12 * S, T + 12 * S), T);
     assertEquals(1_001, f.finishMillis() - f.startMillis());
-    assertEquals(3, OrderBookCore.durationMillis(5, 2_000));
+    assertEquals(3, BidScan.durationMillis(5, 2_000));
   }
 
   @Test
