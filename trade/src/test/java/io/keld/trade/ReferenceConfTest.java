@@ -16,7 +16,7 @@ class ReferenceConfTest {
     Config config = ConfigFactory.load();
     assertEquals("", config.getString("keld.trade.master-key-file"));
     FeedSettings feed = FeedSettings.fromConfig(config.getConfig("keld.trade.feed"));
-    assertEquals(new FeedSettings(1024, Duration.ofSeconds(15), Duration.ofMillis(15), Duration.ofSeconds(5)), feed);
+    assertEquals(new FeedSettings(1024, Duration.ofSeconds(15), Duration.ofMillis(15), Duration.ofSeconds(5), 64), feed);
     assertEquals(feed, FeedSettings.DEFAULTS);
   }
 }

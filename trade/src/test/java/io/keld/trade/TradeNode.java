@@ -11,6 +11,7 @@ import io.keld.marketplace.book.MatchingRules;
 import io.keld.marketplace.entity.BookClient;
 import io.keld.marketplace.entity.BookListeners;
 import io.keld.marketplace.entity.OrderBook;
+import io.keld.testkit.ApiClient;
 import io.keld.testkit.HttpNode;
 import io.keld.testkit.ModuleNode;
 import io.keld.testkit.TestDatabase;
@@ -35,9 +36,10 @@ final class TradeNode implements HttpNode {
   private final Trade trade;
 
   private final PersistenceIdProjection statement;
+  private final BookListeners bookListeners;
 
   private TradeNode(ModuleNode module, BookClient books, Flow flow, Governance governance, Optional<KeyStore.IssuedKey> bootstrapKey,
-      Trade trade, PersistenceIdProjection statement) {
+      Trade trade, PersistenceIdProjection statement, BookListeners bookListeners) {
     this.module = module;
     this.books = books;
     this.flow = flow;
@@ -45,6 +47,7 @@ final class TradeNode implements HttpNode {
     this.bootstrapKey = bootstrapKey;
     this.trade = trade;
     this.statement = statement;
+    this.bookListeners = bookListeners;
   }
 
   static Config config(TestDatabase db) {
@@ -75,7 +78,7 @@ final class TradeNode implements HttpNode {
         trade.close();
       });
       module.serve(governance.routes(), trade.routes());
-      return new TradeNode(module, books, flow, governance, bootstrapKey, trade, statement);
+      return new TradeNode(module, books, flow, governance, bootstrapKey, trade, statement, bookListeners);
     } catch (RuntimeException | Error e) {
       module.stop();
       throw e;
@@ -87,6 +90,14 @@ final class TradeNode implements HttpNode {
     return start(config);
   }
 
+  /** A provider organization with a provider key, serving {@code model} for the use cases, made through the API by an operator. */
+  static String provider(ApiClient api, String operator, String name, String model, String... useCases) {
+    String org = api.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"" + name + "\",\"kind\":\"provider\"}").id();
+    String key = api.expect(201, "POST", "/atlas/v1/orgs/" + org + "/keys", operator, "{\"name\":\"feed\",\"role\":\"provider\"}").json().path("key").asText();
+    api.expect(200, "PUT", "/trade/v1/models/" + model, key, "{\"use_cases\":" + ApiClient.JSON.valueToTree(useCases) + "}");
+    return key;
+  }
+
   /** The providers' statement, fed from the books' journal. */
   PersistenceIdProjection statement() {
     return statement;
@@ -94,6 +105,11 @@ final class TradeNode implements HttpNode {
 
   Trade trade() {
     return trade;
+  }
+
+  /** What the books tell after each write (a test can listen beside Trade). */
+  BookListeners bookListeners() {
+    return bookListeners;
   }
 
   BookClient books() {

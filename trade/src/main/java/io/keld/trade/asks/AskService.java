@@ -88,21 +88,30 @@ public final class AskService {
             throw refused(rejected);
           });
         }
-        openAsks.put(row.id(), row);
-        return CompletableFuture.completedFuture(told(row));
+        told(row);
+        openAsks.put(row.id(), row); // after telling: told() leaves out an ask the cache already holds as it is
+        return CompletableFuture.completedFuture(row);
       });
     });
   }
 
   public CompletionStage<ProviderAsk> amend(String orgId, String askId, AskAmendment change) {
-    return own(orgId, askId).thenCompose(row -> {
-      if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + askId + " is withdrawn; post a new one");
-      BookOp op = new BookOp.AmendAsk(askId, orgId, change.pricePerMtok(), change.quality(), change.throughputTps(),
-          change.windowFrom() == null ? null : change.windowFrom().toEpochMilli(), change.windowUntil() == null ? null : change.windowUntil().toEpochMilli());
-      return books.submit(row.useCase(), op).thenCompose(result -> {
-        if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
-        return recorded(orgId, new AskTermsChange(askId, change.pricePerMtok(), change.quality(), change.throughputTps(), null, now()));
-      });
+    return own(orgId, askId).thenCompose(row -> amend(row, change));
+  }
+
+  /**
+   * Amends an ask found with {@link #own}. The book has the operation before this returns (its
+   * answer comes later), so amends of one ask made one after another reach the book, and then the
+   * provider's index, in that order, even while earlier ones are still being written.
+   */
+  public CompletionStage<ProviderAsk> amend(ProviderAsk row, AskAmendment change) {
+    if (!row.open()) throw ProblemException.of(ProblemType.CONFLICT, "ask " + row.id() + " is withdrawn; post a new one");
+    String askId = row.id();
+    BookOp op = new BookOp.AmendAsk(askId, row.orgId(), change.pricePerMtok(), change.quality(), change.throughputTps(),
+        change.windowFrom() == null ? null : change.windowFrom().toEpochMilli(), change.windowUntil() == null ? null : change.windowUntil().toEpochMilli());
+    return books.submit(row.useCase(), op).thenCompose(result -> {
+      if (result instanceof BookResult.Rejected rejected) throw refused(rejected);
+      return recorded(row.orgId(), new AskTermsChange(askId, change.pricePerMtok(), change.quality(), change.throughputTps(), null, now()));
     });
   }
 
@@ -136,23 +145,35 @@ public final class AskService {
   /**
    * Tells the provider's connections of the ask as it now is, and keeps the cache in step: an open
    * ask only replaces one already cached (so a change that finishes after a withdraw cannot bring
-   * the ask back), a withdrawn one leaves it.
+   * the ask back), a withdrawn one leaves it. Several amends of one ask written in one batch all
+   * answer with the same stored ask: it is told once, not once per amend.
    */
   private ProviderAsk told(ProviderAsk a) {
-    if (a.open()) openAsks.asMap().computeIfPresent(a.id(), (id, cached) -> a);
-    else openAsks.invalidate(a.id());
-    changed.accept(a);
+    boolean[] toldAlready = {false};
+    if (a.open()) {
+      openAsks.asMap().computeIfPresent(a.id(), (id, cached) -> {
+        toldAlready[0] = cached.equals(a);
+        return a;
+      });
+    } else {
+      openAsks.invalidate(a.id());
+    }
+    if (!toldAlready[0]) changed.accept(a);
     return a;
   }
 
   /** Withdraws an ask; withdrawing a withdrawn ask answers it as it is. */
   public CompletionStage<ProviderAsk> withdraw(String orgId, String askId) {
-    return own(orgId, askId).thenCompose(row -> {
-      if (!row.open()) return CompletableFuture.completedFuture(row);
-      return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, orgId)).thenCompose(result -> {
-        if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
-        return asks.withdrawn(askId, now()).thenCompose(x -> reread(orgId, askId));
-      });
+    return own(orgId, askId).thenCompose(this::withdraw);
+  }
+
+  /** Withdraws an ask found with {@link #own}; as with {@link #amend(ProviderAsk, AskAmendment)}, the book has it before this returns. */
+  public CompletionStage<ProviderAsk> withdraw(ProviderAsk row) {
+    if (!row.open()) return CompletableFuture.completedFuture(row);
+    String askId = row.id();
+    return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, row.orgId())).thenCompose(result -> {
+      if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
+      return asks.withdrawn(askId, now()).thenCompose(x -> reread(row.orgId(), askId));
     });
   }
 
@@ -168,9 +189,10 @@ public final class AskService {
   /**
    * The provider's ask, or 404. Open asks are kept in memory once read (a provider amending every
    * second should not cost a query each time): the cache answers who owns an ask and on which book
-   * it is, which never change; the terms written back are only the ones a change names.
+   * it is, which never change; the terms written back are only the ones a change names. A cached
+   * ask comes back as a completed stage, so a caller that chains on it runs in its own thread.
    */
-  private CompletionStage<ProviderAsk> own(String orgId, String askId) {
+  public CompletionStage<ProviderAsk> own(String orgId, String askId) {
     ProviderAsk cached = openAsks.getIfPresent(askId);
     if (cached != null && cached.orgId().equals(orgId)) return CompletableFuture.completedFuture(cached);
     return asks.find(orgId, askId).thenApply(found -> {

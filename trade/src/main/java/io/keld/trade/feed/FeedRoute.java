@@ -20,7 +20,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.pekko.Done;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -38,10 +39,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code GET /trade/v1/feed}: the providers' WebSocket (protocol in {@code ixp/spec/trade-feed.asyncapi.yaml}).
- * Incoming messages are handled one at a time, in order, each answered with an {@code ack} or an
+ * Incoming messages are started in order and answered in order, each with an {@code ack} or an
  * {@code error} carrying its {@code id}; a bad message is answered and changes nothing, and the
- * socket stays open. When an organization's last connection to this node ends, its asks marked
- * {@code cancel_on_disconnect} are withdrawn.
+ * socket stays open. A command does not wait for the one before it to be answered (up to
+ * {@link FeedSettings#inFlight()} at a time): an amend's answer waits for two commits (the book's
+ * journal, then the provider's index), and a provider streaming amends would otherwise wait for
+ * both before its next amend even reached the book. What keeps the order is that a command is
+ * started only once the one before it has reached its book (see {@link #start}). When an
+ * organization's last connection to this node ends, its asks marked {@code cancel_on_disconnect}
+ * are withdrawn.
  */
 public final class FeedRoute {
 
@@ -101,7 +107,12 @@ public final class FeedRoute {
         });
     Sink<Message, NotUsed> incoming = Flow.<Message>create()
         .mapAsync(1, this::text)
-        .mapAsync(1, text -> session.thenCompose(s -> handle(p, s, text)))
+        .mapAsync(1, text -> session.thenCompose(s -> start(p, text)))
+        .mapAsync(settings.inFlight(), answer -> answer) // answers in the order the commands came, each as soon as it and those before it are ready
+        .map(answer -> {
+          session.join().tell(answer); // the session exists: the command was started after it
+          return answer;
+        })
         .to(Sink.onComplete(done -> session.thenAccept(s -> s.tell(new FeedSession.Closed()))));
     return Flow.fromSinkAndSourceCoupled(incoming, outgoing);
   }
@@ -135,7 +146,16 @@ public final class FeedRoute {
     return m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer).thenApply(d -> null);
   }
 
-  private CompletionStage<Done> handle(Principal p, ActorRef<FeedSession.Msg> session, String text) {
+  /**
+   * Starts one command and completes once the next may start, with its answer to come (what to
+   * tell the session: a reply, or the subscription change that the session acknowledges itself).
+   * An amend or withdrawal completes once its operation is in the book's queue: after the ask is
+   * found (from memory, or read from the index), not after it is written. So two commands on one
+   * ask reach the book in the order sent. A capacity message completes only when it is applied (it
+   * changes several asks and an endpoint, and is rare). A post completes at once: nothing sent
+   * after it can name its ask before its ack tells the id.
+   */
+  private CompletionStage<CompletionStage<FeedSession.Msg>> start(Principal p, String text) {
     String id = null;
     try {
       if (text == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "binary messages are not part of the feed protocol; send JSON text");
@@ -144,32 +164,52 @@ public final class FeedRoute {
       id = msg.id();
       String correlation = id;
       FeedCommand command = msg.command(p.role());
-      CompletionStage<FeedMessage.AckResult> result;
       if (command instanceof FeedCommand.PostAsk post) {
-        result = asks.post(p.orgId(), post.ask()).thenApply(FeedRoute::askResult);
+        return CompletableFuture.completedFuture(answer(correlation, () -> asks.post(p.orgId(), post.ask())));
       } else if (command instanceof FeedCommand.AmendAsk amend) {
-        result = asks.amend(p.orgId(), amend.askId(), amend.amendment()).thenApply(FeedRoute::askResult);
+        return onOwnAsk(p, correlation, amend.askId(), row -> asks.amend(row, amend.amendment()));
       } else if (command instanceof FeedCommand.WithdrawAsk withdraw) {
-        result = asks.withdraw(p.orgId(), withdraw.askId()).thenApply(FeedRoute::askResult);
+        return onOwnAsk(p, correlation, withdraw.askId(), asks::withdraw);
       } else if (command instanceof FeedCommand.Capacity limits) {
-        result = capacity(p, limits);
+        return answerOf(correlation, () -> capacity(p, limits)).thenApply(CompletableFuture::completedFuture);
       } else if (command instanceof FeedCommand.Subscribe subscribe) {
-        session.tell(new FeedSession.Subscribe(correlation, knownUseCases(subscribe.useCases())));
-        return CompletableFuture.completedFuture(Done.getInstance()); // the session acknowledges, after it has subscribed
+        // The session acknowledges, after it has subscribed.
+        return ready(new FeedSession.Subscribe(correlation, knownUseCases(subscribe.useCases())));
       } else if (command instanceof FeedCommand.Unsubscribe unsubscribe) {
-        session.tell(new FeedSession.Unsubscribe(correlation, knownUseCases(unsubscribe.useCases())));
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ready(new FeedSession.Unsubscribe(correlation, knownUseCases(unsubscribe.useCases())));
       } else {
         throw new IllegalStateException("no handler for " + command);
       }
-      return result.handle((r, failure) -> {
-        session.tell(new FeedSession.Reply(failure == null ? new FeedMessage.Ack(correlation, r) : error(correlation, failure)));
-        return Done.getInstance();
-      });
     } catch (RuntimeException e) {
-      session.tell(new FeedSession.Reply(error(id, e)));
-      return CompletableFuture.completedFuture(Done.getInstance());
+      return ready(new FeedSession.Reply(error(id, e)));
     }
+  }
+
+  /** A command on one of the provider's asks: started once the ask is found (a missing one is answered with its 404). */
+  private CompletionStage<CompletionStage<FeedSession.Msg>> onOwnAsk(Principal p, String id, String askId,
+      Function<ProviderAsk, CompletionStage<ProviderAsk>> command) {
+    return asks.own(p.orgId(), askId).handle((row, failure) -> failure != null
+        ? CompletableFuture.completedFuture(new FeedSession.Reply(error(id, failure)))
+        : answer(id, () -> command.apply(row)));
+  }
+
+  private static CompletionStage<FeedSession.Msg> answer(String id, Supplier<CompletionStage<ProviderAsk>> command) {
+    return answerOf(id, () -> command.get().thenApply(FeedRoute::askResult));
+  }
+
+  /** The command's {@code ack}, or its {@code error} (whether it fails at once or later). */
+  private static CompletionStage<FeedSession.Msg> answerOf(String id, Supplier<CompletionStage<FeedMessage.AckResult>> command) {
+    CompletionStage<FeedMessage.AckResult> result;
+    try {
+      result = command.get();
+    } catch (RuntimeException e) {
+      result = CompletableFuture.failedFuture(e);
+    }
+    return result.handle((r, failure) -> new FeedSession.Reply(failure == null ? new FeedMessage.Ack(id, r) : error(id, failure)));
+  }
+
+  private static CompletionStage<CompletionStage<FeedSession.Msg>> ready(FeedSession.Msg answer) {
+    return CompletableFuture.completedFuture(CompletableFuture.completedFuture(answer));
   }
 
   private CompletionStage<FeedMessage.AckResult> capacity(Principal p, FeedCommand.Capacity limits) {
