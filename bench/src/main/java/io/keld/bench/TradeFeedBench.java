@@ -118,13 +118,18 @@ final class TradeFeedBench {
   record Phase(int offered, long sent, long acked, long seen, double p50, double p99, double max, double nodeCpu, double providersCpu,
       double deltasPerSubscriberPerS, long errors) {}
 
+  /** Measured phases so far (names the profile of each, with KELD_BENCH_PROFILE). */
+  private static int phases;
+
   /** One measured phase: the providers drive at {@code rate}; the node's CPU is read over the same seconds. */
   private static Phase phase(Providers providers, int rate, int seconds) throws Exception {
     var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     long cpu0 = os.getProcessCpuTime();
     long wall0 = System.nanoTime();
-    providers.command("drive " + rate + " " + seconds);
-    providers.read(); // {"driven":true}: the sending is over
+    try (PhaseRecording rec = PhaseRecording.start("trade-feed-" + rate + "-per-s-" + (++phases))) {
+      providers.command("drive " + rate + " " + seconds);
+      providers.read(); // {"driven":true}: the sending is over
+    }
     double nodeCpu = (os.getProcessCpuTime() - cpu0) / (double) (System.nanoTime() - wall0) / Runtime.getRuntime().availableProcessors();
     JsonNode r = providers.read();
     Phase ph = new Phase(rate, r.path("sent").asLong(), r.path("acked").asLong(), r.path("seen").asLong(), r.path("p50_ms").asDouble(),
