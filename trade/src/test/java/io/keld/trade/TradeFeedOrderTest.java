@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -123,6 +124,38 @@ class TradeFeedOrderTest {
 
       long expected = 1;
       for (JsonNode m : feed.taken()) assertEquals(expected++, m.path("seq").asLong(), "no gap or repeat in the sequence");
+    }
+  }
+
+  @Test
+  void aWithdrawalSentRightAfterAmendsIsWrittenAfterThem() throws Exception {
+    String key = TradeNode.provider(api, operator, "Hasty Co", "hasty-1", "extract");
+    try (FeedClient feed = new FeedClient(node, key, true)) {
+      feed.next("welcome", WAIT);
+      feed.send("{\"type\":\"post_ask\",\"id\":\"post\",\"ask\":{\"model\":\"hasty-1\",\"use_case\":\"extract\",\"price_per_mtok\":2000000,"
+          + "\"quality\":60,\"throughput_tps\":500}}");
+      String askId = feed.next(m -> "post".equals(m.path("id").asText()), WAIT).path("result").path("ask").path("id").asText();
+      for (int i = 1; i <= 20; i++) {
+        feed.send("{\"type\":\"amend_ask\",\"id\":\"a" + i + "\",\"ask_id\":\"" + askId + "\",\"price_per_mtok\":" + (2_000_000 + i * 1_000) + "}");
+      }
+      feed.send("{\"type\":\"withdraw_ask\",\"id\":\"w\",\"ask_id\":\"" + askId + "\"}");
+      JsonNode withdrawn = feed.next(m -> "w".equals(m.path("id").asText()), WAIT);
+      assertEquals("ack", withdrawn.path("type").asText(), withdrawn.toString());
+      assertEquals("withdrawn", withdrawn.path("result").path("ask").path("state").asText());
+      assertEquals(2_020_000, withdrawn.path("result").path("ask").path("price_per_mtok").asLong(), "the last amend was written before the withdrawal");
+      JsonNode stored = api.expect(200, "GET", "/trade/v1/asks/" + askId, key, null).json();
+      assertEquals("withdrawn", stored.path("state").asText());
+      assertEquals(2_020_000, stored.path("price_per_mtok").asLong(), "the index keeps the last amend's price");
+      for (JsonNode m : feed.taken()) {
+        if (m.path("id").asText().matches("a\\d+")) assertEquals("ack", m.path("type").asText(), m.toString());
+      }
+      // The provider hears of the withdrawal after every open state of the ask.
+      Predicate<JsonNode> withdrawnState = m -> m.path("type").asText().equals("ask_state") && m.path("ask").path("state").asText().equals("withdrawn");
+      if (feed.taken().stream().noneMatch(withdrawnState)) feed.next(withdrawnState, WAIT);
+      List<JsonNode> states = feed.taken().stream().filter(m -> m.path("type").asText().equals("ask_state")).toList();
+      int firstWithdrawn = 0;
+      while (!states.get(firstWithdrawn).path("ask").path("state").asText().equals("withdrawn")) firstWithdrawn++;
+      for (JsonNode later : states.subList(firstWithdrawn, states.size())) assertEquals("withdrawn", later.path("ask").path("state").asText(), states.toString());
     }
   }
 }

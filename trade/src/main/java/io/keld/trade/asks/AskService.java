@@ -173,7 +173,8 @@ public final class AskService {
     String askId = row.id();
     return books.submit(row.useCase(), new BookOp.WithdrawAsk(askId, row.orgId())).thenCompose(result -> {
       if (result instanceof BookResult.Rejected rejected && rejected.reason() != BookResult.Reason.UNKNOWN_ASK) throw refused(rejected);
-      return asks.withdrawn(askId, now()).thenCompose(x -> reread(row.orgId(), askId));
+      // Through the amends' queue: an amend of this ask acknowledged by the book before it is written first.
+      return recorded(row.orgId(), AskTermsChange.withdrawn(askId, now()));
     });
   }
 

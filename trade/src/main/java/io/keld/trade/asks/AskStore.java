@@ -48,9 +48,9 @@ public final class AskStore {
   }
 
   /**
-   * New terms for open asks, in order, in one transaction: each change sets only the columns it
-   * names, and only while its ask is open, so an amend that finishes after a withdraw cannot reopen
-   * it. Answers the changed asks as they stand once the transaction commits (by id); an ask that
+   * Changes to open asks, in order, in one transaction: each change sets only the columns it names
+   * (or withdraws its ask), and only while its ask is open, so an amend that finishes after a
+   * withdraw cannot change or reopen it. Answers the changed asks as they stand once the transaction commits (by id); an ask that
    * was not open is absent. The rows are written in id order (a change's place among the changes
    * to the same ask is kept), so two nodes' batches never wait on each other's rows in a cycle.
    */
@@ -60,14 +60,15 @@ public final class AskStore {
     return sql.transaction(c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET price_per_mtok = COALESCE(?, price_per_mtok), "
           + "quality = COALESCE(?, quality), throughput_tps = COALESCE(?, throughput_tps), max_concurrency = COALESCE(?, max_concurrency), "
-          + "updated_at = ? WHERE id = ? AND state = 'open'")) {
+          + "state = CASE WHEN ? THEN 'withdrawn' ELSE state END, updated_at = ? WHERE id = ? AND state = 'open'")) {
         for (AskTermsChange ch : inIdOrder) {
           ps.setObject(1, ch.pricePerMtok(), Types.BIGINT);
           ps.setObject(2, ch.quality(), Types.INTEGER);
           ps.setObject(3, ch.throughputTps(), Types.BIGINT);
           ps.setObject(4, ch.maxConcurrency(), Types.INTEGER);
-          ps.setTimestamp(5, Timestamp.from(ch.at()));
-          ps.setString(6, ch.askId());
+          ps.setBoolean(5, ch.withdrawal());
+          ps.setTimestamp(6, Timestamp.from(ch.at()));
+          ps.setString(7, ch.askId());
           ps.addBatch();
         }
         ps.executeBatch();
@@ -85,16 +86,6 @@ public final class AskStore {
         }
       }
       return open;
-    });
-  }
-
-  public CompletionStage<Void> withdrawn(String id, Instant at) {
-    return sql.run(c -> {
-      try (PreparedStatement ps = c.prepareStatement("UPDATE trade_asks SET state = 'withdrawn', updated_at = ? WHERE id = ? AND state = 'open'")) {
-        Sql.bind(ps, at, id);
-        ps.executeUpdate();
-      }
-      return null;
     });
   }
 
