@@ -76,6 +76,10 @@ public final class FeedClient implements AutoCloseable {
     socket.sendText(json, true).join();
   }
 
+  public void sendBinary(byte[] data) {
+    socket.sendBinary(java.nio.ByteBuffer.wrap(data), true).join();
+  }
+
   /** The next message matching {@code test}, skipping (and keeping) the others; fails after {@code timeout}. */
   public JsonNode next(Predicate<JsonNode> test, Duration timeout) throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();

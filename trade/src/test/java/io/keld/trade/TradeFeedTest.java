@@ -184,6 +184,10 @@ class TradeFeedTest {
       feed.next("welcome", WAIT);
       feed.send("{not json");
       assertEquals(400, feed.next("error", WAIT).path("status").asInt());
+      feed.sendBinary(new byte[] {1, 2, 3});
+      JsonNode binary = feed.next("error", WAIT);
+      assertEquals(400, binary.path("status").asInt(), "a binary message is answered, not dropped: " + binary);
+      assertTrue(binary.path("message").asText().contains("binary"), binary.toString());
       feed.send("{\"type\":\"teleport\",\"id\":\"e1\"}");
       JsonNode unknown = feed.next("error", WAIT);
       assertEquals("e1", unknown.path("id").asText());

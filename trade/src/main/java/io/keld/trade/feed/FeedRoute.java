@@ -96,6 +96,7 @@ public final class FeedRoute {
    */
   private Flow<Message, Message, NotUsed> connection(Principal p) {
     CompletableFuture<ActorRef<FeedSession.Msg>> session = new CompletableFuture<>();
+    Running running = new Running();
     Source<Message, NotUsed> outgoing = Source.<Message>queue(settings.buffer())
         .viaMat(KillSwitches.single(), Keep.both())
         .mapMaterializedValue(queueAndSwitch -> {
@@ -107,13 +108,15 @@ public final class FeedRoute {
         });
     Sink<Message, NotUsed> incoming = Flow.<Message>create()
         .mapAsync(1, this::text)
-        .mapAsync(1, text -> session.thenCompose(s -> start(p, text)))
+        .mapAsync(1, text -> session.thenCompose(s -> running.track(() -> start(p, text))))
         .mapAsync(settings.inFlight(), answer -> answer) // answers in the order the commands came, each as soon as it and those before it are ready
         .map(answer -> {
           session.join().tell(answer); // the session exists: the command was started after it
           return answer;
         })
-        .to(Sink.onComplete(done -> session.thenAccept(s -> s.tell(new FeedSession.Closed()))));
+        // Once the commands already started are over, even when the socket failed: the close withdraws the
+        // cancel_on_disconnect asks, and an ask still being posted must be among them.
+        .to(Sink.onComplete(done -> running.ended().thenCompose(none -> session).thenAccept(s -> s.tell(new FeedSession.Closed()))));
     return Flow.fromSinkAndSourceCoupled(incoming, outgoing);
   }
 
@@ -130,20 +133,24 @@ public final class FeedRoute {
     });
   }
 
-  /** A text message in full (null for a binary one, which is drained). */
+  /** Stands for a binary message, which is drained (a stream stage drops null elements, so it cannot be null). */
+  private static final String BINARY = "\u0000binary";
+  private static final String TOO_LONG = "\u0000too-long";
+
+  /** A text message in full ({@link #BINARY} for a binary one, {@link #TOO_LONG} past the limit). */
   private CompletionStage<String> text(Message m) {
     if (m.isText()) {
       // Small messages arrive whole: no stream to run for them (running one per message costs an actor).
       if (m.asTextMessage().isStrict()) {
         String strict = m.asTextMessage().getStrictText();
-        return CompletableFuture.completedFuture(strict.length() > MAX_MESSAGE_CHARS ? "\u0000too-long" : strict);
+        return CompletableFuture.completedFuture(strict.length() > MAX_MESSAGE_CHARS ? TOO_LONG : strict);
       }
       return m.asTextMessage().getStreamedText().limitWeighted(MAX_MESSAGE_CHARS + 1, s -> (long) s.length())
           .runFold(new StringBuilder(), StringBuilder::append, materializer)
           .thenApply(StringBuilder::toString)
-          .exceptionally(tooLong -> "\u0000too-long");
+          .exceptionally(tooLong -> TOO_LONG);
     }
-    return m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer).thenApply(d -> null);
+    return m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer).thenApply(d -> BINARY);
   }
 
   /**
@@ -158,8 +165,8 @@ public final class FeedRoute {
   private CompletionStage<CompletionStage<FeedSession.Msg>> start(Principal p, String text) {
     String id = null;
     try {
-      if (text == null) throw ProblemException.of(ProblemType.BAD_REQUEST, "binary messages are not part of the feed protocol; send JSON text");
-      if (text.equals("\u0000too-long")) throw ProblemException.of(ProblemType.PAYLOAD_TOO_LARGE, "a message is at most " + MAX_MESSAGE_CHARS + " characters");
+      if (text.equals(BINARY)) throw ProblemException.of(ProblemType.BAD_REQUEST, "binary messages are not part of the feed protocol; send JSON text");
+      if (text.equals(TOO_LONG)) throw ProblemException.of(ProblemType.PAYLOAD_TOO_LARGE, "a message is at most " + MAX_MESSAGE_CHARS + " characters");
       IncomingMessage msg = IncomingMessage.read(text);
       id = msg.id();
       String correlation = id;
@@ -242,5 +249,42 @@ public final class FeedRoute {
     if (!(t instanceof ProblemException)) log.error("feed message failed", t);
     String code = problem.type().substring(problem.type().lastIndexOf('/') + 1);
     return new FeedMessage.Error(correlationId, problem.status(), code, problem.detail(), problem.field());
+  }
+
+  /**
+   * A connection's commands that were started and are not answered yet. When the socket fails, the
+   * stream's stages stop at once, but what they started goes on: the connection's end waits for it.
+   */
+  private static final class Running {
+    private final AtomicInteger count = new AtomicInteger();
+    private final CompletableFuture<Void> none = new CompletableFuture<>();
+    private volatile boolean ended;
+
+    CompletionStage<CompletionStage<FeedSession.Msg>> track(Supplier<CompletionStage<CompletionStage<FeedSession.Msg>>> start) {
+      count.incrementAndGet();
+      CompletionStage<CompletionStage<FeedSession.Msg>> started;
+      try {
+        started = start.get();
+      } catch (RuntimeException e) {
+        finished();
+        throw e;
+      }
+      started.whenComplete((answer, failure) -> {
+        if (answer == null) finished();
+        else answer.whenComplete((m, f) -> finished());
+      });
+      return started;
+    }
+
+    private void finished() {
+      if (count.decrementAndGet() == 0 && ended) none.complete(null);
+    }
+
+    /** Completes once no started command is running (at once when none is). */
+    CompletionStage<Void> ended() {
+      ended = true;
+      if (count.get() == 0) none.complete(null);
+      return none;
+    }
   }
 }
