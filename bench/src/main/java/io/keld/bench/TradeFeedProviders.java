@@ -87,6 +87,7 @@ public final class TradeFeedProviders {
       Arrays.sort(lat);
       ObjectNode result = JSON.createObjectNode()
           .put("sent", sent).put("acked", acked).put("seen", lat.length).put("errors", tracker.errors.get())
+          .put("unanswered", tracker.outstanding.get()) // after waiting up to 30 s for the last answers
           .put("p50_ms", lat.length == 0 ? -1 : lat[lat.length / 2] / 1e6)
           .put("p99_ms", lat.length == 0 ? -1 : lat[Math.min(lat.length - 1, (int) (lat.length * 0.99))] / 1e6)
           .put("max_ms", lat.length == 0 ? -1 : lat[lat.length - 1] / 1e6)
