@@ -225,7 +225,7 @@ public final class TradeFeedProviders {
         } else if (text.contains("\"type\":\"ack\"")) {
           if (text.contains("\"id\":\"post\"")) {
             askId.complete(JSON.readTree(text).path("result").path("ask").path("id").asText());
-          } else {
+          } else if (text.contains("\"id\":\"a\"")) { // an amend's (the subscribe's ack is not one)
             tracker.acks.incrementAndGet();
             tracker.outstanding.decrementAndGet();
           }
