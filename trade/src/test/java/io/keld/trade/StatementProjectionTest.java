@@ -109,11 +109,6 @@ class StatementProjectionTest {
     return new Totals(n, n * 1_000L, releases.size() * 600L, releases.size());
   }
 
-  static void stop(TradeNode node) throws Exception {
-    node.stop();
-    node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
   @Test
   void aNodeThatDiesBeforeWritingTheStatementLosesNoFillAndCountsNoneTwice() throws Exception {
     try (TestDatabase db = TestDatabase.postgres()) {
@@ -124,14 +119,14 @@ class StatementProjectionTest {
       // The read side stops first: the book persists its fills, and the node dies before any reaches the statement.
       node.statement().stop();
       Totals first = trade(node, "a", 300);
-      stop(node);
+      node.stopAndAwait();
       assertEquals(new Totals(0, 0, 0, 0), statement(db), "nothing was written before the node died");
 
       node = TradeNode.start(config);
       awaitStatement(db, first);
       // Mid-stream: more fills, and the node stopped the moment the book has answered, wherever the projection is.
       Totals second = trade(node, "b", 300);
-      stop(node);
+      node.stopAndAwait();
       Totals partial = statement(db);
       assertTrue(partial.fills() <= 600, partial.toString());
 
@@ -141,7 +136,7 @@ class StatementProjectionTest {
         Thread.sleep(1_500); // nothing more arrives later: each fill and release counted once
         assertEquals(first.plus(second), statement(db));
       } finally {
-        stop(node);
+        node.stopAndAwait();
       }
     }
   }
@@ -168,7 +163,7 @@ class StatementProjectionTest {
         }
         assertEquals(expected, statement(db));
       } finally {
-        stop(node);
+        node.stopAndAwait();
       }
     }
   }
@@ -200,7 +195,7 @@ class StatementProjectionTest {
           lossy.stop();
         }
       } finally {
-        stop(node);
+        node.stopAndAwait();
       }
     }
   }
@@ -236,7 +231,7 @@ class StatementProjectionTest {
           busy.stop();
         }
       } finally {
-        stop(node);
+        node.stopAndAwait();
       }
     }
   }

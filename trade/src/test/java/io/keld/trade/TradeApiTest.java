@@ -110,8 +110,7 @@ class TradeApiTest {
         assertEquals(0, api.expect(200, "GET", "/trade/v1/books/summarize", provider, null).json().path("asks").size());
         api.expect(409, "PATCH", "/trade/v1/asks/" + askId, provider, "{\"price_per_mtok\":1}");
       } finally {
-        node.stop();
-        node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        node.stopAndAwait();
       }
     }
   }
@@ -123,8 +122,7 @@ class TradeApiTest {
     try (TestDatabase db = TestDatabase.h2(dir)) {
       Config config = TradeNode.config(db).withValue("keld.trade.master-key-file", ConfigValueFactory.fromAnyRef(keyFile.toString()));
       TradeNode first = TradeNode.startReady(config);
-      first.stop();
-      first.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      first.stopAndAwait();
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile)), "the generated key file is its owner's alone");
 
       Files.writeString(keyFile, Base64.getEncoder().encodeToString(new byte[32]) + "\n");

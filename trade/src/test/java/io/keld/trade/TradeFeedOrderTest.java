@@ -14,7 +14,6 @@ import io.keld.marketplace.book.BookEvent;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,8 +49,7 @@ class TradeFeedOrderTest {
   @AfterAll
   void stop() throws Exception {
     if (node != null) {
-      node.stop();
-      node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      node.stopAndAwait();
     }
     if (db != null) db.close();
   }

@@ -69,8 +69,7 @@ class TradeFeedTest {
   @AfterAll
   void stop() throws Exception {
     if (node != null) {
-      node.stop();
-      node.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      node.stopAndAwait();
     }
     if (db != null) db.close();
   }

@@ -145,4 +145,10 @@ final class TradeNode implements HttpNode {
   void stop() {
     module.stop();
   }
+
+  /** Stops the node and waits until its actor system has terminated. */
+  void stopAndAwait() throws Exception {
+    stop();
+    system().getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+  }
 }
