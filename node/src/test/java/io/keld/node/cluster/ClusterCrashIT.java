@@ -465,19 +465,22 @@ class ClusterCrashIT {
       // from the check's start.
       Instant giveUp = max(checkStarted.plus(Duration.ofSeconds(120)), accepted.getValue().plus(JOB_DEADLINE).plus(Duration.ofSeconds(60)));
       JsonNode v = null;
+      String lastAnswer = "none"; // what the last try got, for the failure message
       while (Instant.now().isBefore(giveUp)) {
         try {
           HttpResponse<String> r = get(survivors().get(0).base() + "/ixp/v1/jobs/" + id, adminKey);
+          lastAnswer = r.statusCode() + " " + r.body();
           if (r.statusCode() == 200) {
             v = JSON.readTree(r.body());
             if (v.path("settled").asBoolean()) break;
           }
         } catch (IOException e) {
-          // ask again
+          lastAnswer = e.toString(); // ask again
         }
         Thread.sleep(250);
       }
-      assertTrue(v != null && v.path("settled").asBoolean(), "job " + id + " settled: " + v);
+      assertTrue(v != null && v.path("settled").asBoolean(), "job " + id + " (accepted " + accepted.getValue() + ") settled: " + v
+          + "; the last try, at " + Instant.now() + " from " + survivors().get(0).base() + ", got: " + lastAnswer);
       views.put(id, v);
     }
     Map<String, Long> byState = views.values().stream().collect(Collectors.groupingBy(v -> v.path("state").asText(), Collectors.counting()));
