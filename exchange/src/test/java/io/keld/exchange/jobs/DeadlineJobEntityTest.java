@@ -245,6 +245,8 @@ class DeadlineJobEntityTest {
     assertEquals(JobPhase.ADMITTED, job.restart().state().phase());
     eventuallyPhase(JobPhase.OPEN);
     assertTrue(budgets.count("reserve") >= 2, "the reservation was not asked again");
+    // The phase can read OPEN a moment before the journal's copy of the events shows BidPlaced (seen once in CI).
+    eventually("bid placed", () -> events().size() >= 3);
     assertEquals(List.of("Admitted", "Reserved", "BidPlaced"), events());
 
     // OPEN: the book is asked where the bid stands (it rests), nothing is recorded.
