@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import io.keld.testkit.ApiClient;
 import io.keld.testkit.FeedClient;
-import io.keld.testkit.TestDatabase;
 import java.time.Duration;
 import io.keld.marketplace.book.BookEvent;
 import java.util.ArrayList;
@@ -32,26 +30,22 @@ class TradeFeedOrderTest {
 
   private static final Duration WAIT = Duration.ofSeconds(30);
 
-  private TestDatabase db;
+  private TradeNode.OnPostgres started;
   private TradeNode node;
   private ApiClient api;
   private String operator;
 
   @BeforeAll
   void start() {
-    db = TestDatabase.postgres();
-    Config config = TradeNode.config(db).withValue("keld.trade.open-ask-cache-for", ConfigValueFactory.fromAnyRef("0s"));
-    node = TradeNode.startReady(config);
-    api = new ApiClient(node);
-    operator = node.bootstrapKey().orElseThrow().secret();
+    started = TradeNode.onPostgres(c -> c.withValue("keld.trade.open-ask-cache-for", ConfigValueFactory.fromAnyRef("0s")));
+    node = started.node();
+    api = started.api();
+    operator = started.operator();
   }
 
   @AfterAll
   void stop() throws Exception {
-    if (node != null) {
-      node.stopAndAwait();
-    }
-    if (db != null) db.close();
+    if (started != null) started.close();
   }
 
   @Test

@@ -16,14 +16,12 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.BookOp;
 import io.keld.marketplace.book.BookResult;
 import io.keld.testkit.ApiClient;
 import io.keld.testkit.FeedClient;
-import io.keld.testkit.TestDatabase;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -45,7 +43,7 @@ class TradeFeedTest {
 
   private static final Duration WAIT = Duration.ofSeconds(10);
 
-  private TestDatabase db;
+  private TradeNode.OnPostgres started;
   private TradeNode node;
   private ApiClient api;
   private String operator;
@@ -53,25 +51,21 @@ class TradeFeedTest {
 
   @BeforeAll
   void start() {
-    db = TestDatabase.postgres();
-    Config config = TradeNode.config(db)
+    started = TradeNode.onPostgres(c -> c
         .withValue("keld.trade.feed.buffer", ConfigValueFactory.fromAnyRef(32))
         .withValue("keld.trade.feed.in-flight", ConfigValueFactory.fromAnyRef(8))
-        .withValue("keld.trade.feed.close-grace", ConfigValueFactory.fromAnyRef("2s"));
-    node = TradeNode.startReady(config);
+        .withValue("keld.trade.feed.close-grace", ConfigValueFactory.fromAnyRef("2s")));
+    node = started.node();
     KeyPair pair = ReceiptSigner.generateKeyPair();
     receiptKeys = new ReceiptSigner("rk_test", pair.getPrivate(), pair.getPublic());
     node.trade().issueReceiptsWith(new FillReceipts(receiptKeys, new Pseudonyms("trade feed test secret 32 bytes!".getBytes(StandardCharsets.UTF_8))));
-    api = new ApiClient(node);
-    operator = node.bootstrapKey().orElseThrow().secret();
+    api = started.api();
+    operator = started.operator();
   }
 
   @AfterAll
   void stop() throws Exception {
-    if (node != null) {
-      node.stopAndAwait();
-    }
-    if (db != null) db.close();
+    if (started != null) started.close();
   }
 
   @Test

@@ -90,6 +90,33 @@ final class TradeNode implements HttpNode {
     return start(config);
   }
 
+  /**
+   * A node on a fresh PostgreSQL database of its own, with what a test class drives it by: an API
+   * client and the operator's key. Closing it stops the node and drops the database.
+   */
+  record OnPostgres(TestDatabase db, TradeNode node, ApiClient api, String operator) implements AutoCloseable {
+    @Override
+    public void close() throws Exception {
+      try {
+        node.stopAndAwait();
+      } finally {
+        db.close();
+      }
+    }
+  }
+
+  /** Starts a node on a fresh PostgreSQL database, its config {@code tuned} from the tests' default. */
+  static OnPostgres onPostgres(java.util.function.UnaryOperator<Config> tuned) {
+    TestDatabase db = TestDatabase.postgres();
+    try {
+      TradeNode node = startReady(tuned.apply(config(db)));
+      return new OnPostgres(db, node, new ApiClient(node), node.bootstrapKey().orElseThrow().secret());
+    } catch (RuntimeException | Error e) {
+      db.close();
+      throw e;
+    }
+  }
+
   /** A provider organization with a provider key, serving {@code model} for the use cases, made through the API by an operator. */
   static String provider(ApiClient api, String operator, String name, String model, String... useCases) {
     String org = api.expect(201, "POST", "/atlas/v1/orgs", operator, "{\"name\":\"" + name + "\",\"kind\":\"provider\"}").id();
