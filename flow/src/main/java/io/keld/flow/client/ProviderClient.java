@@ -21,11 +21,12 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.HttpsConnectionContext;
@@ -42,6 +43,7 @@ import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
+import scala.concurrent.ExecutionContextExecutor;
 
 /**
  * Sends one item to an OpenAI-compatible endpoint over Pekko HTTP's pooled client and classifies
@@ -63,6 +65,8 @@ public final class ProviderClient {
   private final ConnectionPoolSettings pool;
   private final HttpsConnectionContext https;
   private final LoggingAdapter log;
+  private final Scheduler scheduler;
+  private final ExecutionContextExecutor dispatcher;
   private static final int MAX_URIS = 10_000;
   private final Map<String, Uri> uris = new ConcurrentHashMap<>();
 
@@ -83,6 +87,8 @@ public final class ProviderClient {
         .withMaxRetries(0);
     this.https = http.defaultClientHttpsContext();
     this.log = system.classicSystem().log();
+    this.scheduler = system.scheduler();
+    this.dispatcher = system.executionContext();
   }
 
   /**
@@ -124,7 +130,7 @@ public final class ProviderClient {
         }
       });
     });
-    return result.orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS).exceptionally(e -> {
+    return timeLimited(result, Math.max(1, timeout.toMillis())).exceptionally(e -> {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof TimeoutException) {
         return failed(Attempt.Failure.TIMEOUT, "no answer from the provider within " + timeout.toMillis() + " ms", 0, null, started);
@@ -259,7 +265,18 @@ public final class ProviderClient {
       if (failure != null) head.completeExceptionally(failure);
       else if (!head.complete(response)) response.discardEntityBytes(materializer);
     });
-    return head.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
+    return timeLimited(head, timeoutMillis);
+  }
+
+  /**
+   * {@code future}, failed with a {@link TimeoutException} if not complete within {@code millis}: what
+   * {@code orTimeout} does, on Pekko's scheduler instead of the JDK's delay queue, whose thread is woken
+   * whenever a new timeout becomes its earliest (once a request, at one connection).
+   */
+  private <T> CompletableFuture<T> timeLimited(CompletableFuture<T> future, long millis) {
+    Cancellable timer = scheduler.scheduleOnce(Duration.ofMillis(millis), () -> future.completeExceptionally(new TimeoutException()), dispatcher);
+    future.whenComplete((value, failure) -> timer.cancel());
+    return future;
   }
 
   private CompletionStage<Forwarded> answer(int at, boolean stream, HttpResponse response, long deadlineNanos, long started) {
