@@ -32,7 +32,9 @@ import java.util.concurrent.TimeUnit;
  * a mock upstream (nginx answering {@code return 200} on loopback) straight, through nginx as a plain
  * keepalive proxy, through the Portkey OSS gateway (Node.js, pinned in {@code bench/peers/portkey}),
  * and through a Keld node's real-time path (PostgreSQL, a project key, a book quote, a budget lease;
- * the mock registered as a provider through the Trade API). The load generator is wrk, a separate
+ * the mock registered as a provider through the Trade API), and through "Pekko HTTP alone" (a
+ * {@link BarePekkoProxy} in the Keld node's ActorSystem: the stack's own floor, none of Keld's work).
+ * The load generator is wrk, a separate
  * process: one connection (p50, p99, p99.9) and 64 connections (throughput, p99), each target in turn,
  * the order rotated every round, each warmed first. Then streaming: an SSE mock (nginx's echo module:
  * the first event at once, the rest 2 ms later), time to the first byte of the body, one connection.
@@ -54,7 +56,7 @@ final class EdgePeersBench {
   /** Each target is warmed with at least this many requests (C2 compiles a method after ~10,000 calls), for at most WARM_UP_MAX_SECONDS. */
   static final int WARM_UP_REQUESTS = 30_000;
   static final int WARM_UP_MAX_SECONDS = 90;
-  private static final List<String> ALL_TARGETS = List.of("direct", "nginx", "portkey", "keld");
+  private static final List<String> ALL_TARGETS = List.of("direct", "nginx", "portkey", "pekko", "keld");
 
   /** One way to reach the mock: where to send the chat request and the streamed one, with the headers each needs. */
   record Target(String name, String url, Map<String, String> headers, String streamUrl, Map<String, String> streamHeaders) {
@@ -108,78 +110,89 @@ final class EdgePeersBench {
         List<Target> targets = new ArrayList<>(List.of(direct, keld.target()));
         if (nginx != null) targets.add(1, nginx);
         if (portkey != null) targets.add(targets.size() - 1, portkey);
-        Map<String, Figures> figures = new LinkedHashMap<>();
-        targets.forEach(t -> figures.put(t.name(), new Figures()));
-        Wrk wrk = new Wrk(work);
-
-        for (Target t : targets) {
-          // Warm until the JIT has seen enough requests, however slow a busy machine makes them.
-          long warmed = 0;
-          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(WARM_UP_MAX_SECONDS);
-          while (warmed < WARM_UP_REQUESTS && System.nanoTime() < until) {
-            Wrk.Run warm = wrk.run(t, 2, CONNECTIONS, warmSeconds);
-            if (warm.non2xx() > 0 || warm.requests() == 0) {
-              throw new IllegalStateException(t.name() + " answered " + warm.non2xx() + " non-2xx of " + warm.requests() + " while warming");
-            }
-            warmed += warm.requests();
-          }
-          log("warmed %s: %d requests at %d connections", t.name(), warmed, CONNECTIONS);
+        BarePekkoProxy bare = only.contains("pekko") ? BarePekkoProxy.start(node.system(), mock) : null;
+        if (bare != null) targets.add(targets.size() - 1, new Target("pekko", bare.url(), bare.streamUrl(), Map.of()));
+        try {
+          return measure(quick, targets, keld, work, rounds, latencySeconds, loadSeconds, warmSeconds, streamsPerRound);
+        } finally {
+          if (bare != null) bare.close();
         }
-        for (int r = 0; r < rounds; r++) {
-          for (Target t : rotated(targets, r)) {
-            Wrk.Run one;
-            ProcessCounters before = ProcessCounters.now();
-            try (PhaseRecording rec = PhaseRecording.start(t.name() + "-1-connection-round-" + (r + 1))) {
-              one = wrk.run(t, 1, 1, latencySeconds);
-            }
-            ProcessCounters after = ProcessCounters.now();
-            Figures f = figures.get(t.name());
-            f.oneConnectionSwitches += after.voluntarySwitchesPerRequest(before, one.requests()) * one.requests();
-            f.oneConnectionRequests += one.requests();
-            f.oneConnection.add(one.latency());
-            f.non2xx += one.non2xx();
-            f.socketErrors += one.socketErrors();
-            log("round %d/%d, 1 connection, %s: p50 %d µs, p99 %d µs (%d requests); this JVM: %.1f context switches a request", r + 1, rounds,
-                t.name(), one.latency().percentile(50), one.latency().percentile(99), one.requests(),
-                after.voluntarySwitchesPerRequest(before, one.requests()));
-          }
-          for (Target t : rotated(targets, r + 1)) {
-            Wrk.Run many;
-            ProcessCounters before = ProcessCounters.now();
-            try (PhaseRecording rec = PhaseRecording.start(t.name() + "-" + CONNECTIONS + "-connections-round-" + (r + 1))) {
-              many = wrk.run(t, 2, CONNECTIONS, loadSeconds);
-            }
-            ProcessCounters after = ProcessCounters.now();
-            Figures f = figures.get(t.name());
-            f.loadedCpuMicros += after.cpuMicrosPerRequest(before, many.requests()) * many.requests();
-            f.loadedCpuMicrosWithoutJit += after.cpuMicrosPerRequestWithoutJit(before, many.requests()) * many.requests();
-            f.loadedSwitches += after.voluntarySwitchesPerRequest(before, many.requests()) * many.requests();
-            f.loaded.add(many.latency());
-            f.loadedRequests += many.requests();
-            f.loadedSeconds += many.seconds();
-            f.non2xx += many.non2xx();
-            f.socketErrors += many.socketErrors();
-            log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU (%.0f without the JIT) and %.1f context switches a request",
-                r + 1, rounds, CONNECTIONS, t.name(), many.requests() / many.seconds(), many.latency().percentile(99),
-                after.cpuMicrosPerRequest(before, many.requests()), after.cpuMicrosPerRequestWithoutJit(before, many.requests()),
-                after.voluntarySwitchesPerRequest(before, many.requests()));
-          }
-          for (Target t : rotated(targets, r + 2)) {
-            StreamClient.Result s = StreamClient.timeToFirstByte(t, STREAM_REQUEST, r == 0 ? streamsPerRound / 5 : 0, streamsPerRound);
-            Figures f = figures.get(t.name());
-            f.ttfb.add(s.ttfb());
-            f.non2xx += s.non2xx();
-            f.streamsWithoutDone += s.withoutDone();
-            log("round %d/%d, streaming, %s: time to first byte p50 %d µs (%d streams)", r + 1, rounds, t.name(), s.ttfb().percentile(50),
-                s.ttfb().count());
-          }
-        }
-        KeldSetup.Balance balance = keld.balance();
-        return report(quick, targets, figures, balance, rounds, latencySeconds, loadSeconds, streamsPerRound);
       });
     } finally {
       peers.close();
     }
+  }
+
+  private static BenchReport measure(boolean quick, List<Target> targets, KeldSetup keld, Path work, int rounds, int latencySeconds,
+      int loadSeconds, int warmSeconds, int streamsPerRound) throws Exception {
+    Map<String, Figures> figures = new LinkedHashMap<>();
+    targets.forEach(t -> figures.put(t.name(), new Figures()));
+    Wrk wrk = new Wrk(work);
+
+    for (Target t : targets) {
+      // Warm until the JIT has seen enough requests, however slow a busy machine makes them.
+      long warmed = 0;
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(WARM_UP_MAX_SECONDS);
+      while (warmed < WARM_UP_REQUESTS && System.nanoTime() < until) {
+        Wrk.Run warm = wrk.run(t, 2, CONNECTIONS, warmSeconds);
+        if (warm.non2xx() > 0 || warm.requests() == 0) {
+          throw new IllegalStateException(t.name() + " answered " + warm.non2xx() + " non-2xx of " + warm.requests() + " while warming");
+        }
+        warmed += warm.requests();
+      }
+      log("warmed %s: %d requests at %d connections", t.name(), warmed, CONNECTIONS);
+    }
+    for (int r = 0; r < rounds; r++) {
+      for (Target t : rotated(targets, r)) {
+        Wrk.Run one;
+        ProcessCounters before = ProcessCounters.now();
+        try (PhaseRecording rec = PhaseRecording.start(t.name() + "-1-connection-round-" + (r + 1))) {
+          one = wrk.run(t, 1, 1, latencySeconds);
+        }
+        ProcessCounters after = ProcessCounters.now();
+        Figures f = figures.get(t.name());
+        f.oneConnectionSwitches += after.voluntarySwitchesPerRequest(before, one.requests()) * one.requests();
+        f.oneConnectionRequests += one.requests();
+        f.oneConnection.add(one.latency());
+        f.non2xx += one.non2xx();
+        f.socketErrors += one.socketErrors();
+        log("round %d/%d, 1 connection, %s: p50 %d µs, p99 %d µs (%d requests); this JVM: %.1f context switches a request", r + 1, rounds,
+            t.name(), one.latency().percentile(50), one.latency().percentile(99), one.requests(),
+            after.voluntarySwitchesPerRequest(before, one.requests()));
+      }
+      for (Target t : rotated(targets, r + 1)) {
+        Wrk.Run many;
+        ProcessCounters before = ProcessCounters.now();
+        try (PhaseRecording rec = PhaseRecording.start(t.name() + "-" + CONNECTIONS + "-connections-round-" + (r + 1))) {
+          many = wrk.run(t, 2, CONNECTIONS, loadSeconds);
+        }
+        ProcessCounters after = ProcessCounters.now();
+        Figures f = figures.get(t.name());
+        f.loadedCpuMicros += after.cpuMicrosPerRequest(before, many.requests()) * many.requests();
+        f.loadedCpuMicrosWithoutJit += after.cpuMicrosPerRequestWithoutJit(before, many.requests()) * many.requests();
+        f.loadedSwitches += after.voluntarySwitchesPerRequest(before, many.requests()) * many.requests();
+        f.loaded.add(many.latency());
+        f.loadedRequests += many.requests();
+        f.loadedSeconds += many.seconds();
+        f.non2xx += many.non2xx();
+        f.socketErrors += many.socketErrors();
+        log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU (%.0f without the JIT) and %.1f context switches a request",
+            r + 1, rounds, CONNECTIONS, t.name(), many.requests() / many.seconds(), many.latency().percentile(99),
+            after.cpuMicrosPerRequest(before, many.requests()), after.cpuMicrosPerRequestWithoutJit(before, many.requests()),
+            after.voluntarySwitchesPerRequest(before, many.requests()));
+      }
+      for (Target t : rotated(targets, r + 2)) {
+        StreamClient.Result s = StreamClient.timeToFirstByte(t, STREAM_REQUEST, r == 0 ? streamsPerRound / 5 : 0, streamsPerRound);
+        Figures f = figures.get(t.name());
+        f.ttfb.add(s.ttfb());
+        f.non2xx += s.non2xx();
+        f.streamsWithoutDone += s.withoutDone();
+        log("round %d/%d, streaming, %s: time to first byte p50 %d µs (%d streams)", r + 1, rounds, t.name(), s.ttfb().percentile(50),
+            s.ttfb().count());
+      }
+    }
+    KeldSetup.Balance balance = keld.balance();
+    return report(quick, targets, figures, balance, rounds, latencySeconds, loadSeconds, streamsPerRound);
   }
 
   private static List<Target> rotated(List<Target> targets, int by) {
@@ -256,6 +269,25 @@ final class EdgePeersBench {
             + "**p99 %.2f× nginx's** (target ≤ 2×); **throughput %.2f× nginx's, %.1f× Portkey's** (targets ≥ 0.5× and ≥ 10×); "
             + "stream time to first byte %+d µs over direct at p50 (target ≤ 1 ms). Non-2xx answers or socket errors: %d.%s",
         keldAddedP50, nginxAddedP50, portkeyAddedP50, p99VsNginx, rpsVsNginx, rpsVsPortkey, ttfbAdded, non2xx, notes));
+    Figures pekko = figures.get("pekko");
+    if (pekko != null) {
+      long pekkoAddedP50 = pekko.oneConnection.percentile(50) - direct.oneConnection.percentile(50);
+      report.figure("pekko_added_p50_us", pekkoAddedP50)
+          .figure("pekko_over_nginx_rps", round2(pekko.rps() / nginx.rps()))
+          .figure("pekko_cpu_us_per_request_64", Math.round(pekko.loadedCpuMicros / Math.max(1, pekko.loadedRequests)))
+          .figure("pekko_cpu_us_per_request_64_without_jit", Math.round(pekko.loadedCpuMicrosWithoutJit / Math.max(1, pekko.loadedRequests)))
+          .figure("pekko_switches_per_request_1", round2(pekko.oneConnectionSwitches / Math.max(1, pekko.oneConnectionRequests)))
+          .figure("pekko_switches_per_request_64", round2(pekko.loadedSwitches / Math.max(1, pekko.loadedRequests)));
+      report.line(String.format(Locale.ROOT, "The stack alone (\"Pekko HTTP alone\": Pekko HTTP's server handing each request as it came to "
+              + "its pooled client, in the Keld node's JVM and ActorSystem, none of Keld's work): added p50 %+d µs, %,.0f requests/s "
+              + "(%.2f× nginx's), %.0f µs of CPU a request at %d connections (%.0f without the JIT), %.1f context switches a request at one "
+              + "connection. That is what the chosen stack costs before Keld does anything; Keld's own work adds %+d µs of p50 and %+.0f µs "
+              + "of CPU a request on top of it.",
+          pekkoAddedP50, pekko.rps(), pekko.rps() / nginx.rps(), pekko.loadedCpuMicros / Math.max(1, pekko.loadedRequests), CONNECTIONS,
+          pekko.loadedCpuMicrosWithoutJit / Math.max(1, pekko.loadedRequests), pekko.oneConnectionSwitches / Math.max(1, pekko.oneConnectionRequests),
+          keld.oneConnection.percentile(50) - pekko.oneConnection.percentile(50),
+          keld.loadedCpuMicros / Math.max(1, keld.loadedRequests) - pekko.loadedCpuMicros / Math.max(1, pekko.loadedRequests)));
+    }
     report.line(String.format(Locale.ROOT, "Keld's JVM (node only; wrk, peers and PostgreSQL are other processes): %.0f µs of CPU a request at %d "
             + "connections (%.0f µs without the JIT compiler's threads); %.1f voluntary context switches (thread hand-offs and waits) a request at one connection, %.1f at %d. These "
             + "hardly move with the machine's load, unlike the latencies.",
@@ -274,6 +306,7 @@ final class EdgePeersBench {
       case "direct" -> "straight to the mock";
       case "nginx" -> "nginx `proxy_pass` (keepalive upstream)";
       case "portkey" -> "Portkey OSS gateway " + Peers.PORTKEY_VERSION;
+      case "pekko" -> "Pekko HTTP alone (server to pooled client, in Keld's JVM)";
       case "keld" -> "Keld `/v1` real-time path";
       default -> name;
     };
