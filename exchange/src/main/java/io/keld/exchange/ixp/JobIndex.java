@@ -87,6 +87,8 @@ public final class JobIndex {
   private final AtomicLong lastSlowWarningNanos = new AtomicLong(System.nanoTime() - Duration.ofMinutes(1).toNanos());
   /** Real-time rows of a batch whose write failed: its commit may have happened all the same, so they are written only if missing. */
   private final Set<String> retried = ConcurrentHashMap.newKeySet();
+  /** Usage records of a batch whose write failed, likewise: only these are looked up before they are written. */
+  private final Set<JobUsageStore.UsageRecord> retriedUsage = ConcurrentHashMap.newKeySet();
 
   public JobIndex(ActorSystem<?> system, Sql sql, JobUsageStore usage, Duration interval, MeterRegistry registry) {
     this.sql = sql;
@@ -224,7 +226,7 @@ public final class JobIndex {
         steps[0] = System.nanoTime();
         int rows = insertRealtime(c, batch);
         steps[1] = System.nanoTime();
-        usage.writeInTransaction(c, usageBatch);
+        usage.writeInTransaction(c, usageBatch, retriedUsage::contains);
         steps[2] = System.nanoTime();
         return rows;
       });
@@ -238,12 +240,14 @@ public final class JobIndex {
           retried.add(r.jobId());
           pending.putIfAbsent(r.jobId(), r);
         });
+        retriedUsage.addAll(usageBatch);
         pendingUsage.addAll(usageBatch);
         pendingUsageCount.addAndGet(usageBatch.size());
         end(done, writtenSoFar, failure);
         return;
       }
       batch.forEach(r -> retried.remove(r.jobId()));
+      if (!retriedUsage.isEmpty()) usageBatch.forEach(retriedUsage::remove);
       warnIfSlow(started, steps, batch.size(), usageBatch.size());
       drain(writtenSoFar + n, done);
     });

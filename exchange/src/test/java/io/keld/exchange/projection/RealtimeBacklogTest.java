@@ -1,6 +1,7 @@
 package io.keld.exchange.projection;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.keld.exchange.ixp.JobResources;
 import io.keld.exchange.jobs.JobUsageStore;
@@ -11,11 +12,13 @@ import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -51,14 +54,53 @@ class RealtimeBacklogTest {
     }
   }
 
+  /**
+   * A batch whose write fails may have committed all the same (only the answer lost): its records
+   * are then looked up before they are written again, and none is written twice or lost. The usage
+   * table is away while the first writes run; when it is back, one job's record is already there,
+   * written by the same store, as that lost commit would have left it.
+   */
+  @Test
+  void aBatchWrittenAgainAfterAFailureWritesEachRecordOnce() throws Exception {
+    try (TestDatabase db = TestDatabase.postgres()) {
+      JobsNode node = JobsNode.start(ModuleNode.config(db), false);
+      try {
+        try (Connection c = db.connect(); Statement st = c.createStatement()) {
+          st.execute("ALTER TABLE job_usage RENAME TO job_usage_away");
+        }
+        for (int i = 0; i < 10; i++) handOver(node, i);
+        assertThrows(ExecutionException.class, () -> node.index.flush().toCompletableFuture().get(60, TimeUnit.SECONDS));
+        assertEquals(10, node.index.usageRecordsWaiting(), "a failed batch is put back whole");
+        // One transaction, so the index's own tick cannot write before the record that "committed" is there.
+        try (Connection c = db.connect()) {
+          c.setAutoCommit(false);
+          try (Statement st = c.createStatement()) {
+            st.execute("ALTER TABLE job_usage_away RENAME TO job_usage");
+          }
+          node.usage.writeInTransaction(c, List.of(usageRecord(String.format("job_rt%014d", 3), Instant.now())));
+          c.commit();
+        }
+        node.index.flush().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(10L, 10 * COST, 10L), written(db), "usage rows, their cost, and the ledger's records");
+        assertEquals(0, node.index.usageRecordsWaiting());
+      } finally {
+        node.stop();
+      }
+    }
+  }
+
   private static void handOver(JobsNode node, int i) {
     String id = String.format("job_rt%014d", i);
     Instant now = Instant.now();
     JobResource r = new JobResource(id, "job", true, "completed", null, null, "chat", Set.of(), 0, BigDecimal.ONE, 30, now, now, null,
         "org_b", "team_b", "prj_b", null, null, Map.of(), null, null, List.of(), new JobResource.Progress(1, 0, 0, 10, 20), COST, 0, true,
         0, 0, List.of(), JobResources.links(id));
-    node.index.recordRealtime(r, new JobUsageStore.UsageRecord(id, 1, "org_b", "team_b", "prj_b", "chat", "prv_rt", "m-rt",
-        JobUsageStore.REALTIME, null, null, "{}", "completed", 1, 0, 10, 20, 2_433_333, COST, now, now));
+    node.index.recordRealtime(r, usageRecord(id, now));
+  }
+
+  private static JobUsageStore.UsageRecord usageRecord(String jobId, Instant at) {
+    return new JobUsageStore.UsageRecord(jobId, 1, "org_b", "team_b", "prj_b", "chat", "prv_rt", "m-rt", JobUsageStore.REALTIME, null, null,
+        "{}", "completed", 1, 0, 10, 20, 2_433_333, COST, at, at);
   }
 
   private static List<Long> written(TestDatabase db) throws Exception {
