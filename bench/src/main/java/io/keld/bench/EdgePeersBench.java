@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * keepalive proxy, through the Portkey OSS gateway (Node.js, pinned in {@code bench/peers/portkey}),
  * and through a Keld node's real-time path (PostgreSQL, a project key, a book quote, a budget lease;
  * the mock registered as a provider through the Trade API), and through "Pekko HTTP alone" (a
- * {@link BarePekkoProxy} in the Keld node's ActorSystem: the stack's own floor, none of Keld's work).
+ * {@link BarePekkoProxy} in the Keld node's ActorSystem: the stack used plainly, none of Keld's work).
  * The load generator is wrk, a separate
  * process: one connection (p50, p99, p99.9) and 64 connections (throughput, p99), each target in turn,
  * the order rotated every round, each warmed first. Then streaming: an SSE mock (nginx's echo module:
@@ -278,11 +278,11 @@ final class EdgePeersBench {
           .figure("pekko_cpu_us_per_request_64_without_jit", Math.round(pekko.loadedCpuMicrosWithoutJit / Math.max(1, pekko.loadedRequests)))
           .figure("pekko_switches_per_request_1", round2(pekko.oneConnectionSwitches / Math.max(1, pekko.oneConnectionRequests)))
           .figure("pekko_switches_per_request_64", round2(pekko.loadedSwitches / Math.max(1, pekko.loadedRequests)));
-      report.line(String.format(Locale.ROOT, "The stack alone (\"Pekko HTTP alone\": Pekko HTTP's server handing each request as it came to "
+      report.line(String.format(Locale.ROOT, "A plain Pekko HTTP proxy (\"Pekko HTTP alone\": Pekko HTTP's server handing each request as it came to "
               + "its pooled client, in the Keld node's JVM and ActorSystem, none of Keld's work): added p50 %+d µs, %,.0f requests/s "
               + "(%.2f× nginx's), %.0f µs of CPU a request at %d connections (%.0f without the JIT), %.1f context switches a request at one "
-              + "connection. That is what the chosen stack costs before Keld does anything; Keld's own work adds %+d µs of p50 and %+.0f µs "
-              + "of CPU a request on top of it.",
+              + "connection. Keld's own work (key, quote, budget lease, usage record, routing) adds %+d µs of p50 and %+.0f µs "
+              + "of CPU a request over it.",
           pekkoAddedP50, pekko.rps(), pekko.rps() / nginx.rps(), pekko.loadedCpuMicros / Math.max(1, pekko.loadedRequests), CONNECTIONS,
           pekko.loadedCpuMicrosWithoutJit / Math.max(1, pekko.loadedRequests), pekko.oneConnectionSwitches / Math.max(1, pekko.oneConnectionRequests),
           keld.oneConnection.percentile(50) - pekko.oneConnection.percentile(50),
