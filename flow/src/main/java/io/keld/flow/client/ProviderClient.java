@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -274,10 +275,20 @@ public final class ProviderClient {
    * whenever a new timeout becomes its earliest (once a request, at one connection).
    */
   private <T> CompletableFuture<T> timeLimited(CompletableFuture<T> future, long millis) {
-    Cancellable timer = scheduler.scheduleOnce(Duration.ofMillis(millis), () -> future.completeExceptionally(new TimeoutException()), dispatcher);
+    // Pekko's scheduler takes delays up to about 248 days (Int.MaxValue ticks of 10 ms), and none once
+    // the system is shutting down: then the JDK's timer does it.
+    if (millis > MAX_SCHEDULED_MILLIS) return future.orTimeout(millis, TimeUnit.MILLISECONDS);
+    Cancellable timer;
+    try {
+      timer = scheduler.scheduleOnce(Duration.ofMillis(millis), () -> future.completeExceptionally(new TimeoutException()), dispatcher);
+    } catch (IllegalStateException shuttingDown) {
+      return future.orTimeout(millis, TimeUnit.MILLISECONDS);
+    }
     future.whenComplete((value, failure) -> timer.cancel());
     return future;
   }
+
+  private static final long MAX_SCHEDULED_MILLIS = Duration.ofDays(200).toMillis();
 
   private CompletionStage<Forwarded> answer(int at, boolean stream, HttpResponse response, long deadlineNanos, long started) {
     StatusCode status = response.status();
