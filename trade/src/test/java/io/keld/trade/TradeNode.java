@@ -108,10 +108,12 @@ final class TradeNode implements HttpNode {
   /** Starts a node on a fresh PostgreSQL database, its config {@code tuned} from the tests' default. */
   static OnPostgres onPostgres(java.util.function.UnaryOperator<Config> tuned) {
     TestDatabase db = TestDatabase.postgres();
+    TradeNode node = null;
     try {
-      TradeNode node = startReady(tuned.apply(config(db)));
+      node = startReady(tuned.apply(config(db)));
       return new OnPostgres(db, node, new ApiClient(node), node.bootstrapKey().orElseThrow().secret());
     } catch (RuntimeException | Error e) {
+      if (node != null) node.stop();
       db.close();
       throw e;
     }

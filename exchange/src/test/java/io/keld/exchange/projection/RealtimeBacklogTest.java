@@ -70,6 +70,9 @@ class RealtimeBacklogTest {
         }
         for (int i = 0; i < 10; i++) handOver(node, i);
         assertThrows(ExecutionException.class, () -> node.index.flush().toCompletableFuture().get(60, TimeUnit.SECONDS));
+        // A failed batch is put back whole (the index's own tick may be holding it for another try).
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (node.index.usageRecordsWaiting() != 10 && System.nanoTime() < until) Thread.sleep(5);
         assertEquals(10, node.index.usageRecordsWaiting(), "a failed batch is put back whole");
         // One transaction, so the index's own tick cannot write before the record that "committed" is there.
         try (Connection c = db.connect()) {
