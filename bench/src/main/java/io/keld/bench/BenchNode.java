@@ -82,7 +82,14 @@ final class BenchNode {
     }
   }
 
+  /** The benchmark database server's CPU and WAL counters now, or null (see {@link PostgresCounters}). */
+  static PostgresCounters postgresCounters() {
+    return PostgresCounters.now(env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench"), env("KELD_BENCH_DB_USER", "postgres"),
+        env("KELD_BENCH_DB_PASSWORD", ""));
+  }
+
   private static String env(String name, String fallback) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? fallback : v;
-  }}
+  }
+}

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keld.atlas.keys.KeyStore;
 import io.keld.atlas.tenancy.Organization;
+import io.keld.exchange.ixp.JobIndex;
 import io.keld.ixp.auth.Principal.OrgKind;
 import io.keld.ixp.auth.Role;
 import io.keld.node.KeldNode;
@@ -81,6 +82,10 @@ final class EdgePeersBench {
     double loadedCpuMicros;
     double loadedCpuMicrosWithoutJit;
     double loadedSwitches;
+    /** PostgreSQL's CPU and WAL over the loaded phases (null figures where it could not be read). */
+    double loadedPostgresCpuMicros;
+    double loadedWalBytes;
+    long loadedPostgresRequests;
 
     double rps() {
       return loadedSeconds == 0 ? 0 : loadedRequests / loadedSeconds;
@@ -162,12 +167,21 @@ final class EdgePeersBench {
       }
       for (Target t : rotated(targets, r + 1)) {
         Wrk.Run many;
+        PostgresCounters dbBefore = BenchNode.postgresCounters();
         ProcessCounters before = ProcessCounters.now();
         try (PhaseRecording rec = PhaseRecording.start(t.name() + "-" + CONNECTIONS + "-connections-round-" + (r + 1))) {
           many = wrk.run(t, 2, CONNECTIONS, loadSeconds);
         }
         ProcessCounters after = ProcessCounters.now();
+        // Keld writes a phase's usage within its flush interval (100 ms) of the phase's end: wait that out.
+        Thread.sleep(2 * JobIndex.FLUSH_INTERVAL.toMillis());
+        PostgresCounters dbAfter = BenchNode.postgresCounters();
         Figures f = figures.get(t.name());
+        if (dbBefore != null && dbAfter != null) {
+          f.loadedPostgresCpuMicros += dbAfter.cpuMicrosPerRequest(dbBefore, many.requests()) * many.requests();
+          f.loadedWalBytes += dbAfter.walBytesPerRequest(dbBefore, many.requests()) * many.requests();
+          f.loadedPostgresRequests += many.requests();
+        }
         f.loadedCpuMicros += after.cpuMicrosPerRequest(before, many.requests()) * many.requests();
         f.loadedCpuMicrosWithoutJit += after.cpuMicrosPerRequestWithoutJit(before, many.requests()) * many.requests();
         f.loadedSwitches += after.voluntarySwitchesPerRequest(before, many.requests()) * many.requests();
@@ -176,10 +190,13 @@ final class EdgePeersBench {
         f.loadedSeconds += many.seconds();
         f.non2xx += many.non2xx();
         f.socketErrors += many.socketErrors();
-        log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU (%.0f without the JIT) and %.1f context switches a request",
+        log("round %d/%d, %d connections, %s: %.0f requests/s, p99 %d µs; this JVM: %.0f µs CPU (%.0f without the JIT) and %.1f context switches a request; "
+                + "PostgreSQL: %.0f µs CPU and %.0f bytes of WAL a request",
             r + 1, rounds, CONNECTIONS, t.name(), many.requests() / many.seconds(), many.latency().percentile(99),
             after.cpuMicrosPerRequest(before, many.requests()), after.cpuMicrosPerRequestWithoutJit(before, many.requests()),
-            after.voluntarySwitchesPerRequest(before, many.requests()));
+            after.voluntarySwitchesPerRequest(before, many.requests()),
+            dbBefore == null || dbAfter == null ? Double.NaN : dbAfter.cpuMicrosPerRequest(dbBefore, many.requests()),
+            dbBefore == null || dbAfter == null ? Double.NaN : dbAfter.walBytesPerRequest(dbBefore, many.requests()));
       }
       for (Target t : rotated(targets, r + 2)) {
         StreamClient.Result s = StreamClient.timeToFirstByte(t, STREAM_REQUEST, r == 0 ? streamsPerRound / 5 : 0, streamsPerRound);
@@ -247,6 +264,8 @@ final class EdgePeersBench {
         .figure("keld_ttfb_added_p50_us", ttfbAdded)
         .figure("keld_cpu_us_per_request_64", Math.round(keld.loadedCpuMicros / Math.max(1, keld.loadedRequests)))
         .figure("keld_cpu_us_per_request_64_without_jit", Math.round(keld.loadedCpuMicrosWithoutJit / Math.max(1, keld.loadedRequests)))
+        .figure("keld_postgres_cpu_us_per_request_64", Math.round(keld.loadedPostgresCpuMicros / Math.max(1, keld.loadedPostgresRequests)))
+        .figure("keld_wal_bytes_per_request_64", Math.round(keld.loadedWalBytes / Math.max(1, keld.loadedPostgresRequests)))
         .figure("keld_switches_per_request_1", round2(keld.oneConnectionSwitches / Math.max(1, keld.oneConnectionRequests)))
         .figure("keld_switches_per_request_64", round2(keld.loadedSwitches / Math.max(1, keld.loadedRequests)))
         .figure("keld_budget_spent_micro_usd", balance.spentMicroUsd()).figure("keld_usage_cost_micro_usd", balance.usageMicroUsd())
@@ -294,6 +313,11 @@ final class EdgePeersBench {
         keld.loadedCpuMicros / Math.max(1, keld.loadedRequests), CONNECTIONS, keld.loadedCpuMicrosWithoutJit / Math.max(1, keld.loadedRequests),
         keld.oneConnectionSwitches / Math.max(1, keld.oneConnectionRequests),
         keld.loadedSwitches / Math.max(1, keld.loadedRequests), CONNECTIONS));
+    if (keld.loadedPostgresRequests > 0) {
+      report.line(String.format(Locale.ROOT, "PostgreSQL, on the same cores, for Keld's requests at %d connections (its processes' CPU and the WAL "
+              + "it wrote, from just before each phase to two flush intervals after it): %.0f µs of CPU and %,.0f bytes of WAL a request.",
+          CONNECTIONS, keld.loadedPostgresCpuMicros / keld.loadedPostgresRequests, keld.loadedWalBytes / keld.loadedPostgresRequests));
+    }
     report.line(String.format(Locale.ROOT, "Budget check after the run (leases settled, no usage record waiting: %,d waited when the last "
             + "request ended, written %d s later): the project's budget shows %,d micro-USD spent; its %,d usage records sum to %,d micro-USD: %s.",
         balance.waitingAtEnd(), balance.drainSeconds(), balance.spentMicroUsd(), balance.records(), balance.usageMicroUsd(),

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.keld.exchange.ixp.JobIndex;
-import io.keld.exchange.ixp.JobResources;
+import io.keld.exchange.ixp.RealtimeJob;
 import io.keld.exchange.jobs.Backup;
 import io.keld.exchange.jobs.JobStreams;
 import io.keld.exchange.jobs.JobUsageStore;
@@ -19,7 +19,6 @@ import io.keld.flow.client.Forwarded;
 import io.keld.flow.client.ProviderClient;
 import io.keld.ixp.Ids;
 import io.keld.ixp.Money;
-import io.keld.ixp.jobs.JobResource;
 import io.keld.ixp.jobs.WireMoney;
 import io.keld.marketplace.book.Bid;
 import io.keld.marketplace.book.Quote;
@@ -32,7 +31,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -202,19 +200,12 @@ final class RealtimePath {
     Instant ended = clock.instant();
     long cost = Money.costMicroUsd(in + out, choice.pricePerMtok());
     boolean answered = state.equals("completed");
-    JobResource.Leg leg = new JobResource.Leg(1, choice.kind(), choice.providerId(), choice.model(), WireMoney.usd(choice.pricePerMtok()),
-        call.receivedAt(), call.deadline(), answered ? 1 : 0, answered ? 0 : 1, in, out, cost, null);
-    List<JobResource.TimelineEntry> timeline = List.of(
-        new JobResource.TimelineEntry(call.receivedAt(), "admitted", "admitted", null),
-        new JobResource.TimelineEntry(call.receivedAt(), "running", "started", null),
-        new JobResource.TimelineEntry(ended, state, state, reason));
-    JobResource r = new JobResource(jobId, "job", true, state, reason, null, call.useCase(), call.models(), 0,
-        WireMoney.usd(call.ceilingPerMtok()), call.estimatedTokens(), call.receivedAt(), call.deadline(), null, call.project().orgId(),
-        call.project().teamId(), call.project().id(), null, null, Map.of(), null, leg, List.of(leg),
-        new JobResource.Progress(answered ? 1 : 0, answered ? 0 : 1, 0, in, out), cost, 0, true, 0, 0, timeline, JobResources.links(jobId));
+    RealtimeJob job = new RealtimeJob(jobId, call.project().orgId(), call.project().teamId(), call.project().id(), call.useCase(), state, reason,
+        call.models(), call.ceilingPerMtok(), call.estimatedTokens(), call.receivedAt(), call.deadline(), ended, choice.kind(),
+        choice.providerId(), choice.model(), choice.pricePerMtok(), in, out, cost);
     JobUsageStore.UsageRecord usage = new JobUsageStore.UsageRecord(jobId, 1, call.project().orgId(), call.project().teamId(),
         call.project().id(), call.useCase(), choice.providerId(), choice.model(), JobUsageStore.REALTIME, null, null, "{}", state, 1, answered ? 0 : 1,
         in, out, choice.pricePerMtok(), cost, call.receivedAt(), ended);
-    index.recordRealtime(r, usage);
+    index.recordRealtime(job, usage);
   }
 }

@@ -59,13 +59,21 @@ public final class JobIndex {
   /** A batch slower than this is worth an operator's look (the database is behind the edge). */
   private static final long SLOW_BATCH_NANOS = Duration.ofSeconds(2).toNanos();
 
-  /** A job's row: the resource and what lists filter on. {@code version} is the entity's sequence number (1 for real-time jobs). */
+  /**
+   * A job's row: the resource and what lists filter on. {@code version} is the entity's sequence number
+   * (1 for real-time jobs). A real-time job's row also has the facts its resource is built from
+   * ({@code realtimeJob}, null for a deadline job): those are what is stored.
+   */
   public record Row(String jobId, String orgId, String teamId, String projectId, String useCase, String state, boolean realtime,
-      Instant submittedAt, long version, JobResource resource) {
+      Instant submittedAt, long version, JobResource resource, RealtimeJob realtimeJob) {
 
     /** A deadline job's row, from its view after the event {@code version}. */
     public static Row of(JobResource r, long version) {
-      return new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), false, r.submittedAt(), version, r);
+      return new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), false, r.submittedAt(), version, r, null);
+    }
+
+    static Row of(RealtimeJob j) {
+      return new Row(j.id(), j.orgId(), j.teamId(), j.projectId(), j.useCase(), j.state(), true, j.submittedAt(), 1, j.resource(), j);
     }
   }
 
@@ -103,8 +111,8 @@ public final class JobIndex {
   }
 
   /** A finished real-time job and its usage record, written with the next batch. */
-  public void recordRealtime(JobResource r, JobUsageStore.UsageRecord usageRecord) {
-    pending.put(r.id(), new Row(r.id(), r.organizationId(), r.teamId(), r.projectId(), r.useCase(), r.state(), true, r.submittedAt(), 1, r));
+  public void recordRealtime(RealtimeJob job, JobUsageStore.UsageRecord usageRecord) {
+    pending.put(job.id(), Row.of(job));
     if (usageRecord != null) {
       pendingUsage.add(usageRecord);
       pendingUsageCount.incrementAndGet();
@@ -278,24 +286,24 @@ public final class JobIndex {
   /**
    * Real-time jobs are written once, under fresh ids: one plain batched insert (which the PostgreSQL
    * driver sends as multi-row statements), and for rows of a batch that failed before, an insert that
-   * skips a row already there.
+   * skips a row already there. A row holds the job's facts ({@code realtime_json}), not its resource.
    */
   private int insertRealtime(Connection c, List<Row> rows) throws SQLException {
     if (rows.isEmpty()) return 0;
     List<Row> again = rows.stream().filter(r -> retried.contains(r.jobId())).toList();
     List<Row> fresh = rows.stream().filter(r -> !retried.contains(r.jobId())).toList();
-    String columns = "INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, realtime, submitted_at, version, resource_json) ";
+    String columns = "INSERT INTO ixp_jobs (job_id, org_id, team_id, project_id, use_case, state, realtime, submitted_at, version, realtime_json) ";
     try (PreparedStatement insert = c.prepareStatement(columns + "VALUES (?,?,?,?,?,?,?,?,?,?)");
         PreparedStatement insertIfMissing = c.prepareStatement(columns + "SELECT ?,?,?,?,?,?,?,?,?,? "
             + "WHERE NOT EXISTS (SELECT 1 FROM ixp_jobs WHERE job_id = ?)")) {
       for (Row r : fresh) {
         Sql.bind(insert, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
-            r.version(), json(r.resource()));
+            r.version(), r.realtimeJob().storedJson());
         insert.addBatch();
       }
       for (Row r : again) {
         Sql.bind(insertIfMissing, r.jobId(), r.orgId(), r.teamId(), r.projectId(), r.useCase(), r.state(), r.realtime(), r.submittedAt(),
-            r.version(), json(r.resource()), r.jobId());
+            r.version(), r.realtimeJob().storedJson(), r.jobId());
         insertIfMissing.addBatch();
       }
       if (!fresh.isEmpty()) insert.executeBatch();
@@ -355,16 +363,32 @@ public final class JobIndex {
     }
   }
 
+  /** A row as read: a deadline job's resource as stored, or a real-time job's built from its facts (rows from before V18 hold its resource). */
   private static Row row(ResultSet rs) throws SQLException {
+    String jobId = rs.getString("job_id");
+    String orgId = rs.getString("org_id");
+    String teamId = rs.getString("team_id");
+    String projectId = rs.getString("project_id");
+    String useCase = rs.getString("use_case");
+    String state = rs.getString("state");
+    String resourceJson = rs.getString("resource_json");
+    String realtimeJson = rs.getString("realtime_json");
     JobResource resource;
+    RealtimeJob realtimeJob = null;
     try {
-      resource = JsonBodies.MAPPER.readValue(rs.getString("resource_json"), JobResource.class);
+      if (resourceJson != null) {
+        resource = JsonBodies.MAPPER.readValue(resourceJson, JobResource.class);
+      } else if (realtimeJson != null) {
+        realtimeJob = RealtimeJob.fromRow(jobId, orgId, teamId, projectId, useCase, state, realtimeJson);
+        resource = realtimeJob.resource();
+      } else {
+        throw new SQLException("job " + jobId + " has an index row with neither a resource nor a real-time job's facts");
+      }
     } catch (JsonProcessingException e) {
-      throw new SQLException("job " + rs.getString("job_id") + " has an unreadable index row", e);
+      throw new SQLException("job " + jobId + " has an unreadable index row", e);
     }
-    return new Row(rs.getString("job_id"), rs.getString("org_id"), rs.getString("team_id"), rs.getString("project_id"),
-        rs.getString("use_case"), rs.getString("state"), rs.getBoolean("realtime"), Sql.instant(rs, "submitted_at"), rs.getLong("version"),
-        resource);
+    return new Row(jobId, orgId, teamId, projectId, useCase, state, rs.getBoolean("realtime"), Sql.instant(rs, "submitted_at"),
+        rs.getLong("version"), resource, realtimeJob);
   }
 
   private static String json(JobResource r) {

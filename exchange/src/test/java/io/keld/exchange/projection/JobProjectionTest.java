@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
-import io.keld.exchange.ixp.JobResources;
+import io.keld.exchange.ixp.RealtimeJob;
 import io.keld.exchange.jobs.JobEvent;
 import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.projection.JobFixtures.JobEvents;
@@ -15,7 +15,6 @@ import io.keld.kit.projection.TagProjection;
 import io.keld.kit.sql.Sql;
 import io.keld.testkit.ModuleNode;
 import io.keld.testkit.TestDatabase;
-import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -26,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.persistence.query.EventEnvelope;
@@ -246,11 +244,9 @@ class JobProjectionTest {
     }
   }
 
-  private static JobResource realtimeJob() {
+  private static RealtimeJob realtimeJob() {
     Instant now = Instant.now();
-    JobResource.Progress progress = new JobResource.Progress(1, 0, 0, 10, 20);
-    return new JobResource("job_rt00000000000001", "job", true, "completed", null, null, "chat", Set.of(), 0, BigDecimal.ONE, 30, now, now,
-        null, "org_p", "team_p", "prj_p", null, null, Map.of(), null, null, List.of(), progress, 30, 0, true, 0, 0, List.of(),
-        JobResources.links("job_rt00000000000001"));
+    return new RealtimeJob("job_rt00000000000001", "org_p", "team_p", "prj_p", "chat", "completed", null, Set.of(), 1_000_000, 30, now, now,
+        now, "fill", "prv_rt", "m-rt", 1_000_000, 10, 20, 30);
   }
 }

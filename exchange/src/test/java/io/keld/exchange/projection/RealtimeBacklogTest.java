@@ -3,19 +3,16 @@ package io.keld.exchange.projection;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.keld.exchange.ixp.JobResources;
+import io.keld.exchange.ixp.RealtimeJob;
 import io.keld.exchange.jobs.JobUsageStore;
-import io.keld.ixp.jobs.JobResource;
 import io.keld.testkit.ModuleNode;
 import io.keld.testkit.TestDatabase;
-import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -95,10 +92,9 @@ class RealtimeBacklogTest {
   private static void handOver(JobsNode node, int i) {
     String id = String.format("job_rt%014d", i);
     Instant now = Instant.now();
-    JobResource r = new JobResource(id, "job", true, "completed", null, null, "chat", Set.of(), 0, BigDecimal.ONE, 30, now, now, null,
-        "org_b", "team_b", "prj_b", null, null, Map.of(), null, null, List.of(), new JobResource.Progress(1, 0, 0, 10, 20), COST, 0, true,
-        0, 0, List.of(), JobResources.links(id));
-    node.index.recordRealtime(r, usageRecord(id, now));
+    RealtimeJob job = new RealtimeJob(id, "org_b", "team_b", "prj_b", "chat", "completed", null, Set.of(), 1_000_000, 30, now, now, now, "fill",
+        "prv_rt", "m-rt", 2_433_333, 10, 20, COST);
+    node.index.recordRealtime(job, usageRecord(id, now));
   }
 
   private static JobUsageStore.UsageRecord usageRecord(String jobId, Instant at) {
