@@ -445,7 +445,7 @@ final class EdgePeersBench {
 
     private long[] usage() throws Exception {
       try (Connection c = node.database().dataSource().getConnection();
-          PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(cost_micro_usd), 0), count(*) FROM job_usage WHERE project_id = ?")) {
+          PreparedStatement ps = c.prepareStatement("SELECT coalesce(sum(cost_micro_usd), 0), count(*) FROM usage_records WHERE project_id = ? AND source = 'keld'")) {
         ps.setString(1, enterprise.projectId());
         try (ResultSet rs = ps.executeQuery()) {
           rs.next();

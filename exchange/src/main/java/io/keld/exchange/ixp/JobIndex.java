@@ -234,7 +234,7 @@ public final class JobIndex {
         steps[0] = System.nanoTime();
         int rows = insertRealtime(c, batch);
         steps[1] = System.nanoTime();
-        usage.writeInTransaction(c, usageBatch, retriedUsage::contains);
+        usage.writeRealtimeInTransaction(c, usageBatch, retriedUsage::contains);
         steps[2] = System.nanoTime();
         return rows;
       });

@@ -28,8 +28,9 @@ import java.util.TreeMap;
  * The usage records settled jobs emit for the spend ledger ({@code job_usage}): one per provider leg,
  * with that leg's exact tokens and its cost at the price paid, each with its spend-ledger record in
  * the same transaction. Writing a job twice changes nothing. A deadline job's rows are a projection
- * of its journal ({@code exchange/.../projection/JobProjection}); a real-time job's are written in
- * batches by the edge ({@code ixp/JobIndex}).
+ * of its journal ({@code exchange/.../projection/JobProjection}). A real-time job's one record goes to
+ * the ledger only (source {@code keld}, event {@code <job id>/1}), written in batches by the edge
+ * ({@code ixp/JobIndex}); rows of {@code job_usage} with leg kind {@code realtime} are from before that.
  */
 public final class JobUsageStore {
 
@@ -84,18 +85,22 @@ public final class JobUsageStore {
   }
 
   /**
-   * Like {@link #writeInTransaction(Connection, List)} for records under fresh ids, of which only
-   * those {@code mayBeThere} can have been written before (their batch failed, perhaps after its
-   * commit): only those are looked up. A lookup of every record, by a few hundred ids a query, made
-   * each real-time batch scan {@code job_usage} whenever PostgreSQL had no statistics for it yet
-   * (a table that never saw ANALYZE: 35 s for a batch of 5,000 once it held 180,000 rows).
+   * A real-time job's usage, within the caller's transaction: its spend-ledger record only. Its row
+   * in {@code job_usage} would repeat that record in the same transaction, and the edge's usage is
+   * the database's busiest write (a quarter of what PostgreSQL spent on it). The records are under
+   * fresh ids, of which only those {@code mayBeThere} (their batch failed, perhaps after its commit)
+   * can be in the ledger already: only those are checked; the others go in without a look-up (one
+   * that is there after all fails the transaction on the ledger's unique key, and the batch is tried
+   * again with every record checked). Looking up every record, a few hundred ids a query, once made
+   * each batch scan {@code job_usage} wherever PostgreSQL had no statistics for it yet (35 s for a
+   * batch of 5,000 once it held 180,000 rows).
    */
-  public int writeInTransaction(Connection tx, List<UsageRecord> records, Predicate<UsageRecord> mayBeThere) throws SQLException {
-    List<UsageRecord> again = new ArrayList<>();
-    List<UsageRecord> fresh = new ArrayList<>(records.size());
-    for (UsageRecord r : records) (mayBeThere.test(r) ? again : fresh).add(r);
-    if (!again.isEmpty()) fresh.addAll(withoutExisting(tx, again));
-    return write(tx, fresh);
+  public void writeRealtimeInTransaction(Connection tx, List<UsageRecord> records, Predicate<UsageRecord> mayBeThere) throws SQLException {
+    List<io.keld.atlas.spend.ledger.UsageRecord> again = new ArrayList<>();
+    List<io.keld.atlas.spend.ledger.UsageRecord> fresh = new ArrayList<>(records.size());
+    for (UsageRecord r : records) (mayBeThere.test(r) ? again : fresh).add(ledgerRecord(r));
+    if (!fresh.isEmpty()) ledger.appendNewInTransaction(tx, fresh);
+    if (!again.isEmpty()) ledger.appendInTransaction(tx, again);
   }
 
   private int write(Connection tx, List<UsageRecord> fresh) throws SQLException {

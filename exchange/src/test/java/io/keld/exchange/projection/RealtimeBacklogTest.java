@@ -41,8 +41,8 @@ class RealtimeBacklogTest {
         CompletableFuture<Integer> first = node.index.flush().toCompletableFuture();
         for (int i = JOBS; i < JOBS + 100; i++) handOver(node, i); // while the first drain runs
         node.index.flush().toCompletableFuture().get(120, TimeUnit.SECONDS);
-        assertEquals(List.of((long) JOBS + 100, (JOBS + 100) * COST, (long) JOBS + 100), written(db),
-            "usage rows, their cost, and the ledger's records, right after the second flush returned");
+        assertEquals(List.of((long) JOBS + 100, (long) JOBS + 100, (JOBS + 100) * COST, (JOBS + 100) * COST, 0L), written(db),
+            "index rows, ledger records, their cost, the rollups' cost and job_usage rows, right after the second flush returned");
         assertEquals(0, node.index.usageRecordsWaiting());
         first.get(10, TimeUnit.SECONDS);
       } finally {
@@ -53,7 +53,7 @@ class RealtimeBacklogTest {
 
   /**
    * A batch whose write fails may have committed all the same (only the answer lost): its records
-   * are then looked up before they are written again, and none is written twice or lost. The usage
+   * are then looked up before they are written again, and none is written twice or lost. The ledger's
    * table is away while the first writes run; when it is back, one job's record is already there,
    * written by the same store, as that lost commit would have left it.
    */
@@ -63,7 +63,7 @@ class RealtimeBacklogTest {
       JobsNode node = JobsNode.start(ModuleNode.config(db), false);
       try {
         try (Connection c = db.connect(); Statement st = c.createStatement()) {
-          st.execute("ALTER TABLE job_usage RENAME TO job_usage_away");
+          st.execute("ALTER TABLE usage_records RENAME TO usage_records_away");
         }
         for (int i = 0; i < 10; i++) handOver(node, i);
         assertThrows(ExecutionException.class, () -> node.index.flush().toCompletableFuture().get(60, TimeUnit.SECONDS));
@@ -75,13 +75,14 @@ class RealtimeBacklogTest {
         try (Connection c = db.connect()) {
           c.setAutoCommit(false);
           try (Statement st = c.createStatement()) {
-            st.execute("ALTER TABLE job_usage_away RENAME TO job_usage");
+            st.execute("ALTER TABLE usage_records_away RENAME TO usage_records");
           }
-          node.usage.writeInTransaction(c, List.of(usageRecord(String.format("job_rt%014d", 3), Instant.now())));
+          node.usage.writeRealtimeInTransaction(c, List.of(usageRecord(String.format("job_rt%014d", 3), Instant.now())), r -> false);
           c.commit();
         }
         node.index.flush().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        assertEquals(List.of(10L, 10 * COST, 10L), written(db), "usage rows, their cost, and the ledger's records");
+        assertEquals(List.of(10L, 10L, 10 * COST, 10 * COST, 0L), written(db),
+            "index rows, ledger records, their cost, the rollups' cost and job_usage rows");
         assertEquals(0, node.index.usageRecordsWaiting());
       } finally {
         node.stop();
@@ -104,12 +105,14 @@ class RealtimeBacklogTest {
 
   private static List<Long> written(TestDatabase db) throws Exception {
     try (Connection c = db.connect();
-        PreparedStatement ps = c.prepareStatement("SELECT (SELECT count(*) FROM job_usage WHERE project_id = 'prj_b'), "
-            + "(SELECT coalesce(sum(cost_micro_usd), 0) FROM job_usage WHERE project_id = 'prj_b'), "
-            + "(SELECT count(*) FROM usage_records WHERE project_id = 'prj_b')");
+        PreparedStatement ps = c.prepareStatement("SELECT (SELECT count(*) FROM ixp_jobs WHERE project_id = 'prj_b'), "
+            + "(SELECT count(*) FROM usage_records WHERE project_id = 'prj_b'), "
+            + "(SELECT coalesce(sum(cost_micro_usd), 0) FROM usage_records WHERE project_id = 'prj_b'), "
+            + "(SELECT coalesce(sum(cost_micro_usd), 0) FROM usage_rollup_hourly WHERE project_id = 'prj_b'), "
+            + "(SELECT count(*) FROM job_usage WHERE project_id = 'prj_b')");
         ResultSet rs = ps.executeQuery()) {
       rs.next();
-      return List.of(rs.getLong(1), rs.getLong(2), rs.getLong(3));
+      return List.of(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5));
     }
   }
 }

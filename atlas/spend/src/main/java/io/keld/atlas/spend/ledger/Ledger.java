@@ -97,6 +97,38 @@ public final class Ledger {
     return new Appended(fresh.size(), records.size() - fresh.size());
   }
 
+  /**
+   * Appends records the caller knows are not in the ledger (fresh ids, or looked up already), within
+   * its transaction: on PostgreSQL one COPY straight into the table, with no staging table, no
+   * duplicate check and no TRUNCATE (on the edge's busiest path those were half of what PostgreSQL
+   * spent on the ledger). A record that is there after all breaks the unique key and fails the
+   * transaction, which the caller then retries with {@link #appendInTransaction}, so nothing is written
+   * twice. Records given twice in {@code records} are written once.
+   */
+  public Appended appendNewInTransaction(Connection tx, List<UsageRecord> records) throws SQLException {
+    Map<String, UsageRecord> unique = new LinkedHashMap<>();
+    for (UsageRecord r : records) {
+      validate(r);
+      Columns.fit(r);
+      unique.putIfAbsent(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId, r);
+    }
+    List<UsageRecord> fresh = new ArrayList<>(unique.values());
+    if (fresh.isEmpty()) return new Appended(0, 0);
+    boolean postgres = isPostgres(tx);
+    Instant now = clock.instant();
+    if (postgres) {
+      for (int from = 0; from < fresh.size(); from += COPY_CHUNK) {
+        copyChunk(tx, "usage_records", fresh.subList(from, Math.min(fresh.size(), from + COPY_CHUNK)), now.toString());
+      }
+    } else {
+      for (int from = 0; from < fresh.size(); from += ROWS_PER_INSERT) {
+        insert(tx, fresh.subList(from, Math.min(fresh.size(), from + ROWS_PER_INSERT)), now);
+      }
+    }
+    rollUp(tx, fresh, postgres);
+    return new Appended(fresh.size(), records.size() - fresh.size());
+  }
+
   /** Which record: the ledger's idempotency key. */
   public record EntryKey(String orgId, String source, String sourceEventId) {}
 
@@ -283,7 +315,7 @@ public final class Ledger {
     }
     // In chunks, so a million-row import never becomes one gigabyte string.
     for (int from = 0; from < rows.size(); from += COPY_CHUNK) {
-      copyChunk(tx, rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
+      copyChunk(tx, "usage_staging", rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
     }
     Set<String> written = new HashSet<>();
     try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
@@ -304,7 +336,7 @@ public final class Ledger {
 
   private static final int COPY_CHUNK = 10_000;
 
-  private static void copyChunk(Connection tx, List<UsageRecord> rows, String ingested) throws SQLException {
+  private static void copyChunk(Connection tx, String table, List<UsageRecord> rows, String ingested) throws SQLException {
     StringBuilder b = new StringBuilder(rows.size() * 400);
     for (UsageRecord r : rows) {
       field(b, r.orgId).field(b, r.source).field(b, r.sourceEventId).field(b, r.teamId).field(b, r.projectId);
@@ -321,9 +353,9 @@ public final class Ledger {
     }
     try {
       tx.unwrap(PGConnection.class).getCopyAPI()
-          .copyIn("COPY usage_staging (" + COLUMNS + ") FROM STDIN", new StringReader(b.toString()));
+          .copyIn("COPY " + table + " (" + COLUMNS + ") FROM STDIN", new StringReader(b.toString()));
     } catch (IOException e) {
-      throw new SQLException("COPY into the ledger's staging table failed: " + e.getMessage(), e);
+      throw new SQLException("COPY into " + table + " failed: " + e.getMessage(), e);
     }
   }
 
