@@ -278,7 +278,7 @@ public final class JobIndex {
     long now = System.nanoTime();
     if (now - last < Duration.ofMinutes(1).toNanos() || !lastSlowWarningNanos.compareAndSet(last, now)) return;
     log.warn("Writing {} real-time job rows and {} usage records took {} ms (waiting for a thread and a connection {} ms, index rows {} ms, "
-        + "usage and ledger {} ms, commit {} ms); {} rows and {} records wait", rows, records, tookNanos / 1_000_000,
+        + "ledger records {} ms, commit {} ms); {} rows and {} records wait", rows, records, tookNanos / 1_000_000,
         (steps[0] - started) / 1_000_000, (steps[1] - steps[0]) / 1_000_000, (steps[2] - steps[1]) / 1_000_000, (ended - steps[2]) / 1_000_000,
         pending.size(), pendingUsageCount.get());
   }

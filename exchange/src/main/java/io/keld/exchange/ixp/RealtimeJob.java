@@ -1,6 +1,8 @@
 package io.keld.exchange.ixp;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
 import io.keld.ixp.jobs.JobResource;
 import io.keld.ixp.jobs.WireMoney;
 import io.keld.kit.JsonBodies;
@@ -39,6 +41,12 @@ public record RealtimeJob(String id, String orgId, String teamId, String project
         JobResources.links(id));
   }
 
+  /**
+   * Reads the stored form leniently: a member this release does not know (written by a later one, or
+   * one since removed) is skipped, so a change to the facts never makes a stored row unreadable.
+   */
+  private static final ObjectReader STORED = JsonBodies.MAPPER.readerFor(Stored.class).without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
   /** What the index row's columns do not already hold, as stored in {@code ixp_jobs.realtime_json}. */
   record Stored(String reason, Set<String> models, long ceilingPerMtok, long estimatedTokens, Instant submittedAt, Instant deadline,
       Instant endedAt, String legKind, String providerId, String model, long pricePerMtok, long inputTokens, long outputTokens,
@@ -60,7 +68,7 @@ public record RealtimeJob(String id, String orgId, String teamId, String project
    */
   static RealtimeJob fromRow(String id, String orgId, String teamId, String projectId, String useCase, String state, String storedJson)
       throws JsonProcessingException {
-    Stored s = JsonBodies.MAPPER.readValue(storedJson, Stored.class);
+    Stored s = STORED.readValue(storedJson);
     return new RealtimeJob(id, orgId, teamId, projectId, useCase, state, s.reason(), s.models(), s.ceilingPerMtok(), s.estimatedTokens(),
         s.submittedAt(), s.deadline(), s.endedAt(), s.legKind(), s.providerId(), s.model(), s.pricePerMtok(), s.inputTokens(),
         s.outputTokens(), s.costMicroUsd());

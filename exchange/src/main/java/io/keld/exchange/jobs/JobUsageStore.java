@@ -36,7 +36,7 @@ public final class JobUsageStore {
 
   private static final ObjectMapper JSON = Json.PLAIN;
 
-  /** One row of {@code job_usage}. */
+  /** One row of {@code job_usage}; for a real-time job, the record that becomes its ledger record only. */
   public record UsageRecord(String jobId, int legNo, String orgId, String teamId, String projectId, String useCase, String providerId,
       String model, String legKind, String jobCategory, String spendClass, String tagsJson, String jobState, long requests,
       long failedRequests, long inputTokens, long outputTokens, long pricePerMtok, long costMicroUsd, Instant startedAt, Instant endedAt) {}

@@ -58,7 +58,6 @@ class RealtimeJobRowTest {
           5_000_000, 258, received, received.plusSeconds(60), received.plusMillis(5), "direct", "prv_r", "m-a", 300_000, 12, 230, 73);
       JobResource failedWaiting = handOver(node, failed);
       JobResource completedWaiting = handOver(node, completed);
-      assertEquals(failed.resource(), failedWaiting, "served from the waiting batch");
       node.index.flush().toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       assertEquals(failedWaiting, get(node, failed.id()), "read from its row");

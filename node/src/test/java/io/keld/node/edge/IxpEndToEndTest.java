@@ -248,7 +248,7 @@ class IxpEndToEndTest {
     Thread.sleep(300); // the real-time job's batch
     world.awaitJobsProjected(); // and the deadline job's rows, from its journal
 
-    List<String> hits = DatabaseScan.cellsHolding(world.db, List.of(CANARY), List.of("event_journal", "ixp_jobs", "job_usage"));
+    List<String> hits = DatabaseScan.cellsHolding(world.db, List.of(CANARY), List.of("event_journal", "ixp_jobs", "job_usage", "usage_records"));
     assertTrue(hits.isEmpty(), "prompt content reached the database: " + hits);
     assertFalse(logs.list.isEmpty(), "the node logged, so the check below means something");
     for (ILoggingEvent e : List.copyOf(logs.list)) {

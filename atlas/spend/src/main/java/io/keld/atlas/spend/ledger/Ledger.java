@@ -32,7 +32,9 @@ import org.postgresql.PGConnection;
 /**
  * The spend ledger's write side: appends usage records and keeps the hourly rollup in step, in one
  * transaction. Idempotent: a record whose (organization, source, source event id) is already there
- * is counted as a duplicate and changes nothing, so a source may send the same export twice.
+ * is counted as a duplicate and changes nothing, so a source may send the same export twice. The one
+ * exception, {@link #appendNewInTransaction}, is for callers that know their records are new: there a
+ * record already present fails the transaction instead (never counted twice).
  *
  * <p>Records must be complete (mapped, priced, classified) before they come here.
  */
