@@ -62,7 +62,9 @@ public final class JobIndex {
   /**
    * A job's row: the resource and what lists filter on. {@code version} is the entity's sequence number
    * (1 for real-time jobs). A real-time job's row also has the facts its resource is built from
-   * ({@code realtimeJob}, null for a deadline job): those are what is stored.
+   * ({@code realtimeJob}, null for a deadline job): those are what is stored, and its resource is built
+   * from them when read (most real-time jobs are never read while they wait for their batch, so the
+   * request path builds none).
    */
   public record Row(String jobId, String orgId, String teamId, String projectId, String useCase, String state, boolean realtime,
       Instant submittedAt, long version, JobResource resource, RealtimeJob realtimeJob) {
@@ -73,7 +75,13 @@ public final class JobIndex {
     }
 
     static Row of(RealtimeJob j) {
-      return new Row(j.id(), j.orgId(), j.teamId(), j.projectId(), j.useCase(), j.state(), true, j.submittedAt(), 1, j.resource(), j);
+      return new Row(j.id(), j.orgId(), j.teamId(), j.projectId(), j.useCase(), j.state(), true, j.submittedAt(), 1, null, j);
+    }
+
+    /** The job as IXP shows it. */
+    @Override
+    public JobResource resource() {
+      return resource != null ? resource : realtimeJob.resource();
     }
   }
 

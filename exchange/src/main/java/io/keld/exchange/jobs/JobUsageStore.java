@@ -199,10 +199,15 @@ public final class JobUsageStore {
     r.durationMs = Duration.between(u.startedAt(), u.endedAt()).toMillis();
     r.status = u.requests() == 0 && u.failedRequests() > 0 ? "error" : "ok";
     r.serviceName = "keld";
-    try {
-      r.tags = new TreeMap<>(JSON.readValue(u.tagsJson(), new TypeReference<Map<String, String>>() {}));
-    } catch (JsonProcessingException e) {
+    // A real-time record's tags are always "{}": no parse for those, one per request on the edge.
+    if ("{}".equals(u.tagsJson())) {
       r.tags = new TreeMap<>();
+    } else {
+      try {
+        r.tags = new TreeMap<>(JSON.readValue(u.tagsJson(), new TypeReference<Map<String, String>>() {}));
+      } catch (JsonProcessingException e) {
+        r.tags = new TreeMap<>();
+      }
     }
     r.tags.put("keld.job_id", u.jobId());
     // The list cost: what the same tokens cost at the book's price for this model, where it has one.
