@@ -78,25 +78,7 @@ public final class Ledger {
 
   /** Appends within the caller's transaction (a settled job's usage rows and its ledger records together). */
   public Appended appendInTransaction(Connection tx, List<UsageRecord> records) throws SQLException {
-    Map<String, UsageRecord> unique = new LinkedHashMap<>();
-    for (UsageRecord r : records) {
-      validate(r);
-      Columns.fit(r);
-      unique.putIfAbsent(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId, r);
-    }
-    boolean postgres = isPostgres(tx);
-    List<UsageRecord> fresh;
-    Instant now = clock.instant();
-    if (postgres) {
-      fresh = copyNew(tx, new ArrayList<>(unique.values()), now);
-    } else {
-      fresh = withoutExisting(tx, new ArrayList<>(unique.values()));
-      for (int from = 0; from < fresh.size(); from += ROWS_PER_INSERT) {
-        insert(tx, fresh.subList(from, Math.min(fresh.size(), from + ROWS_PER_INSERT)), now);
-      }
-    }
-    rollUp(tx, fresh, postgres);
-    return new Appended(fresh.size(), records.size() - fresh.size());
+    return append(tx, records, false);
   }
 
   /**
@@ -108,21 +90,24 @@ public final class Ledger {
    * twice. Records given twice in {@code records} are written once.
    */
   public Appended appendNewInTransaction(Connection tx, List<UsageRecord> records) throws SQLException {
+    return append(tx, records, true);
+  }
+
+  private Appended append(Connection tx, List<UsageRecord> records, boolean knownNew) throws SQLException {
     Map<String, UsageRecord> unique = new LinkedHashMap<>();
     for (UsageRecord r : records) {
       validate(r);
       Columns.fit(r);
       unique.putIfAbsent(r.orgId + '\u0000' + r.source + '\u0000' + r.sourceEventId, r);
     }
-    List<UsageRecord> fresh = new ArrayList<>(unique.values());
-    if (fresh.isEmpty()) return new Appended(0, 0);
+    List<UsageRecord> rows = new ArrayList<>(unique.values());
     boolean postgres = isPostgres(tx);
+    List<UsageRecord> fresh;
     Instant now = clock.instant();
     if (postgres) {
-      for (int from = 0; from < fresh.size(); from += COPY_CHUNK) {
-        copyChunk(tx, "usage_records", fresh.subList(from, Math.min(fresh.size(), from + COPY_CHUNK)), now.toString());
-      }
+      fresh = knownNew ? copy(tx, "usage_records", rows, now) : copyNew(tx, rows, now);
     } else {
+      fresh = knownNew ? rows : withoutExisting(tx, rows);
       for (int from = 0; from < fresh.size(); from += ROWS_PER_INSERT) {
         insert(tx, fresh.subList(from, Math.min(fresh.size(), from + ROWS_PER_INSERT)), now);
       }
@@ -315,10 +300,7 @@ public final class Ledger {
       st.execute("CREATE TEMP TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS AS SELECT " + COLUMNS
           + " FROM usage_records WITH NO DATA");
     }
-    // In chunks, so a million-row import never becomes one gigabyte string.
-    for (int from = 0; from < rows.size(); from += COPY_CHUNK) {
-      copyChunk(tx, "usage_staging", rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
-    }
+    copy(tx, "usage_staging", rows, now);
     Set<String> written = new HashSet<>();
     try (var st = tx.createStatement(); ResultSet rs = st.executeQuery("INSERT INTO usage_records (" + COLUMNS + ") SELECT " + COLUMNS
         + " FROM usage_staging ON CONFLICT ON CONSTRAINT usage_records_event_unique DO NOTHING RETURNING org_id, source, source_event_id")) {
@@ -337,6 +319,14 @@ public final class Ledger {
   }
 
   private static final int COPY_CHUNK = 10_000;
+
+  /** COPYs {@code rows} into {@code table} in chunks, so a million-row import never becomes one gigabyte string; returns them. */
+  private static List<UsageRecord> copy(Connection tx, String table, List<UsageRecord> rows, Instant now) throws SQLException {
+    for (int from = 0; from < rows.size(); from += COPY_CHUNK) {
+      copyChunk(tx, table, rows.subList(from, Math.min(rows.size(), from + COPY_CHUNK)), now.toString());
+    }
+    return rows;
+  }
 
   private static void copyChunk(Connection tx, String table, List<UsageRecord> rows, String ingested) throws SQLException {
     StringBuilder b = new StringBuilder(rows.size() * 400);

@@ -46,9 +46,9 @@ class LedgerAppendNewTest {
       Ledger ledger = new Ledger(new Sql(node.dataSource(), node.blocking()), Clock.systemUTC());
       try (Connection c = db.connect()) {
         // The same three records, one org through each path: the rows and rollups must match.
-        inTransaction(c, tx -> ledger.appendInTransaction(tx, List.of(record("org_checked", "e1"), record("org_checked", "e2"),
+        Sql.inTransaction(c, tx -> ledger.appendInTransaction(tx, List.of(record("org_checked", "e1"), record("org_checked", "e2"),
             record("org_checked", "e3"))));
-        Ledger.Appended appended = inTransaction(c, tx -> ledger.appendNewInTransaction(tx, List.of(record("org_new", "e1"),
+        Ledger.Appended appended = Sql.inTransaction(c, tx -> ledger.appendNewInTransaction(tx, List.of(record("org_new", "e1"),
             record("org_new", "e2"), record("org_new", "e3"), record("org_new", "e3"))));
         assertEquals(new Ledger.Appended(3, 1), appended, "a record given twice is written once");
         assertEquals(sums(c, "usage_records", "org_checked"), sums(c, "usage_records", "org_new"));
@@ -57,7 +57,7 @@ class LedgerAppendNewTest {
         assertEquals(List.of(3L, 3 * 1_234L), sums(c, "usage_records", "org_new"));
 
         // One record already there: the whole transaction fails, nothing of it stays.
-        assertThrows(SQLException.class, () -> inTransaction(c, tx -> ledger.appendNewInTransaction(tx,
+        assertThrows(SQLException.class, () -> Sql.inTransaction(c, tx -> ledger.appendNewInTransaction(tx,
             List.of(record("org_new", "e4"), record("org_new", "e2")))));
         assertEquals(List.of(3L, 3 * 1_234L), sums(c, "usage_records", "org_new"));
         assertEquals(List.of(3L, 3 * 1_234L), sums(c, "usage_rollup_hourly", "org_new"));
@@ -98,25 +98,6 @@ class LedgerAppendNewTest {
         ResultSet rs = st.executeQuery("SELECT " + records + ", coalesce(sum(cost_micro_usd), 0) FROM " + table + " WHERE org_id = '" + org + "'")) {
       rs.next();
       return List.of(rs.getLong(1), rs.getLong(2));
-    }
-  }
-
-  @FunctionalInterface
-  private interface Work<T> {
-    T run(Connection tx) throws SQLException;
-  }
-
-  private static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
-    c.setAutoCommit(false);
-    try {
-      T result = work.run(c);
-      c.commit();
-      return result;
-    } catch (SQLException | RuntimeException e) {
-      c.rollback();
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
     }
   }
 }
