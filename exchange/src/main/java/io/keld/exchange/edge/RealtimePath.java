@@ -9,7 +9,6 @@ import io.keld.exchange.ixp.JobIndex;
 import io.keld.exchange.ixp.RealtimeJob;
 import io.keld.exchange.jobs.Backup;
 import io.keld.exchange.jobs.JobStreams;
-import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.kit.Json;
 import io.keld.kit.ProblemResponses;
 import io.keld.flow.Operation;
@@ -199,13 +198,9 @@ final class RealtimePath {
   private void record(EdgeCall call, String jobId, Choice choice, long in, long out, String state, String reason) {
     Instant ended = clock.instant();
     long cost = Money.costMicroUsd(in + out, choice.pricePerMtok());
-    boolean answered = state.equals("completed");
     RealtimeJob job = new RealtimeJob(jobId, call.project().orgId(), call.project().teamId(), call.project().id(), call.useCase(), state, reason,
         call.models(), call.ceilingPerMtok(), call.estimatedTokens(), call.receivedAt(), call.deadline(), ended, choice.kind(),
         choice.providerId(), choice.model(), choice.pricePerMtok(), in, out, cost);
-    JobUsageStore.UsageRecord usage = new JobUsageStore.UsageRecord(jobId, 1, call.project().orgId(), call.project().teamId(),
-        call.project().id(), call.useCase(), choice.providerId(), choice.model(), JobUsageStore.REALTIME, null, null, "{}", state, 1, answered ? 0 : 1,
-        in, out, choice.pricePerMtok(), cost, call.receivedAt(), ended);
-    index.recordRealtime(job, usage);
+    index.recordRealtime(job);
   }
 }

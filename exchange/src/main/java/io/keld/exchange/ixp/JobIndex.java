@@ -119,12 +119,10 @@ public final class JobIndex {
   }
 
   /** A finished real-time job and its usage record, written with the next batch. */
-  public void recordRealtime(RealtimeJob job, JobUsageStore.UsageRecord usageRecord) {
+  public void recordRealtime(RealtimeJob job) {
     pending.put(job.id(), Row.of(job));
-    if (usageRecord != null) {
-      pendingUsage.add(usageRecord);
-      pendingUsageCount.incrementAndGet();
-    }
+    pendingUsage.add(job.usageRecord());
+    pendingUsageCount.incrementAndGet();
   }
 
   /** Usage records handed over and not yet written. */

@@ -3,6 +3,7 @@ package io.keld.exchange.ixp;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectReader;
+import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.ixp.jobs.JobResource;
 import io.keld.ixp.jobs.WireMoney;
 import io.keld.kit.JsonBodies;
@@ -46,6 +47,13 @@ public record RealtimeJob(String id, String orgId, String teamId, String project
    * one since removed) is skipped, so a change to the facts never makes a stored row unreadable.
    */
   private static final ObjectReader STORED = JsonBodies.MAPPER.readerFor(Stored.class).without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  /** Its usage record: the one leg, at the price paid; it becomes the job's spend-ledger record. */
+  public JobUsageStore.UsageRecord usageRecord() {
+    boolean answered = state.equals("completed");
+    return new JobUsageStore.UsageRecord(id, 1, orgId, teamId, projectId, useCase, providerId, model, JobUsageStore.REALTIME, null, null, "{}",
+        state, 1, answered ? 0 : 1, inputTokens, outputTokens, pricePerMtok, costMicroUsd, submittedAt, endedAt);
+  }
 
   /** What the index row's columns do not already hold, as stored in {@code ixp_jobs.realtime_json}. */
   record Stored(String reason, Set<String> models, long ceilingPerMtok, long estimatedTokens, Instant submittedAt, Instant deadline,

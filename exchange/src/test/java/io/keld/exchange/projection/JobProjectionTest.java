@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import io.keld.exchange.ixp.RealtimeJob;
 import io.keld.exchange.jobs.JobEvent;
-import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.exchange.projection.JobFixtures.JobEvents;
 import io.keld.exchange.projection.JobFixtures.Totals;
 import io.keld.ixp.jobs.JobResource;
@@ -166,8 +165,7 @@ class JobProjectionTest {
       List<JobEvents> jobs = JobFixtures.settledJobs("r", settledJobs);
       node.persist(jobs);
       // A real-time job beside them: not a projection (it has no events), so a rebuild leaves it.
-      node.index.recordRealtime(realtimeJob(), new JobUsageStore.UsageRecord("job_rt00000000000001", 1, "org_p", "team_p", "prj_p", "chat",
-          "prv_rt", "m-rt", JobUsageStore.REALTIME, null, null, "{}", "completed", 1, 0, 10, 20, 1_000_000, 30, Instant.now(), Instant.now()));
+      node.index.recordRealtime(realtimeJob());
       node.index.flush().toCompletableFuture().get(30, TimeUnit.SECONDS);
       Totals expected = JobFixtures.totalsOf(jobs);
       awaitReadSides(db, expected);

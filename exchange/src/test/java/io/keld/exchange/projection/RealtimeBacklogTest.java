@@ -95,7 +95,7 @@ class RealtimeBacklogTest {
     Instant now = Instant.now();
     RealtimeJob job = new RealtimeJob(id, "org_b", "team_b", "prj_b", "chat", "completed", null, Set.of(), 1_000_000, 30, now, now, now, "fill",
         "prv_rt", "m-rt", 2_433_333, 10, 20, COST);
-    node.index.recordRealtime(job, usageRecord(id, now));
+    node.index.recordRealtime(job);
   }
 
   private static JobUsageStore.UsageRecord usageRecord(String jobId, Instant at) {

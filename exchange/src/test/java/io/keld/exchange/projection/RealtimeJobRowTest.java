@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.keld.exchange.ixp.JobIndex;
 import io.keld.exchange.ixp.RealtimeJob;
-import io.keld.exchange.jobs.JobUsageStore;
 import io.keld.ixp.jobs.JobResource;
 import io.keld.kit.JsonBodies;
 import io.keld.testkit.ModuleNode;
@@ -94,9 +93,7 @@ class RealtimeJobRowTest {
   }
 
   private static JobResource handOver(JobsNode node, RealtimeJob job) throws Exception {
-    node.index.recordRealtime(job, new JobUsageStore.UsageRecord(job.id(), 1, job.orgId(), job.teamId(), job.projectId(), job.useCase(),
-        job.providerId(), job.model(), JobUsageStore.REALTIME, null, null, "{}", job.state(), 1, 0, job.inputTokens(), job.outputTokens(),
-        job.pricePerMtok(), job.costMicroUsd(), job.submittedAt(), job.endedAt()));
+    node.index.recordRealtime(job);
     return get(node, job.id());
   }
 
