@@ -379,9 +379,9 @@ public final class PersistenceIdProjection {
   }
 
   private static PreparedStatement journalRange(Connection tx, String pid, long from, long to) throws SQLException {
-    PreparedStatement ps = tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
+    PreparedStatement ps = Sql.planEachRun(tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
         + "FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? AND sequence_number <= ? AND deleted = FALSE "
-        + "ORDER BY sequence_number");
+        + "ORDER BY sequence_number"));
     Sql.bind(ps, pid, from, to);
     return ps;
   }
@@ -438,7 +438,8 @@ public final class PersistenceIdProjection {
   }
 
   private static long lastSeqNr(Connection c, String pid) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT max(sequence_number) FROM event_journal WHERE persistence_id = ?")) {
+    // Planned each run: this runs every tick while the journal grows (see Sql.planEachRun).
+    try (PreparedStatement ps = Sql.planEachRun(c.prepareStatement("SELECT max(sequence_number) FROM event_journal WHERE persistence_id = ?"))) {
       ps.setString(1, pid);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? rs.getLong(1) : 0;
@@ -447,8 +448,8 @@ public final class PersistenceIdProjection {
   }
 
   private long writeTimestamp(Connection c, String pid, long seq) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(
-        "SELECT write_timestamp FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? ORDER BY sequence_number LIMIT 1")) {
+    try (PreparedStatement ps = Sql.planEachRun(c.prepareStatement(
+        "SELECT write_timestamp FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? ORDER BY sequence_number LIMIT 1"))) {
       Sql.bind(ps, pid, seq);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? rs.getLong(1) : clock.millis();

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import javax.sql.DataSource;
+import org.postgresql.PGStatement;
 
 /**
  * Keld's reference and read-side tables (Atlas, Trade) are plain SQL (H2 or PostgreSQL, same statements). JDBC
@@ -76,6 +77,21 @@ public final class Sql {
       if (v instanceof Instant in) ps.setTimestamp(i + 1, Timestamp.from(in));
       else ps.setObject(i + 1, v);
     }
+  }
+
+  /**
+   * Has PostgreSQL plan {@code ps} with its values each time it runs, not once for all values. After a
+   * few runs of a prepared statement on one connection, PostgreSQL may keep a generic plan chosen for
+   * the table as it was then, and growth alone does not replace it: a plan chosen while the journal
+   * was small (a sequential scan) stays while it grows to millions of rows. Measured on
+   * {@code bench/run book-persistent}: the statement projection's per-tick {@code max(sequence_number)}
+   * took 55 ms a call on average and up to 0.5 s, the largest single cost of the database in that
+   * run. The driver sends such a statement unnamed, which PostgreSQL plans with the values given, for a
+   * fraction of a millisecond. For queries that run a few times a second, not per row; no effect on H2.
+   */
+  public static PreparedStatement planEachRun(PreparedStatement ps) throws SQLException {
+    if (ps.isWrapperFor(PGStatement.class)) ps.unwrap(PGStatement.class).setPrepareThreshold(0);
+    return ps;
   }
 
   /** True for a unique or primary key violation (SQLSTATE 23505 on both H2 and PostgreSQL). */
