@@ -88,6 +88,22 @@ final class BenchNode {
         env("KELD_BENCH_DB_PASSWORD", ""));
   }
 
+  /**
+   * Checkpoints the benchmark database server has started so far (timed and requested), or -1 if it
+   * cannot say: a checkpoint's sync stalls every commit for up to a few hundred milliseconds on this
+   * machine, so a latency phase reports how many fell inside it.
+   */
+  static long postgresCheckpoints() {
+    try (Connection c = DriverManager.getConnection(env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench"),
+            env("KELD_BENCH_DB_USER", "postgres"), env("KELD_BENCH_DB_PASSWORD", ""));
+        Statement s = c.createStatement();
+        java.sql.ResultSet rs = s.executeQuery("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")) {
+      return rs.next() ? rs.getLong(1) : -1;
+    } catch (SQLException e) {
+      return -1;
+    }
+  }
+
   private static String env(String name, String fallback) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? fallback : v;
