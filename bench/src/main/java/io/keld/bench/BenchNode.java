@@ -89,16 +89,21 @@ final class BenchNode {
   }
 
   /**
-   * Checkpoints the benchmark database server has started so far (timed and requested), or -1 if it
-   * cannot say: a checkpoint's sync stalls every commit for up to a few hundred milliseconds on this
-   * machine, so a latency phase reports how many fell inside it.
+   * Milliseconds the benchmark database server's checkpoints have spent syncing data files so far, or
+   * -1 if it cannot say. The sync is where a checkpoint stalls commits on this machine (100–260 ms), and
+   * the counter moves when a checkpoint finishes, so its change over a phase is the sync time of the
+   * checkpoints that ended in it. PostgreSQL 17 moved the counter to {@code pg_stat_checkpointer}.
    */
-  static long postgresCheckpoints() {
+  static long postgresCheckpointSyncMillis() {
     try (Connection c = DriverManager.getConnection(env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench"),
             env("KELD_BENCH_DB_USER", "postgres"), env("KELD_BENCH_DB_PASSWORD", ""));
-        Statement s = c.createStatement();
-        java.sql.ResultSet rs = s.executeQuery("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")) {
-      return rs.next() ? rs.getLong(1) : -1;
+        Statement s = c.createStatement()) {
+      String view = c.getMetaData().getDatabaseMajorVersion() >= 17
+          ? "SELECT sync_time FROM pg_stat_checkpointer"
+          : "SELECT checkpoint_sync_time FROM pg_stat_bgwriter";
+      try (java.sql.ResultSet rs = s.executeQuery(view)) {
+        return rs.next() ? Math.round(rs.getDouble(1)) : -1;
+      }
     } catch (SQLException e) {
       return -1;
     }

@@ -3,8 +3,12 @@ package io.keld.trade;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import io.keld.kit.sql.Sql;
 import io.keld.testkit.TestDatabase;
+import java.util.Map;
+import org.postgresql.PGStatement;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,8 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the driver, PostgreSQL keeps such a query as a named statement after a few runs and may keep one
  * generic plan for it, chosen while the journal was small: a sequential scan that stays while the
  * journal grows (measured at 55 ms a call, up to 0.5 s, in {@code bench/run book-persistent}).
- * {@link Sql#planEachRun} has it sent unnamed, so it is planned with its values every time. Here on
- * the projection's own query, over its own tables.
+ * {@link Sql#planEachRun} has it sent unnamed, so it is planned with its values every time. Here with
+ * the projection's query text over a stand-in journal table, on a plain connection and through
+ * HikariCP's proxies (as the node's pool hands statements out).
  */
 class PlanEachRunTest {
 
@@ -42,10 +47,20 @@ class PlanEachRunTest {
         }
         assertEquals(0, namedStatements(c), "planned each run: never prepared as a named statement");
       }
-      // The control: without it, the driver prepares the same query as a named statement after five runs.
+      try (HikariDataSource pool = pool(db); Connection c = pool.getConnection()) {
+        for (int i = 0; i < 10; i++) {
+          try (PreparedStatement ps = Sql.planEachRun(c.prepareStatement(LAST_SEQ_NR))) {
+            assertEquals(2, lastSeqNr(ps));
+          }
+        }
+        assertEquals(0, namedStatements(c), "through HikariCP's proxies too");
+      }
+      // The control: at the driver's default threshold (five runs, set here in case the URL changes it),
+      // the same query becomes a named statement, so the check above can see one.
       try (Connection c = db.connect()) {
         for (int i = 0; i < 10; i++) {
           try (PreparedStatement ps = c.prepareStatement(LAST_SEQ_NR)) {
+            ps.unwrap(PGStatement.class).setPrepareThreshold(5);
             assertEquals(2, lastSeqNr(ps));
           }
         }
@@ -64,6 +79,16 @@ class PlanEachRunTest {
         assertEquals(7, lastSeqNr(ps));
       }
     }
+  }
+
+  private static HikariDataSource pool(TestDatabase db) {
+    Map<String, Object> settings = db.nodeSettings();
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl((String) settings.get("keld.database.url"));
+    config.setUsername((String) settings.get("keld.database.user"));
+    config.setPassword((String) settings.get("keld.database.password"));
+    config.setMaximumPoolSize(1);
+    return new HikariDataSource(config);
   }
 
   private static long lastSeqNr(PreparedStatement ps) throws SQLException {

@@ -379,9 +379,9 @@ public final class PersistenceIdProjection {
   }
 
   private static PreparedStatement journalRange(Connection tx, String pid, long from, long to) throws SQLException {
-    PreparedStatement ps = Sql.planEachRun(tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
+    PreparedStatement ps = tx.prepareStatement("SELECT sequence_number, event_ser_id, event_ser_manifest, event_payload "
         + "FROM event_journal WHERE persistence_id = ? AND sequence_number >= ? AND sequence_number <= ? AND deleted = FALSE "
-        + "ORDER BY sequence_number"));
+        + "ORDER BY sequence_number");
     Sql.bind(ps, pid, from, to);
     return ps;
   }

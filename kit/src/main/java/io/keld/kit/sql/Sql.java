@@ -82,12 +82,18 @@ public final class Sql {
   /**
    * Has PostgreSQL plan {@code ps} with its values each time it runs, not once for all values. After a
    * few runs of a prepared statement on one connection, PostgreSQL may keep a generic plan chosen for
-   * the table as it was then, and growth alone does not replace it: a plan chosen while the journal
-   * was small (a sequential scan) stays while it grows to millions of rows. Measured on
-   * {@code bench/run book-persistent}: the statement projection's per-tick {@code max(sequence_number)}
-   * took 55 ms a call on average and up to 0.5 s, the largest single cost of the database in that
-   * run. The driver sends such a statement unnamed, which PostgreSQL plans with the values given, for a
-   * fraction of a millisecond. For queries that run a few times a second, not per row; no effect on H2.
+   * the table as it was then. Growth alone does not replace it; the next {@code ANALYZE} (autovacuum)
+   * does, so the harm is worst on a young database: a plan chosen while the journal was nearly empty (a
+   * sequential scan) stayed while it grew to millions of rows. Measured on {@code bench/run
+   * book-persistent} (a fresh schema each run): the statement projection's per-tick
+   * {@code max(sequence_number)} took 55 ms a call on average and up to 0.5 s, the largest single cost
+   * of the database in that run. The driver sends such a statement unnamed, which PostgreSQL plans with
+   * the values given, for a fraction of a millisecond.
+   *
+   * <p>For small queries that run a few times a second, not per row, and not for reading large
+   * {@code bytea} columns (the driver takes results in binary only from named statements). The driver
+   * counts runs per SQL text on the connection: a copy of the same SQL run without this would name it
+   * after five runs, and from then on this one would use that named statement too. No effect on H2.
    */
   public static PreparedStatement planEachRun(PreparedStatement ps) throws SQLException {
     if (ps.isWrapperFor(PGStatement.class)) ps.unwrap(PGStatement.class).setPrepareThreshold(0);
