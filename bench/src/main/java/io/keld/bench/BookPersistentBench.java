@@ -131,7 +131,6 @@ final class BookPersistentBench {
         .figure("half_rate_p99_ms", median(runs, Run::halfP99))
         .figure("unfilled", unfilled)
         .figure("checkpoint_sync_ms_in_offered_rate_phase_runs", each(runs, Run::checkpointSyncMs, "%.0f"))
-
         .figure("statement_lag_max_events", Math.round(median(runs, Run::lagEvents)))
         .figure("statement_lag_max_s", median(runs, Run::lagSeconds))
         .figure("statement_caught_up_after_ms", Math.round(median(runs, Run::caughtUpMs)))

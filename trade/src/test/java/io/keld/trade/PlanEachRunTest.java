@@ -7,16 +7,16 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.keld.kit.sql.Sql;
 import io.keld.testkit.TestDatabase;
-import java.util.Map;
-import org.postgresql.PGStatement;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.postgresql.PGStatement;
 
 /**
  * The statement projection asks the journal for each book's last sequence number every tick. Left to
