@@ -29,9 +29,9 @@ final class BenchNode {
 
   /** Starts a node in a fresh schema, runs {@code work} once it is ready, stops it and drops the schema. */
   static <T> T onPostgres(Path dataDir, Work<T> work) throws Exception {
-    String baseUrl = env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
-    String user = env("KELD_BENCH_DB_USER", "postgres");
-    String password = env("KELD_BENCH_DB_PASSWORD", "");
+    String baseUrl = dbUrl();
+    String user = dbUser();
+    String password = dbPassword();
     ensureDatabase(baseUrl, user, password);
     String schema = "bench_" + Long.toHexString(System.nanoTime());
     execute(baseUrl, user, password, "CREATE SCHEMA " + schema);
@@ -84,8 +84,7 @@ final class BenchNode {
 
   /** The benchmark database server's CPU and WAL counters now, or null (see {@link PostgresCounters}). */
   static PostgresCounters postgresCounters() {
-    return PostgresCounters.now(env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench"), env("KELD_BENCH_DB_USER", "postgres"),
-        env("KELD_BENCH_DB_PASSWORD", ""));
+    return PostgresCounters.now(dbUrl(), dbUser(), dbPassword());
   }
 
   /**
@@ -95,8 +94,7 @@ final class BenchNode {
    * checkpoints that ended in it. PostgreSQL 17 moved the counter to {@code pg_stat_checkpointer}.
    */
   static long postgresCheckpointSyncMillis() {
-    try (Connection c = DriverManager.getConnection(env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench"),
-            env("KELD_BENCH_DB_USER", "postgres"), env("KELD_BENCH_DB_PASSWORD", ""));
+    try (Connection c = DriverManager.getConnection(dbUrl(), dbUser(), dbPassword());
         Statement s = c.createStatement()) {
       String view = c.getMetaData().getDatabaseMajorVersion() >= 17
           ? "SELECT sync_time FROM pg_stat_checkpointer"
@@ -107,6 +105,19 @@ final class BenchNode {
     } catch (SQLException e) {
       return -1;
     }
+  }
+
+  /** The benchmark database, as the class comment says: one place for its defaults. */
+  private static String dbUrl() {
+    return env("KELD_BENCH_DB_URL", "jdbc:postgresql://127.0.0.1:5432/keld_bench");
+  }
+
+  private static String dbUser() {
+    return env("KELD_BENCH_DB_USER", "postgres");
+  }
+
+  private static String dbPassword() {
+    return env("KELD_BENCH_DB_PASSWORD", "");
   }
 
   private static String env(String name, String fallback) {
