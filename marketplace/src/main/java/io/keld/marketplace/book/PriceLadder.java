@@ -91,14 +91,19 @@ final class PriceLadder {
 
   /** The index of the first ask priced {@code price} or more. */
   private int firstAtOrAbove(long price) {
-    int lo = 0;
-    int hi = size;
-    while (lo < hi) {
-      int mid = (lo + hi) >>> 1;
-      if (prices[mid] < price) lo = mid + 1;
-      else hi = mid;
+    long[] p = prices;
+    int len = size;
+    if (len == 0) return 0;
+    int base = 0;
+    // Halving without a branch (the select compiles to a conditional move): where a moved ask sits
+    // is unpredictable, and a mispredicted branch at every step cost more than the step itself
+    // (book-core-peers: about 8% of the shared stream's time).
+    while (len > 1) {
+      int half = len >>> 1;
+      base = p[base + half] < price ? base + half : base;
+      len -= half;
     }
-    return lo;
+    return p[base] < price ? base + 1 : base;
   }
 
   /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
