@@ -488,6 +488,10 @@ class OrderBookCoreTest {
     refused(new BookOp.PostAsk(null), T, Reason.INVALID);
     refused(new BookOp.PostAsk(ask("", "prv_1", "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
     refused(new BookOp.PostAsk(ask(" ", "prv_1", "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
+    refused(new BookOp.PostAsk(ask(" \t\u2003 ", "prv_1", "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
+    refused(new BookOp.PostAsk(ask("ask", "\n", "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
+    // Only an id that is all white space is blank: one that starts with it is an id like any other.
+    ok(new BookOp.PostAsk(ask(" ask", "prv_1", "m", 100, 50, 1_000, 1)), T);
     refused(new BookOp.PostAsk(ask("a".repeat(129), "prv_1", "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
     ok(new BookOp.PostAsk(ask("a".repeat(128), "prv_1", "m", 100, 50, 1_000, 1)), T);
     refused(new BookOp.PostAsk(ask("ask", null, "m", 100, 50, 1_000, 1)), T, Reason.INVALID);
