@@ -79,12 +79,7 @@ final class OperationChecks {
   }
 
   private static String badId(String value, String name) {
-    if (value == null || blank(value) || value.length() > MAX_ID_LENGTH) return name + " must be 1 to " + MAX_ID_LENGTH + " characters";
+    if (value == null || value.isBlank() || value.length() > MAX_ID_LENGTH) return name + " must be 1 to " + MAX_ID_LENGTH + " characters";
     return null;
-  }
-
-  /** {@link String#isBlank}, without reading the whole id when its first character is not white space. */
-  private static boolean blank(String value) {
-    return value.isEmpty() || Character.isWhitespace(value.charAt(0)) && value.isBlank();
   }
 }
