@@ -67,7 +67,8 @@ class LedgerAppendNewTest {
     }
   }
 
-  private static UsageRecord record(String org, String eventId) {
+  /** A priced record of a job's usage (no OpenTelemetry resource); other ledger tests start from it too. */
+  static UsageRecord record(String org, String eventId) {
     UsageRecord r = new UsageRecord();
     r.orgId = org;
     r.source = UsageRecord.Sources.KELD;

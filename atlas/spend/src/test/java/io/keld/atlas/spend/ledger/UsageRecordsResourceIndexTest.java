@@ -11,7 +11,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -80,27 +79,9 @@ class UsageRecordsResourceIndexTest {
   }
 
   private static UsageRecord record(String eventId, String resourceId) {
-    UsageRecord r = new UsageRecord();
-    r.orgId = "org_x";
+    UsageRecord r = LedgerAppendNewTest.record("org_x", eventId);
     r.source = resourceId == null ? UsageRecord.Sources.KELD : UsageRecord.Sources.OTLP;
-    r.sourceEventId = eventId;
     r.resourceId = resourceId;
-    r.teamId = "team_x";
-    r.projectId = "prj_x";
-    r.periodStart = Instant.parse("2026-12-06T10:15:30.123456Z");
-    r.periodEnd = r.periodStart.plusMillis(200);
-    r.granularity = "job";
-    r.requestCount = 1;
-    r.provider = "prv_x";
-    r.modelServed = "m-x";
-    r.operation = "chat";
-    r.inputTokens = 10;
-    r.outputTokens = 20;
-    r.costMicroUsd = 1_234L;
-    r.listCostMicroUsd = 1_500L;
-    r.costSource = UsageRecord.CostSources.PROVIDER;
-    r.jobCategory = "chat";
-    r.spendClass = "opex";
     return r;
   }
 }
