@@ -5,7 +5,7 @@
 -- implies `resource_id IS NOT NULL`, so the query still uses the index, generic plans included.
 -- DROP INDEX takes usage_records' exclusive lock first, and the transaction holds it through the build:
 -- reads and writes of the ledger wait until it ends (OPERATIONS.md). Building the new index first would
--- let reads go on, but a transaction that read the ledger and then writes to it would deadlock with it.
+-- let reads go on, but a transaction that read the ledger and then writes to it could deadlock with it.
 -- PostgreSQL only: H2 has no partial indexes (h2/V20 keeps the number).
 DROP INDEX usage_records_resource;
 CREATE INDEX usage_records_resource ON usage_records (resource_id, period_end) WHERE resource_id IS NOT NULL;
