@@ -36,7 +36,8 @@ class UsageRecordsResourceIndexTest {
           }
           assertEquals(4, reltuples(c, "usage_records_event_unique"), "a full index has an entry for every record");
           assertEquals(1, reltuples(c, "usage_records_resource"), "only the record with a resource is in the partial index");
-          assertTrue(indexDef(c).endsWith("WHERE (resource_id IS NOT NULL)"), indexDef(c));
+          String definition = indexDef(c);
+          assertTrue(definition.endsWith("WHERE (resource_id IS NOT NULL)"), definition);
 
           // The query by resource, as a generic plan (its parameter unknown): the index still serves it.
           try (Statement s = c.createStatement()) {
