@@ -135,6 +135,8 @@ final class BookPersistentBench {
         .figure("statement_lag_max_s", median(runs, Run::lagSeconds))
         .figure("statement_caught_up_after_ms", Math.round(median(runs, Run::caughtUpMs)))
         .figure("statement_events_read_from_journal", Math.round(median(runs, Run::journalReads)));
+    KernelWriteback writeback = KernelWriteback.now();
+    if (writeback != null) report.figure("kernel_dirty_background_bytes", writeback.figure());
     report.line("One node, " + USE_CASES.length + " books (use cases) of " + ASKS_PER_BOOK + " asks each, PostgreSQL on the same machine. Each bid")
         .line("goes through the node's batching gateway to its sharded, event-sourced OrderBook; it is matched, its")
         .line("events written to the journal, and the reply returned; each fill is then released (a second, persisted")
@@ -154,6 +156,8 @@ final class BookPersistentBench {
         .line(String.format("| bid-to-fill latency max | %.2f ms | %s | |", median(runs, Run::max), each(runs, Run::max, "%.2f")))
         .line(String.format("| PostgreSQL checkpoints' data-file sync that ended during the %,d bids/s phase (commits stall while it runs; -1: not readable) | | %s ms | |",
             OFFERED_RATE, each(runs, Run::checkpointSyncMs, "%.0f")))
+        .line("| this machine's kernel writeback threshold while it ran: what a checkpoint's sync can find left to write (OPERATIONS.md, "
+            + "\"PostgreSQL settings\") | " + KernelWriteback.describeNow() + " | | |")
         .line(String.format("| at %,d bids/s offered: achieved | %,.0f bids/s | %s | |", OFFERED_RATE / 2, median(runs, Run::halfAchieved),
             each(runs, Run::halfAchieved, "%,.0f")))
         .line(String.format("| at %,d bids/s: latency p50 / p99 / max | %.2f / %.2f / %.2f ms | p99: %s | |", OFFERED_RATE / 2,

@@ -165,6 +165,8 @@ final class TradeFeedBench {
         .figure("low_rate_p50_ms", round(low.p50()))
         .figure("low_rate_p99_ms", round(low.p99()))
         .figure("low_rate_node_cpu_share", round(low.nodeCpu()));
+    KernelWriteback writeback = KernelWriteback.now();
+    if (writeback != null) report.figure("kernel_dirty_background_bytes", writeback.figure());
     int cores = Runtime.getRuntime().availableProcessors();
     report.line(String.format(Locale.ROOT, "One node on PostgreSQL, and %d providers in a second JVM on the same machine, each connected to the "
         + "node's WebSocket feed (the benchmark's own small client, one selector thread for all), with an ask on the `summarize` book, "
@@ -186,6 +188,9 @@ final class TradeFeedBench {
     report.line("");
     report.line(String.format(Locale.ROOT, "The `summarize` book alone (amends submitted inside the node, %d in flight, no WebSocket or index "
         + "work per amend; the subscribers still get the deltas) takes %,d amends/s here.", PROVIDERS, directPerS));
+    report.line("");
+    report.line("This machine's kernel writeback threshold while it ran (what a PostgreSQL checkpoint's sync can find left to write, "
+        + "OPERATIONS.md, \"PostgreSQL settings\"): " + KernelWriteback.describeNow() + ".");
     return report;
   }
 
