@@ -42,6 +42,7 @@ final class BookPersistentBench {
    * every run's value beside them (run-to-run spread on this machine is tens of percent).
    */
   static BenchReport run(boolean quick, int runs) throws Exception {
+    KernelWriteback writeback = KernelWriteback.now();
     List<Run> all = new ArrayList<>();
     for (int i = 0; i < runs; i++) {
       Run r = BenchNode.onPostgres(null, node -> measure(node.books(), node.metrics().registry(), quick));
@@ -49,7 +50,7 @@ final class BookPersistentBench {
           r.saturation, OFFERED_RATE, r.p99);
       all.add(r);
     }
-    return report(all, quick);
+    return report(all, quick, writeback);
   }
 
   /** One measurement's figures. */
@@ -110,7 +111,7 @@ final class BookPersistentBench {
     return runs.stream().map(r -> String.format(format, f.applyAsDouble(r))).collect(Collectors.joining(" / "));
   }
 
-  private static BenchReport report(List<Run> runs, boolean quick) {
+  private static BenchReport report(List<Run> runs, boolean quick, KernelWriteback writebackBefore) {
     double saturation = median(runs, Run::saturation);
     double p99 = median(runs, Run::p99);
     long unfilled = runs.stream().mapToLong(Run::unfilled).sum();
@@ -135,8 +136,8 @@ final class BookPersistentBench {
         .figure("statement_lag_max_s", median(runs, Run::lagSeconds))
         .figure("statement_caught_up_after_ms", Math.round(median(runs, Run::caughtUpMs)))
         .figure("statement_events_read_from_journal", Math.round(median(runs, Run::journalReads)));
-    KernelWriteback writeback = KernelWriteback.now();
-    if (writeback != null) report.figure("kernel_dirty_background_bytes", writeback.figure());
+    KernelWriteback writebackAfter = KernelWriteback.now();
+    KernelWriteback.addFigures(report, writebackBefore);
     report.line("One node, " + USE_CASES.length + " books (use cases) of " + ASKS_PER_BOOK + " asks each, PostgreSQL on the same machine. Each bid")
         .line("goes through the node's batching gateway to its sharded, event-sourced OrderBook; it is matched, its")
         .line("events written to the journal, and the reply returned; each fill is then released (a second, persisted")
@@ -157,7 +158,8 @@ final class BookPersistentBench {
         .line(String.format("| PostgreSQL checkpoints' data-file sync that ended during the %,d bids/s phase (commits stall while it runs; -1: not readable) | | %s ms | |",
             OFFERED_RATE, each(runs, Run::checkpointSyncMs, "%.0f")))
         .line("| this machine's kernel writeback threshold while it ran: what a checkpoint's sync can find left to write (OPERATIONS.md, "
-            + "\"PostgreSQL settings\") | " + KernelWriteback.describeNow() + " | | |")
+            + "\"PostgreSQL settings\"; the database server's when it runs on this machine) | "
+            + KernelWriteback.describe(writebackBefore, writebackAfter) + " | | |")
         .line(String.format("| at %,d bids/s offered: achieved | %,.0f bids/s | %s | |", OFFERED_RATE / 2, median(runs, Run::halfAchieved),
             each(runs, Run::halfAchieved, "%,.0f")))
         .line(String.format("| at %,d bids/s: latency p50 / p99 / max | %.2f / %.2f / %.2f ms | p99: %s | |", OFFERED_RATE / 2,

@@ -47,10 +47,11 @@ final class TradeFeedBench {
 
   /** @param runs measured phases at the target rate (their median is the figure; every one is in the table) */
   static BenchReport run(boolean quick, int runs) throws Exception {
-    return BenchNode.onPostgres(Files.createTempDirectory("keld-trade-bench"), node -> measure(node, quick, runs));
+    KernelWriteback writeback = KernelWriteback.now();
+    return BenchNode.onPostgres(Files.createTempDirectory("keld-trade-bench"), node -> measure(node, quick, runs, writeback));
   }
 
-  private static BenchReport measure(KeldNode node, boolean quick, int runs) throws Exception {
+  private static BenchReport measure(KeldNode node, boolean quick, int runs, KernelWriteback writeback) throws Exception {
     String base = "http://127.0.0.1:" + node.httpAddress().getPort();
     String operator = node.bootstrapKey().orElseThrow().secret();
     HttpClient http = HttpClient.newHttpClient();
@@ -82,7 +83,7 @@ final class TradeFeedBench {
       List<Phase> targets = new ArrayList<>();
       for (int i = 0; i < runs; i++) targets.add(phase(providers, AMENDS_PER_S, measureS));
       providers.quit();
-      return report(quick, directPerS, measureS, low, targets);
+      return report(quick, directPerS, measureS, low, targets, writeback);
     }
   }
 
@@ -141,7 +142,8 @@ final class TradeFeedBench {
     return ph;
   }
 
-  private static BenchReport report(boolean quick, long directPerS, int measureS, Phase low, List<Phase> targets) {
+  private static BenchReport report(boolean quick, long directPerS, int measureS, Phase low, List<Phase> targets,
+      KernelWriteback writebackBefore) {
     // The phase with the median p99 stands for the target rate; every phase is in the table.
     List<Phase> byP99 = targets.stream().sorted(java.util.Comparator.comparingDouble(Phase::p99)).toList();
     Phase target = byP99.get(byP99.size() / 2);
@@ -165,8 +167,8 @@ final class TradeFeedBench {
         .figure("low_rate_p50_ms", round(low.p50()))
         .figure("low_rate_p99_ms", round(low.p99()))
         .figure("low_rate_node_cpu_share", round(low.nodeCpu()));
-    KernelWriteback writeback = KernelWriteback.now();
-    if (writeback != null) report.figure("kernel_dirty_background_bytes", writeback.figure());
+    KernelWriteback writebackAfter = KernelWriteback.now();
+    KernelWriteback.addFigures(report, writebackBefore);
     int cores = Runtime.getRuntime().availableProcessors();
     report.line(String.format(Locale.ROOT, "One node on PostgreSQL, and %d providers in a second JVM on the same machine, each connected to the "
         + "node's WebSocket feed (the benchmark's own small client, one selector thread for all), with an ask on the `summarize` book, "
@@ -190,7 +192,8 @@ final class TradeFeedBench {
         + "work per amend; the subscribers still get the deltas) takes %,d amends/s here.", PROVIDERS, directPerS));
     report.line("");
     report.line("This machine's kernel writeback threshold while it ran (what a PostgreSQL checkpoint's sync can find left to write, "
-        + "OPERATIONS.md, \"PostgreSQL settings\"): " + KernelWriteback.describeNow() + ".");
+        + "OPERATIONS.md, \"PostgreSQL settings\"; the database server's when it runs on this machine): "
+        + KernelWriteback.describe(writebackBefore, writebackAfter) + ".");
     return report;
   }
 
