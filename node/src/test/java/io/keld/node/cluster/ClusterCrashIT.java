@@ -151,7 +151,9 @@ class ClusterCrashIT {
         assertEquals(1, operatorKeys.size(), "exactly one node prints the operator key: " + operatorKeys);
         String operator = operatorKeys.get(0);
 
-        // The operator's view: `keld cluster status` and the cluster meters agree on three Up members.
+        // The operator's view: `keld cluster status` and the cluster meters agree on three Up members. A node is
+        // ready once it is Up in its own view; the others may hear of that a gossip round later.
+        for (int i = 0; i < 3; i++) awaitUpMembers(nodes.get(i), 3, Duration.ofSeconds(60));
         NodeProcess status = NodeProcess.start("cluster-status", OUT, Map.of("KELD_API_KEY", operator, "KELD_URL", nodes.get(1).base()),
             "cluster", "status", "--json");
         assertTrue(status.process.waitFor(60, TimeUnit.SECONDS) && status.process.exitValue() == 0, status.tail(20));
@@ -276,6 +278,19 @@ class ClusterCrashIT {
       Thread.sleep(250);
     }
     throw new AssertionError(n.name + " not ready within " + patience + ": " + n.process.tail(40));
+  }
+
+  /** Waits until {@code via} sees {@code count} members Up (Pekko Management's view of the cluster). */
+  private void awaitUpMembers(Node via, int count, Duration patience) throws Exception {
+    Instant giveUp = Instant.now().plus(patience);
+    String seen = "";
+    while (Instant.now().isBefore(giveUp)) {
+      seen = get("http://127.0.0.1:" + via.management + "/cluster/members", null).body();
+      long up = JSON.readTree(seen).path("members").findValues("status").stream().filter(v -> v.asText().equals("Up")).count();
+      if (up == count) return;
+      Thread.sleep(250);
+    }
+    throw new AssertionError(via.name + " did not see " + count + " members Up within " + patience + ": " + seen);
   }
 
   /** The oldest member's address, from Pekko Management on {@code via}. */
