@@ -35,7 +35,7 @@ record KernelWriteback(long backgroundBytes, int backgroundRatio) {
     }
   }
 
-  /** What a report says of it, e.g. {@code vm.dirty_background_bytes = 16 MiB (16,777,216 bytes)}. */
+  /** What a report says of it, e.g. {@code vm.dirty_background_bytes = 16 MiB}; the exact bytes when not a whole MiB. */
   String describe() {
     if (backgroundBytes > 0) {
       return backgroundBytes % (1 << 20) == 0

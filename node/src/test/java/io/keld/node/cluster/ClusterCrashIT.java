@@ -159,7 +159,7 @@ class ClusterCrashIT {
         assertTrue(status.process.waitFor(60, TimeUnit.SECONDS) && status.process.exitValue() == 0, status.tail(20));
         Thread.sleep(200); // the drain thread reads the last lines
         JsonNode view = JSON.readTree(String.join("\n", status.output));
-        assertEquals(3, view.path("members").findValues("status").stream().filter(v -> v.asText().equals("Up")).count(), view.toString());
+        assertEquals(3, upMembers(view), view.toString());
         assertEquals(7, view.path("books").size(), "every book has a home: " + view);
         assertTrue(get(nodes.get(2).base() + "/metrics", null).body().contains("keld_cluster_members{node=\"keld@127.0.0.1:" + nodes.get(2).remote
             + "\",status=\"up\"} 3.0"), "the cluster meters count three Up members");
@@ -286,11 +286,15 @@ class ClusterCrashIT {
     String seen = "";
     while (Instant.now().isBefore(giveUp)) {
       seen = get("http://127.0.0.1:" + via.management + "/cluster/members", null).body();
-      long up = JSON.readTree(seen).path("members").findValues("status").stream().filter(v -> v.asText().equals("Up")).count();
-      if (up == count) return;
+      if (upMembers(JSON.readTree(seen)) == count) return;
       Thread.sleep(250);
     }
     throw new AssertionError(via.name + " did not see " + count + " members Up within " + patience + ": " + seen);
+  }
+
+  /** How many of a cluster view's members (`keld cluster status --json`, or Pekko Management's) are Up. */
+  private static long upMembers(JsonNode view) {
+    return view.path("members").findValues("status").stream().filter(v -> v.asText().equals("Up")).count();
   }
 
   /** The oldest member's address, from Pekko Management on {@code via}. */
