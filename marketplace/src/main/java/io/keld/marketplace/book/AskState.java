@@ -43,15 +43,24 @@ final class AskState {
 
   /** The ladder of its model, which it stands on while it is on the book. */
   PriceLadder ladder;
+  /**
+   * Where it stood on the ladder when last placed or found there: a hint, not kept up to date when
+   * other asks move in front of it, but mostly only a few places off (see {@link PriceLadder#indexOf}).
+   */
+  int ladderIndexHint;
 
   /** The terms as a record; null after a change until {@link #ask()} builds it again. */
   private Ask ask;
 
   /**
-   * The fills in progress, by the end of their slot. Each new slot starts at or after busyUntil,
-   * so finishes are distinct and the last one is busyUntil.
+   * The fills in progress, by the end of their slot, ascending, in the first {@code slotCount} places
+   * of a plain array: an ask has a handful of slots (its concurrency), a new slot almost always ends
+   * after the others, and a release usually takes the first; no boxing and no tree node per fill. Each
+   * new slot starts at or after busyUntil, so finishes are distinct and the last one is busyUntil. The
+   * count is a field of the ask itself: every scan reads it, beside the terms.
    */
-  final SlotIndex slots = new SlotIndex();
+  private long[] slotFinishes = new long[4];
+  int slotCount;
   long busyUntil = Long.MIN_VALUE;
 
   AskState(Ask ask, long askTimeMillis) {
@@ -100,55 +109,27 @@ final class AskState {
   }
 
   void reserve(Fill fill) {
-    if (!slots.add(fill.finishMillis())) {
-      throw new IllegalStateException("two slots of ask " + askId + " end at " + fill.finishMillis());
-    }
-    busyUntil = Math.max(busyUntil, fill.finishMillis());
+    long finish = fill.finishMillis();
+    int at = slotCount;
+    while (at > 0 && slotFinishes[at - 1] > finish) at--;
+    if (at > 0 && slotFinishes[at - 1] == finish) throw new IllegalStateException("two slots of ask " + askId + " end at " + finish);
+    if (slotCount == slotFinishes.length) slotFinishes = Arrays.copyOf(slotFinishes, slotCount * 2);
+    System.arraycopy(slotFinishes, at, slotFinishes, at + 1, slotCount - at);
+    slotFinishes[at] = finish;
+    slotCount++;
+    busyUntil = Math.max(busyUntil, finish);
   }
 
   /** Busy until the latest slot still reserved; a gap a release leaves stays unused (conservative). */
   void release(Fill fill) {
-    slots.remove(fill.finishMillis());
-    busyUntil = slots.size() == 0 ? Long.MIN_VALUE : slots.last();
-  }
-
-  /**
-   * An ask's slot finishes in ascending order, in a plain array: an ask has a handful of slots (its
-   * concurrency), a new slot almost always ends after the others, and a release usually takes the
-   * first; no boxing and no tree node per fill.
-   */
-  static final class SlotIndex {
-    private long[] finishes = new long[4];
-    private int size;
-
-    int size() {
-      return size;
-    }
-
-    long last() {
-      return finishes[size - 1];
-    }
-
-    /** False, changing nothing, when a slot already ends at {@code finish}. */
-    boolean add(long finish) {
-      int at = size;
-      while (at > 0 && finishes[at - 1] > finish) at--;
-      if (at > 0 && finishes[at - 1] == finish) return false;
-      if (size == finishes.length) finishes = Arrays.copyOf(finishes, size * 2);
-      System.arraycopy(finishes, at, finishes, at + 1, size - at);
-      finishes[at] = finish;
-      size++;
-      return true;
-    }
-
-    void remove(long finish) {
-      for (int i = 0; i < size; i++) {
-        if (finishes[i] == finish) {
-          System.arraycopy(finishes, i + 1, finishes, i, size - i - 1);
-          size--;
-          return;
-        }
+    long finish = fill.finishMillis();
+    for (int i = 0; i < slotCount; i++) {
+      if (slotFinishes[i] == finish) {
+        System.arraycopy(slotFinishes, i + 1, slotFinishes, i, slotCount - i - 1);
+        slotCount--;
+        break;
       }
     }
+    busyUntil = slotCount == 0 ? Long.MIN_VALUE : slotFinishes[slotCount - 1];
   }
 }

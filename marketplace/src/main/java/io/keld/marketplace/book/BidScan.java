@@ -76,14 +76,39 @@ final class BidScan {
   BidScan best(Bid bid, long now, long safetyMarginMillis, Map<String, PriceLadder> byModel, List<PriceLadder> all) {
     prepare(bid, now, safetyMarginMillis);
     if (bid.models().isEmpty()) {
-      for (int i = 0, n = all.size(); i < n; i++) ladder(all.get(i));
+      for (int i = 0, n = all.size(); i < n; i++) scanLadder(all.get(i));
     } else {
       for (String model : bid.models()) {
         PriceLadder ladder = byModel.get(model);
-        if (ladder != null) ladder(ladder);
+        if (ladder != null) scanLadder(ladder);
       }
     }
     return this;
+  }
+
+  private void scanLadder(PriceLadder ladder) {
+    if (size == 0) firstLadder(ladder);
+    else ladder(ladder);
+  }
+
+  /**
+   * The first ladder a scan walks: its asks come in priority order, so each feasible one goes at
+   * the end of the best so far, and the scan is over once it holds {@code FEASIBLE_COUNT_CAP}. No
+   * ask is compared with another (a clearing compares at most this one ladder's in most books).
+   */
+  private void firstLadder(PriceLadder ladder) {
+    long ceiling = this.ceiling;
+    AskState[] top = this.top;
+    for (int i = 0, n = ladder.size(); i < n; i++) {
+      if (ladder.price(i) > ceiling) return;
+      AskState a = ladder.ask(i);
+      long f = finishIfFeasible(a);
+      if (f >= 0) {
+        top[size] = a;
+        finish[size] = f;
+        if (++size == top.length) return;
+      }
+    }
   }
 
   /**
@@ -173,7 +198,7 @@ final class BidScan {
 
   /** Rule 1's schedule: when the ask could finish {@code tokens} (a free slot, by {@code latestFinish}, in its window), or -1. */
   private static long finishOnSchedule(AskState a, long now, long tokens, long latestFinish, BidScan memo) {
-    if (a.slots.size() >= a.maxConcurrency) return -1;
+    if (a.slotCount >= a.maxConcurrency) return -1;
     long start = Math.max(Math.max(now, a.busyUntil), a.windowFromMillis);
     long duration = memo == null ? durationMillis(tokens, a.throughputTps) : memo.memoDurationMillis(tokens, a.throughputTps);
     long finish = start + duration;

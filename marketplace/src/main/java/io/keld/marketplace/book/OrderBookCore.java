@@ -50,8 +50,12 @@ public final class OrderBookCore {
   /** Reused by every match and clearing: the book is single-threaded. */
   private final BidScan scan = new BidScan();
 
-  private final Map<String, Fill> activeFills = new HashMap<>();
-  private final Map<String, String> fillIdByBidId = new HashMap<>();
+  /**
+   * Active fills by their number (the n of {@code fil_<useCase>_n}). A fill's id is a new string,
+   * and hashing it cost more than reading the number back out of it ({@link #fillNumber}).
+   */
+  private final Map<Long, Fill> activeFills = new HashMap<>();
+  private final Map<String, Fill> activeFillByBidId = new HashMap<>();
   /**
    * Withdrawn asks whose fills are not all released, and how many are left. (A live ask's unreleased
    * fills are its slots.) Its id stays taken until they are.
@@ -167,7 +171,7 @@ public final class OrderBookCore {
   private BookResult placeBid(Bid bid, long now) {
     Rejected invalid = OperationChecks.bid(bid, now, useCase);
     if (invalid != null) return invalid;
-    if (resting.contains(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
+    if (resting.contains(bid.bidId()) || activeFillByBidId.containsKey(bid.bidId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
     }
     Filled fill = match(bid, now, null);
@@ -184,7 +188,7 @@ public final class OrderBookCore {
   private BookResult cancelBid(String bidId, long now) {
     RestingBids.Entry entry = resting.remove(bidId);
     if (entry == null) {
-      if (fillIdByBidId.containsKey(bidId)) {
+      if (activeFillByBidId.containsKey(bidId)) {
         return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
       }
       return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
@@ -193,7 +197,8 @@ public final class OrderBookCore {
   }
 
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
-    Fill fill = release.actualTokens() < 0 ? activeFills.get(release.fillId()) : activeFills.remove(release.fillId());
+    long number = fillNumber(release.fillId());
+    Fill fill = number < 0 ? null : release.actualTokens() < 0 ? activeFills.get(number) : activeFills.remove(number);
     if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
     if (release.actualTokens() < 0) return OperationChecks.invalid("actualTokens must be >= 0");
     FillReleased released = new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now);
@@ -213,7 +218,7 @@ public final class OrderBookCore {
     // Walks the resting bids in place: matching removes only the bid it fills, and next() finds
     // the next one whether or not the current one is still there.
     for (RestingBids.Entry candidate = resting.first(); candidate != null; candidate = resting.next(candidate)) {
-      if (a.slots.size() >= a.maxConcurrency) break;
+      if (a.slotCount >= a.maxConcurrency) break;
       // Bids come highest ceiling first: once one cannot afford the ask, none after it can.
       if (candidate.ceiling < a.price) break;
       if (candidate.escalateAt <= now) continue;
@@ -248,7 +253,7 @@ public final class OrderBookCore {
     Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), a.askId, a.providerId, a.model,
         a.price, bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, feasible, rules.version());
     if (restingEntry != null) resting.remove(restingEntry);
-    applyFill(fill, a);
+    applyFill(fill, nextFillSeq, a);
     return new Filled(fill, bid, now);
   }
 
@@ -260,13 +265,13 @@ public final class OrderBookCore {
     if (event instanceof Filled f) {
       Fill fill = f.fill();
       resting.remove(fill.bidId());
-      applyFill(fill, asks.get(fill.askId()));
+      applyFill(fill, requireFillNumber(fill.fillId()), asks.get(fill.askId()));
     } else if (event instanceof AskAmended am) {
       applyAmended(am, asks.get(am.askId()));
     } else if (event instanceof BidRested r) {
       applyRested(r);
     } else if (event instanceof FillReleased r) {
-      applyReleased(activeFills.remove(r.fillId()));
+      applyReleased(activeFills.remove(fillNumber(r.fillId())));
     } else if (event instanceof AskPosted p) {
       applyPosted(p);
     } else if (event instanceof CapacityUpdated c) {
@@ -282,12 +287,37 @@ public final class OrderBookCore {
     }
   }
 
-  /** A fill of ask {@code a}; the bid is off the resting bids already. */
-  private void applyFill(Fill fill, AskState a) {
+  /** Fill number {@code number} of ask {@code a}; the bid is off the resting bids already. */
+  private void applyFill(Fill fill, long number, AskState a) {
     a.reserve(fill);
-    activeFills.put(fill.fillId(), fill);
-    fillIdByBidId.put(fill.bidId(), fill.fillId());
+    activeFills.put(number, fill);
+    activeFillByBidId.put(fill.bidId(), fill);
     nextFillSeq++;
+  }
+
+  /**
+   * The n of a fill id {@code fil_<useCase>_n} of this book, or -1 for any other string (no fill of
+   * this book has that id).
+   */
+  private long fillNumber(String fillId) {
+    int from = fillIdPrefix.length();
+    int length = fillId.length() - from;
+    // Up to 18 digits fit a long; the book writes no leading zero, so "…_07" is not fill 7.
+    if (length < 1 || length > 18 || !fillId.startsWith(fillIdPrefix) || fillId.charAt(from) == '0') return -1;
+    long n = 0;
+    for (int i = from, end = fillId.length(); i < end; i++) {
+      int digit = fillId.charAt(i) - '0';
+      if (digit < 0 || digit > 9) return -1;
+      n = n * 10 + digit;
+    }
+    return n;
+  }
+
+  /** The number of a fill this book made; a recorded fill without one is not this book's. */
+  private long requireFillNumber(String fillId) {
+    long n = fillNumber(fillId);
+    if (n < 0) throw new IllegalArgumentException("fill " + fillId + " is not a fill of book " + useCase);
+    return n;
   }
 
   private void applyAmended(AskAmended am, AskState a) {
@@ -308,7 +338,7 @@ public final class OrderBookCore {
 
   /** A fill already taken off the active fills is released; its ask if that is still on the book. */
   private AskState applyReleased(Fill fill) {
-    fillIdByBidId.remove(fill.bidId());
+    activeFillByBidId.remove(fill.bidId());
     AskState a = asks.get(fill.askId());
     if (a != null) a.release(fill);
     else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
@@ -337,7 +367,7 @@ public final class OrderBookCore {
       ladders.remove(a.model);
       allLadders.remove(ladder);
     }
-    if (a.slots.size() > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slots.size());
+    if (a.slotCount > 0) unreleasedFillsOfWithdrawnAsks.put(w.askId(), a.slotCount);
     // Its active fills stay until released: withdrawing stops new work, not work accepted.
   }
 
@@ -384,7 +414,7 @@ public final class OrderBookCore {
   /** How many of the ask's fills are in progress (0 for an ask not on the book). */
   public int fillsInProgress(String askId) {
     AskState a = asks.get(askId);
-    return a == null ? 0 : a.slots.size();
+    return a == null ? 0 : a.slotCount;
   }
 
   /** The end of the ask's last reserved slot, or {@link Long#MIN_VALUE} when none is reserved. */
@@ -411,7 +441,7 @@ public final class OrderBookCore {
       long[] l = levels.computeIfAbsent(a.price, p -> new long[3]);
       l[0]++;
       l[1] += a.throughputTps;
-      if (a.busyUntil <= now && a.slots.size() < a.maxConcurrency) l[2] += a.throughputTps;
+      if (a.busyUntil <= now && a.slotCount < a.maxConcurrency) l[2] += a.throughputTps;
     }
     List<BookView.PriceLevel> askLevels = new ArrayList<>();
     levels.forEach((price, l) -> askLevels.add(new BookView.PriceLevel(price, (int) l[0], l[1], l[2])));
@@ -444,13 +474,13 @@ public final class OrderBookCore {
   }
 
   public Fill activeFill(String fillId) {
-    return activeFills.get(fillId);
+    long number = fillNumber(fillId);
+    return number < 0 ? null : activeFills.get(number);
   }
 
   /** The fill a bid cleared with, while it is active. */
   public Fill activeFillOfBid(String bidId) {
-    String fillId = fillIdByBidId.get(bidId);
-    return fillId == null ? null : activeFills.get(fillId);
+    return activeFillByBidId.get(bidId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -477,8 +507,8 @@ public final class OrderBookCore {
       book.resting.add(new RestingBids.Entry(e.bid(), e.arrivalSeq(), e.restedAtMillis()));
     }
     for (Fill f : s.activeFills()) {
-      book.activeFills.put(f.fillId(), f);
-      book.fillIdByBidId.put(f.bidId(), f.fillId());
+      book.activeFills.put(book.requireFillNumber(f.fillId()), f);
+      book.activeFillByBidId.put(f.bidId(), f);
       AskState a = book.asks.get(f.askId());
       if (a != null) a.reserve(f);
       else book.unreleasedFillsOfWithdrawnAsks.merge(f.askId(), 1, Integer::sum);
