@@ -43,11 +43,10 @@ final class AskState {
 
   /** The ladder of its model, which it stands on while it is on the book. */
   PriceLadder ladder;
-  /**
-   * Where it stood on the ladder when last placed or found there: a hint, not kept up to date when
-   * other asks move in front of it, but mostly only a few places off (see {@link PriceLadder#indexOf}).
-   */
-  int ladderIndexHint;
+  /** The block of the ladder it stands in, while it is on the book. */
+  PriceLadder.Block ladderBlock;
+  /** Where it stood in that block when last placed or found there: a hint, as asks before it come and go. */
+  int ladderSlotHint;
 
   /** The terms as a record; null after a change until {@link #ask()} builds it again. */
   private Ask ask;

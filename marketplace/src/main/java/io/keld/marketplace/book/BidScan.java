@@ -99,14 +99,19 @@ final class BidScan {
   private void firstLadder(PriceLadder ladder) {
     long ceiling = this.ceiling;
     AskState[] top = this.top;
-    for (int i = 0, n = ladder.size(); i < n; i++) {
-      if (ladder.price(i) > ceiling) return;
-      AskState a = ladder.ask(i);
-      long f = finishIfFeasible(a);
-      if (f >= 0) {
-        top[size] = a;
-        finish[size] = f;
-        if (++size == top.length) return;
+    for (int k = 0, blocks = ladder.blockCount(); k < blocks; k++) {
+      PriceLadder.Block b = ladder.block(k);
+      long[] prices = b.prices;
+      AskState[] asks = b.asks;
+      for (int i = 0, n = b.size; i < n; i++) {
+        if (prices[i] > ceiling) return;
+        AskState a = asks[i];
+        long f = finishIfFeasible(a);
+        if (f >= 0) {
+          top[size] = a;
+          finish[size] = f;
+          if (++size == top.length) return;
+        }
       }
     }
   }
@@ -117,12 +122,15 @@ final class BidScan {
    */
   private void ladder(PriceLadder ladder) {
     long ceiling = this.ceiling;
-    for (int i = 0, n = ladder.size(); i < n; i++) {
-      if (ladder.price(i) > ceiling) return;
-      AskState a = ladder.ask(i);
-      if (size == top.length && AskState.PRIORITY.compare(a, top[size - 1]) > 0) return;
-      long f = finishIfFeasible(a);
-      if (f >= 0) add(a, f);
+    for (int k = 0, blocks = ladder.blockCount(); k < blocks; k++) {
+      PriceLadder.Block b = ladder.block(k);
+      for (int i = 0, n = b.size; i < n; i++) {
+        if (b.prices[i] > ceiling) return;
+        AskState a = b.asks[i];
+        if (size == top.length && AskState.PRIORITY.compare(a, top[size - 1]) > 0) return;
+        long f = finishIfFeasible(a);
+        if (f >= 0) add(a, f);
+      }
     }
   }
 

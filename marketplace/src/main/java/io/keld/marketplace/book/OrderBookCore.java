@@ -323,11 +323,9 @@ public final class OrderBookCore {
   private void applyAmended(AskAmended am, AskState a) {
     // Only price, quality and ask time place an ask on its ladder; a throughput or window change keeps its place.
     boolean moves = am.pricePerMtok() != a.price || am.quality() != a.quality || am.askTimeMillis() != a.askTimeMillis;
-    PriceLadder ladder = a.ladder;
-    int at = moves ? ladder.indexOf(a) : -1;
     a.amend(am.pricePerMtok(), am.quality(), am.throughputTps(), am.windowFromMillis(), am.windowUntilMillis());
     a.askTimeMillis = am.askTimeMillis();
-    if (moves) ladder.moved(at);
+    if (moves) a.ladder.moved(a);
   }
 
   private RestingBids.Entry applyRested(BidRested r) {
@@ -362,7 +360,7 @@ public final class OrderBookCore {
   private void applyWithdrawn(AskWithdrawn w) {
     AskState a = asks.remove(w.askId());
     PriceLadder ladder = a.ladder;
-    ladder.remove(ladder.indexOf(a));
+    ladder.remove(a);
     if (ladder.size() == 0) {
       ladders.remove(a.model);
       allLadders.remove(ladder);

@@ -1,25 +1,37 @@
 package io.keld.marketplace.book;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
- * One model's asks in priority order (rule 2), in a plain array, with their prices beside them in a
- * {@code long[]}. Finding a place searches the prices without reading any ask; only among asks of
- * equal price are quality, ask time and id compared. A price move shifts only the asks between the
- * old place and the new one (a tick or two apart), not the rest of the ladder.
+ * One model's asks in priority order (rule 2), in blocks of at most {@link #BLOCK}: each block a
+ * plain array of asks with their prices beside them in a {@code long[]}, every ask of a block ranking
+ * before every ask of the next. Finding a place searches prices without reading an ask; only among
+ * asks of equal price are quality, ask time and id compared.
  *
- * <p>An amend finds its ask and the ask's new place by stepping from where the ask was (its
- * {@link AskState#ladderIndexHint}), not by halving the whole ladder: a price moves a tick or two, and
- * the places between are read one after another, where halving reads far-apart ones each depending
- * on the last (book-core-peers: the amends' searches were about a quarter of the shared stream's time).
+ * <p>Why blocks: in one flat array, an ask posted or withdrawn moved every ask after it, half the
+ * ladder on average (book-core-peers, 1,000 asks: array copying was about a tenth of the shared
+ * stream's time). In a block it moves at most a block. Each ask knows its block ({@link
+ * AskState#ladderBlock}), so an amend or a withdrawal finds it without a search, and a price move of a
+ * tick or two usually stays inside that block.
  */
 final class PriceLadder {
 
-  /** How far a search steps before it halves the rest instead. */
-  private static final int NEAR = 32;
+  /** The most asks one block holds: a full block splits in two; a block under a quarter full joins a neighbour when they fit. */
+  static final int BLOCK = 64;
 
-  private AskState[] asks = new AskState[16];
-  private long[] prices = new long[16];
+  /** A run of asks in priority order, with their prices beside them. */
+  static final class Block {
+    final AskState[] asks = new AskState[BLOCK];
+    final long[] prices = new long[BLOCK];
+    int size;
+    /** Its place among the ladder's blocks. */
+    int index;
+  }
+
+  private Block[] blocks = new Block[4];
+  private int blockCount;
   private int size;
 
   /** How many asks stand on the ladder. */
@@ -27,144 +39,228 @@ final class PriceLadder {
     return size;
   }
 
-  /** The {@code i}-th ask in priority order. */
-  AskState ask(int i) {
-    return asks[i];
+  /** How many blocks the asks are in; {@link #block} reads them in priority order. */
+  int blockCount() {
+    return blockCount;
   }
 
-  /** The price of the {@code i}-th ask, read without reading the ask. */
-  long price(int i) {
-    return prices[i];
+  Block block(int k) {
+    return blocks[k];
+  }
+
+  /** Every ask in priority order, as a new list. */
+  List<AskState> asks() {
+    List<AskState> all = new ArrayList<>(size);
+    for (int k = 0; k < blockCount; k++) {
+      Block b = blocks[k];
+      for (int i = 0; i < b.size; i++) all.add(b.asks[i]);
+    }
+    return all;
   }
 
   /** Puts {@code a} in its place by its current price, quality, ask time and id. */
   void add(AskState a) {
-    int at = search(a, 0, size);
-    at = at < 0 ? -at - 1 : at;
-    if (size == asks.length) {
-      asks = Arrays.copyOf(asks, size * 2);
-      prices = Arrays.copyOf(prices, size * 2);
-    }
-    System.arraycopy(asks, at, asks, at + 1, size - at);
-    System.arraycopy(prices, at, prices, at + 1, size - at);
-    asks[at] = a;
-    prices[at] = a.price;
-    a.ladderIndexHint = at;
-    size++;
+    if (blockCount == 0) insertBlock(0, new Block());
+    int k = blockFor(a);
+    Block b = blocks[k];
+    insert(k, b, placeIn(b, a, 0, b.size), a);
   }
 
-  /** Where {@code a} is, by the terms it was placed with; it must be on this ladder. */
-  int indexOf(AskState a) {
-    int hint = a.ladderIndexHint;
-    if (hint < size && asks[hint] == a) return hint;
-    // First among the asks of its price, by the prices alone; it is usually one of the next few.
-    int first = firstAtOrAboveNear(a.price, Math.min(hint, size));
-    for (int i = first, end = Math.min(size, first + 8); i < end && prices[i] == a.price; i++) {
-      if (asks[i] == a) return a.ladderIndexHint = i;
-    }
-    int at = search(a, first, size);
-    if (at < 0 || asks[at] != a) throw new IllegalStateException("ask " + a.askId + " is not in its place on its ladder");
-    return a.ladderIndexHint = at;
+  /** Takes {@code a}, which stands on this ladder, off it. */
+  void remove(AskState a) {
+    Block b = a.ladderBlock;
+    removeAt(b, slotOf(b, a));
+    a.ladderBlock = null;
+    size--;
+    settle(b);
   }
 
-  void remove(int at) {
-    System.arraycopy(asks, at + 1, asks, at, size - at - 1);
-    System.arraycopy(prices, at + 1, prices, at, size - at - 1);
-    asks[--size] = null;
-  }
-
-  /** The ask at {@code at} has new terms: moves it to its new place among the others. */
-  void moved(int at) {
-    AskState a = asks[at];
+  /** {@code a}'s price, quality or ask time changed: moves it to its new place. */
+  void moved(AskState a) {
+    Block b = a.ladderBlock;
+    int at = slotOf(b, a);
     long price = a.price;
-    prices[at] = price;
-    int to = at;
-    if (at > 0 && compare(a, price, at - 1) < 0) {
-      to = placeBefore(a, price, at - 1);
-      System.arraycopy(asks, to, asks, to + 1, at - to);
-      System.arraycopy(prices, to, prices, to + 1, at - to);
-      asks[to] = a;
-      prices[to] = price;
-    } else if (at < size - 1 && compare(a, price, at + 1) > 0) {
-      to = placeAfter(a, price, at + 1);
-      System.arraycopy(asks, at + 1, asks, at, to - at);
-      System.arraycopy(prices, at + 1, prices, at, to - at);
-      asks[to] = a;
-      prices[to] = price;
-    }
-    a.ladderIndexHint = to;
-  }
-
-  /** Where {@code a}, which ranks before the ask at {@code i}, goes: {@code i} or before, stepping down from it. */
-  private int placeBefore(AskState a, long price, int i) {
-    for (int stop = Math.max(0, i - NEAR); i > 0 && compare(a, price, i - 1) < 0; i--) {
-      if (i == stop) {
-        int to = search(a, 0, i);
-        return to < 0 ? -to - 1 : to;
+    b.prices[at] = price;
+    // Usually a tick or two, inside the same block: step there, moving only the asks between.
+    if (at > 0 && compare(a, price, b, at - 1) < 0) {
+      if (isFirst(b) || compare(a, price, b, 0) > 0) {
+        int to = at - 1;
+        while (to > 0 && compare(a, price, b, to - 1) < 0) to--;
+        System.arraycopy(b.asks, to, b.asks, to + 1, at - to);
+        System.arraycopy(b.prices, to, b.prices, to + 1, at - to);
+        b.asks[to] = a;
+        b.prices[to] = price;
+        a.ladderSlotHint = to;
+        return;
       }
-    }
-    return i;
-  }
-
-  /** Where {@code a}, which ranks after the ask at {@code i}, goes once it is off its old place: {@code i} or after. */
-  private int placeAfter(AskState a, long price, int i) {
-    for (int stop = Math.min(size - 1, i + NEAR); i < size - 1 && compare(a, price, i + 1) > 0; i++) {
-      if (i == stop) {
-        int to = search(a, i + 1, size);
-        return (to < 0 ? -to - 1 : to) - 1;
+    } else if (at < b.size - 1 && compare(a, price, b, at + 1) > 0) {
+      if (isLast(b) || compare(a, price, b, b.size - 1) < 0) {
+        int to = at + 1;
+        while (to < b.size - 1 && compare(a, price, b, to + 1) > 0) to++;
+        System.arraycopy(b.asks, at + 1, b.asks, at, to - at);
+        System.arraycopy(b.prices, at + 1, b.prices, at, to - at);
+        b.asks[to] = a;
+        b.prices[to] = price;
+        a.ladderSlotHint = to;
+        return;
       }
+    } else if (staysBetweenBlocks(b, at, a, price)) {
+      return;
     }
-    return i;
+    // Into another block, mostly the next one or the one before: off this one, and in there.
+    removeAt(b, at);
+    size--;
+    int k = blockNear(a, price, b.index);
+    Block to = blocks[k];
+    insert(k, to, placeIn(to, a, 0, to.size), a);
+    settle(b);
   }
 
-  /** Rule 2 between {@code a} (priced {@code price}) and the ask at {@code i}; the ask is read only at equal prices. */
-  private int compare(AskState a, long price, int i) {
-    long p = prices[i];
-    if (price != p) return price < p ? -1 : 1;
-    return AskState.compareAtEqualPrice(a, asks[i]);
+  /**
+   * The block {@code a} goes in, stepping block by block from block {@code k} (which may have just
+   * been left empty by {@code a}): the first whose last ask ranks after it, or the last block.
+   */
+  private int blockNear(AskState a, long price, int k) {
+    int t = k;
+    while (t > 0 && compare(a, price, blocks[t - 1], blocks[t - 1].size - 1) < 0) t--;
+    while (t < blockCount - 1 && (blocks[t].size == 0 || compare(a, price, blocks[t], blocks[t].size - 1) > 0)) t++;
+    return t;
   }
 
-  /** {@link #firstAtOrAbove}, stepping from {@code from} (0 to size), which is usually near it. */
-  private int firstAtOrAboveNear(long price, int from) {
-    long[] p = prices;
-    int i = from;
-    if (i < size && p[i] < price) {
-      for (int stop = i + NEAR; ++i < size && p[i] < price; ) if (i == stop) return firstAtOrAbove(price);
-      return i;
+  /** In order with its neighbours in block {@code b}: and, first or last there, with the blocks either side. */
+  private boolean staysBetweenBlocks(Block b, int at, AskState a, long price) {
+    if (at == 0 && !isFirst(b)) {
+      Block previous = blocks[b.index - 1];
+      if (compare(a, price, previous, previous.size - 1) < 0) return false;
     }
-    for (int stop = i - NEAR; i > 0 && p[i - 1] >= price; i--) if (i == stop) return firstAtOrAbove(price);
-    return i;
-  }
-
-  /** The index of the first ask priced {@code price} or more. */
-  private int firstAtOrAbove(long price) {
-    long[] p = prices;
-    int len = size;
-    if (len == 0) return 0;
-    int base = 0;
-    // Halving without a branch (the select compiles to a conditional move): where a moved ask sits
-    // is unpredictable, and a mispredicted branch at every step cost more than the step itself
-    // (book-core-peers: about 8% of the shared stream's time).
-    while (len > 1) {
-      int half = len >>> 1;
-      base = p[base + half] < price ? base + half : base;
-      len -= half;
+    if (at == b.size - 1 && !isLast(b)) {
+      Block next = blocks[b.index + 1];
+      if (compare(a, price, next, 0) > 0) return false;
     }
-    return p[base] < price ? base + 1 : base;
+    return true;
   }
 
-  /** Binary search of {@code [from, to)}: the index of {@code a}'s equal, or -(insertion point) - 1. */
-  private int search(AskState a, int from, int to) {
+  private static boolean isFirst(Block b) {
+    return b.index == 0;
+  }
+
+  private boolean isLast(Block b) {
+    return b.index == blockCount - 1;
+  }
+
+  /** Where {@code a} stands in its block: where it stood last, or found by reading the block. */
+  private static int slotOf(Block b, AskState a) {
+    int hint = a.ladderSlotHint;
+    if (hint < b.size && b.asks[hint] == a) return hint;
+    AskState[] asks = b.asks;
+    for (int i = 0, n = b.size; i < n; i++) if (asks[i] == a) return a.ladderSlotHint = i;
+    throw new IllegalStateException("ask " + a.askId + " is not on its block of its ladder");
+  }
+
+  /** The block {@code a} goes in: the first whose last ask ranks after it, or the last block. */
+  private int blockFor(AskState a) {
+    long price = a.price;
+    int lo = 0;
+    int hi = blockCount - 1;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      Block b = blocks[mid];
+      if (compare(a, price, b, b.size - 1) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Binary search of {@code b}'s {@code [from, to)} for where {@code a} goes. */
+  private static int placeIn(Block b, AskState a, int from, int to) {
     long price = a.price;
     int lo = from;
     int hi = to - 1;
     while (lo <= hi) {
       int mid = (lo + hi) >>> 1;
-      int c = -compare(a, price, mid);
-      if (c < 0) lo = mid + 1;
-      else if (c > 0) hi = mid - 1;
-      else return mid;
+      int c = compare(a, price, b, mid);
+      if (c > 0) lo = mid + 1;
+      else hi = mid - 1;
     }
-    return -(lo + 1);
+    return lo;
+  }
+
+  /** Puts {@code a} at {@code at} of block {@code k}, splitting the block first when it is full. */
+  private void insert(int k, Block b, int at, AskState a) {
+    if (b.size == BLOCK) {
+      Block upper = new Block();
+      int half = BLOCK / 2;
+      System.arraycopy(b.asks, half, upper.asks, 0, BLOCK - half);
+      System.arraycopy(b.prices, half, upper.prices, 0, BLOCK - half);
+      Arrays.fill(b.asks, half, BLOCK, null);
+      upper.size = BLOCK - half;
+      b.size = half;
+      for (int i = 0; i < upper.size; i++) upper.asks[i].ladderBlock = upper;
+      insertBlock(k + 1, upper);
+      if (at > half) {
+        b = upper;
+        at -= half;
+      }
+    }
+    System.arraycopy(b.asks, at, b.asks, at + 1, b.size - at);
+    System.arraycopy(b.prices, at, b.prices, at + 1, b.size - at);
+    b.asks[at] = a;
+    b.prices[at] = a.price;
+    b.size++;
+    a.ladderBlock = b;
+    a.ladderSlotHint = at;
+    size++;
+  }
+
+  private static void removeAt(Block b, int at) {
+    System.arraycopy(b.asks, at + 1, b.asks, at, b.size - at - 1);
+    System.arraycopy(b.prices, at + 1, b.prices, at, b.size - at - 1);
+    b.asks[--b.size] = null;
+  }
+
+  /** After a removal: an empty block goes; one under a quarter full joins a neighbour when both fit in half a block. */
+  private void settle(Block b) {
+    if (b.size >= BLOCK / 4) return;
+    int k = b.index;
+    if (b.size == 0) {
+      removeBlock(k);
+      return;
+    }
+    if (k + 1 < blockCount && blocks[k + 1].size + b.size <= BLOCK / 2) {
+      Block next = blocks[k + 1];
+      System.arraycopy(next.asks, 0, b.asks, b.size, next.size);
+      System.arraycopy(next.prices, 0, b.prices, b.size, next.size);
+      for (int i = b.size; i < b.size + next.size; i++) b.asks[i].ladderBlock = b;
+      b.size += next.size;
+      removeBlock(k + 1);
+    } else if (k > 0 && blocks[k - 1].size + b.size <= BLOCK / 2) {
+      Block previous = blocks[k - 1];
+      System.arraycopy(b.asks, 0, previous.asks, previous.size, b.size);
+      System.arraycopy(b.prices, 0, previous.prices, previous.size, b.size);
+      for (int i = previous.size; i < previous.size + b.size; i++) previous.asks[i].ladderBlock = previous;
+      previous.size += b.size;
+      removeBlock(k);
+    }
+  }
+
+  private void insertBlock(int k, Block b) {
+    if (blockCount == blocks.length) blocks = Arrays.copyOf(blocks, blockCount * 2);
+    System.arraycopy(blocks, k, blocks, k + 1, blockCount - k);
+    blocks[k] = b;
+    blockCount++;
+    for (int i = k; i < blockCount; i++) blocks[i].index = i;
+  }
+
+  private void removeBlock(int k) {
+    System.arraycopy(blocks, k + 1, blocks, k, blockCount - k - 1);
+    blocks[--blockCount] = null;
+    for (int i = k; i < blockCount; i++) blocks[i].index = i;
+  }
+
+  /** Rule 2 between {@code a} (priced {@code price}) and the ask at {@code i} of {@code b}; the ask is read only at equal prices. */
+  private static int compare(AskState a, long price, Block b, int i) {
+    long p = b.prices[i];
+    if (price != p) return price < p ? -1 : 1;
+    return AskState.compareAtEqualPrice(a, b.asks[i]);
   }
 }

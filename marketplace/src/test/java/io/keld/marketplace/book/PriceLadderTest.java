@@ -2,18 +2,20 @@ package io.keld.marketplace.book;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link PriceLadder} on ladders far longer than the property tests' books: its searches step from
- * stale position hints and halve only past a distance, so the long jumps, the crowded prices and the
- * hints left behind by other asks' moves are what this drives, against a list sorted by rule 2.
+ * {@link PriceLadder} on ladders far longer than the property tests' books, so that its blocks fill,
+ * split, empty and merge, and asks move inside a block, across block edges and across the whole
+ * ladder, among crowded prices; against a list sorted by rule 2.
  */
 class PriceLadderTest {
 
@@ -25,36 +27,67 @@ class PriceLadderTest {
     List<AskState> expected = new ArrayList<>();
     long now = 1_000;
     int nextId = 0;
+    int maxBlocks = 0;
     for (int step = 0; step < 20_000; step++) {
       int roll = rnd.nextInt(100);
-      if (expected.size() < 50 || roll < 15 && expected.size() < 600) {
+      // The ladder grows to a few hundred asks, then shrinks, so blocks split and then merge.
+      boolean growing = step < 10_000;
+      if (expected.size() < 50 || roll < (growing ? 20 : 10) && expected.size() < 600) {
         AskState a = ask("ask_" + nextId++, price(rnd), 70 + 10 * rnd.nextInt(3), now++);
         ladder.add(a);
         expected.add(a);
       } else if (roll < 30) {
+        // (a removal: roll 20-29 while growing, 10-29 while shrinking)
         AskState a = expected.remove(rnd.nextInt(expected.size()));
-        ladder.remove(ladder.indexOf(a));
+        ladder.remove(a);
       } else {
         AskState a = expected.get(rnd.nextInt(expected.size()));
-        int at = ladder.indexOf(a);
         // Mostly a tick or two, sometimes across the whole ladder; sometimes the quality, which
         // moves it among the asks of its price.
         long price = roll < 80 ? Math.max(1, a.price + (rnd.nextInt(7) - 3) * 1_000) : price(rnd);
         int quality = rnd.nextInt(10) == 0 ? 70 + 10 * rnd.nextInt(3) : a.quality;
         a.amend(price, quality, a.throughputTps, a.windowFromMillis, a.windowUntilMillis);
         a.askTimeMillis = now++;
-        ladder.moved(at);
+        ladder.moved(a);
       }
       if (step % 97 == 0 || step > 19_900) {
         expected.sort(AskState.PRIORITY);
         assertEquals(expected.size(), ladder.size(), "asks on the ladder");
-        for (int i = 0; i < expected.size(); i++) {
-          assertSame(expected.get(i), ladder.ask(i), "ask at " + i + " after step " + step);
-          assertEquals(expected.get(i).price, ladder.price(i), "price at " + i);
+        assertEquals(expected, ladder.asks(), "rule 2 order after step " + step);
+        int blocks = 0;
+        for (int k = 0; k < ladder.blockCount(); k++) {
+          PriceLadder.Block b = ladder.block(k);
+          assertTrue(b.size > 0 && b.size <= PriceLadder.BLOCK, "block size " + b.size);
+          for (int i = 0; i < b.size; i++) {
+            assertSame(b, b.asks[i].ladderBlock, "the block of " + b.asks[i].askId);
+            assertEquals(b.asks[i].price, b.prices[i], "price beside " + b.asks[i].askId);
+          }
+          blocks++;
         }
-        for (AskState a : expected) assertSame(a, ladder.ask(ladder.indexOf(a)), "indexOf " + a.askId);
+        maxBlocks = Math.max(maxBlocks, blocks);
       }
     }
+    assertTrue(maxBlocks >= 8, "the ladder grew to " + maxBlocks + " blocks");
+    assertTrue(ladder.blockCount() <= 4, "blocks merge as the ladder shrinks: " + ladder.size() + " asks in " + ladder.blockCount() + " blocks");
+  }
+
+  @Test
+  void blocksLeftNearlyEmptyJoinTheirNeighbours() {
+    PriceLadder ladder = new PriceLadder();
+    List<AskState> asks = new ArrayList<>();
+    for (int i = 0; i < 640; i++) {
+      AskState a = ask("ask_" + i, 100_000 + i, 80, i);
+      ladder.add(a);
+      asks.add(a);
+    }
+    int full = ladder.blockCount();
+    // Seven asks of every eight leave, spread over every block.
+    for (int i = 0; i < asks.size(); i++) if (i % 8 != 0) ladder.remove(asks.get(i));
+    assertEquals(80, ladder.size());
+    List<AskState> left = new ArrayList<>();
+    for (int i = 0; i < asks.size(); i += 8) left.add(asks.get(i));
+    assertEquals(left, ladder.asks());
+    assertTrue(full >= 10 && ladder.blockCount() <= 6, full + " blocks before, " + ladder.blockCount() + " after");
   }
 
   /** A few prices only, so many asks share one (more than the eight a search steps over before halving). */
