@@ -92,9 +92,9 @@ final class BidScan {
   }
 
   /**
-   * The first ladder a scan walks: its asks come in priority order, so each feasible one goes at
-   * the end of the best so far, and the scan is over once it holds {@code FEASIBLE_COUNT_CAP}. No
-   * ask is compared with another (a clearing compares at most this one ladder's in most books).
+   * The first ladder a scan walks (the only one for a bid that names one model, or in a book of one
+   * model): its asks come in priority order, so each feasible one goes at the end of the best so
+   * far, and the scan is over once it holds {@code FEASIBLE_COUNT_CAP}, without comparing two asks.
    */
   private void firstLadder(PriceLadder ladder) {
     long ceiling = this.ceiling;

@@ -50,12 +50,8 @@ public final class OrderBookCore {
   /** Reused by every match and clearing: the book is single-threaded. */
   private final BidScan scan = new BidScan();
 
-  /**
-   * Active fills by their number (the n of {@code fil_<useCase>_n}). A fill's id is a new string,
-   * and hashing it cost more than reading the number back out of it ({@link #fillNumber}).
-   */
-  private final Map<Long, Fill> activeFills = new HashMap<>();
-  private final Map<String, Fill> activeFillByBidId = new HashMap<>();
+  private final Map<String, Fill> activeFills = new HashMap<>();
+  private final Map<String, String> fillIdByBidId = new HashMap<>();
   /**
    * Withdrawn asks whose fills are not all released, and how many are left. (A live ask's unreleased
    * fills are its slots.) Its id stays taken until they are.
@@ -171,7 +167,7 @@ public final class OrderBookCore {
   private BookResult placeBid(Bid bid, long now) {
     Rejected invalid = OperationChecks.bid(bid, now, useCase);
     if (invalid != null) return invalid;
-    if (resting.contains(bid.bidId()) || activeFillByBidId.containsKey(bid.bidId())) {
+    if (resting.contains(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
     }
     Filled fill = match(bid, now, null);
@@ -188,7 +184,7 @@ public final class OrderBookCore {
   private BookResult cancelBid(String bidId, long now) {
     RestingBids.Entry entry = resting.remove(bidId);
     if (entry == null) {
-      if (activeFillByBidId.containsKey(bidId)) {
+      if (fillIdByBidId.containsKey(bidId)) {
         return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
       }
       return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
@@ -197,8 +193,7 @@ public final class OrderBookCore {
   }
 
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
-    long number = fillNumber(release.fillId());
-    Fill fill = number < 0 ? null : release.actualTokens() < 0 ? activeFills.get(number) : activeFills.remove(number);
+    Fill fill = release.actualTokens() < 0 ? activeFills.get(release.fillId()) : activeFills.remove(release.fillId());
     if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
     if (release.actualTokens() < 0) return OperationChecks.invalid("actualTokens must be >= 0");
     FillReleased released = new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now);
@@ -253,7 +248,7 @@ public final class OrderBookCore {
     Fill fill = new Fill(fillIdPrefix + nextFillSeq, bid.bidId(), a.askId, a.providerId, a.model,
         a.price, bid.tokens(), start, finish, bid.deadlineMillis(), now, competing, feasible, rules.version());
     if (restingEntry != null) resting.remove(restingEntry);
-    applyFill(fill, nextFillSeq, a);
+    applyFill(fill, a);
     return new Filled(fill, bid, now);
   }
 
@@ -265,13 +260,13 @@ public final class OrderBookCore {
     if (event instanceof Filled f) {
       Fill fill = f.fill();
       resting.remove(fill.bidId());
-      applyFill(fill, requireFillNumber(fill.fillId()), asks.get(fill.askId()));
+      applyFill(fill, asks.get(fill.askId()));
     } else if (event instanceof AskAmended am) {
       applyAmended(am, asks.get(am.askId()));
     } else if (event instanceof BidRested r) {
       applyRested(r);
     } else if (event instanceof FillReleased r) {
-      applyReleased(activeFills.remove(fillNumber(r.fillId())));
+      applyReleased(activeFills.remove(r.fillId()));
     } else if (event instanceof AskPosted p) {
       applyPosted(p);
     } else if (event instanceof CapacityUpdated c) {
@@ -287,37 +282,12 @@ public final class OrderBookCore {
     }
   }
 
-  /** Fill number {@code number} of ask {@code a}; the bid is off the resting bids already. */
-  private void applyFill(Fill fill, long number, AskState a) {
+  /** A fill of ask {@code a}; the bid is off the resting bids already. */
+  private void applyFill(Fill fill, AskState a) {
     a.reserve(fill);
-    activeFills.put(number, fill);
-    activeFillByBidId.put(fill.bidId(), fill);
+    activeFills.put(fill.fillId(), fill);
+    fillIdByBidId.put(fill.bidId(), fill.fillId());
     nextFillSeq++;
-  }
-
-  /**
-   * The n of a fill id {@code fil_<useCase>_n} of this book, or -1 for any other string (no fill of
-   * this book has that id).
-   */
-  private long fillNumber(String fillId) {
-    int from = fillIdPrefix.length();
-    int length = fillId.length() - from;
-    // Up to 18 digits fit a long; the book writes no leading zero, so "…_07" is not fill 7.
-    if (length < 1 || length > 18 || !fillId.startsWith(fillIdPrefix) || fillId.charAt(from) == '0') return -1;
-    long n = 0;
-    for (int i = from, end = fillId.length(); i < end; i++) {
-      int digit = fillId.charAt(i) - '0';
-      if (digit < 0 || digit > 9) return -1;
-      n = n * 10 + digit;
-    }
-    return n;
-  }
-
-  /** The number of a fill this book made; a recorded fill without one is not this book's. */
-  private long requireFillNumber(String fillId) {
-    long n = fillNumber(fillId);
-    if (n < 0) throw new IllegalArgumentException("fill " + fillId + " is not a fill of book " + useCase);
-    return n;
   }
 
   private void applyAmended(AskAmended am, AskState a) {
@@ -336,7 +306,7 @@ public final class OrderBookCore {
 
   /** A fill already taken off the active fills is released; its ask if that is still on the book. */
   private AskState applyReleased(Fill fill) {
-    activeFillByBidId.remove(fill.bidId());
+    fillIdByBidId.remove(fill.bidId());
     AskState a = asks.get(fill.askId());
     if (a != null) a.release(fill);
     else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
@@ -472,13 +442,13 @@ public final class OrderBookCore {
   }
 
   public Fill activeFill(String fillId) {
-    long number = fillNumber(fillId);
-    return number < 0 ? null : activeFills.get(number);
+    return activeFills.get(fillId);
   }
 
   /** The fill a bid cleared with, while it is active. */
   public Fill activeFillOfBid(String bidId) {
-    return activeFillByBidId.get(bidId);
+    String fillId = fillIdByBidId.get(bidId);
+    return fillId == null ? null : activeFills.get(fillId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -505,8 +475,8 @@ public final class OrderBookCore {
       book.resting.add(new RestingBids.Entry(e.bid(), e.arrivalSeq(), e.restedAtMillis()));
     }
     for (Fill f : s.activeFills()) {
-      book.activeFills.put(book.requireFillNumber(f.fillId()), f);
-      book.activeFillByBidId.put(f.bidId(), f);
+      book.activeFills.put(f.fillId(), f);
+      book.fillIdByBidId.put(f.bidId(), f.fillId());
       AskState a = book.asks.get(f.askId());
       if (a != null) a.reserve(f);
       else book.unreleasedFillsOfWithdrawnAsks.merge(f.askId(), 1, Integer::sum);
