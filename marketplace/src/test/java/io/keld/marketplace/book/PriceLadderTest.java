@@ -50,7 +50,7 @@ class PriceLadderTest {
         a.askTimeMillis = now++;
         ladder.moved(a);
       }
-      if (step % 97 == 0 || step > 19_900) {
+      if (step % 7 == 0 || step > 19_900) {
         expected.sort(AskState.PRIORITY);
         assertEquals(expected.size(), ladder.size(), "asks on the ladder");
         assertEquals(expected, ladder.asks(), "rule 2 order after step " + step);
@@ -58,6 +58,7 @@ class PriceLadderTest {
         for (int k = 0; k < ladder.blockCount(); k++) {
           PriceLadder.Block b = ladder.block(k);
           assertTrue(b.size > 0 && b.size <= PriceLadder.BLOCK, "block size " + b.size);
+          assertEquals(k, b.index, "the place the block knows");
           for (int i = 0; i < b.size; i++) {
             assertSame(b, b.asks[i].ladderBlock, "the block of " + b.asks[i].askId);
             assertEquals(b.asks[i].price, b.prices[i], "price beside " + b.asks[i].askId);
@@ -69,6 +70,89 @@ class PriceLadderTest {
     }
     assertTrue(maxBlocks >= 8, "the ladder grew to " + maxBlocks + " blocks");
     assertTrue(ladder.blockCount() <= 4, "blocks merge as the ladder shrinks: " + ladder.size() + " asks in " + ladder.blockCount() + " blocks");
+  }
+
+  /** Three full blocks of asks priced 100,000, 100,001, ... (a block splits at 64: 32 asks each after). */
+  private static List<AskState> ladderOf(PriceLadder ladder, int asks) {
+    List<AskState> all = new ArrayList<>();
+    for (int i = 0; i < asks; i++) {
+      AskState a = ask("ask_" + i, 100_000 + 10 * i, 80, i);
+      ladder.add(a);
+      all.add(a);
+    }
+    return all;
+  }
+
+  private static void moveTo(PriceLadder ladder, AskState a, long price, long askTime) {
+    a.amend(price, a.quality, a.throughputTps, a.windowFromMillis, a.windowUntilMillis);
+    a.askTimeMillis = askTime;
+    ladder.moved(a);
+  }
+
+  @Test
+  void movesAcrossBlockEdgesKeepTheOrder() {
+    PriceLadder ladder = new PriceLadder();
+    List<AskState> asks = ladderOf(ladder, 96);
+    assertTrue(ladder.blockCount() >= 2, "blocks: " + ladder.blockCount());
+    PriceLadder.Block second = ladder.block(1);
+    // The first ask of the second block moves just below the first block's last.
+    AskState first = second.asks[0];
+    PriceLadder.Block firstBlock = ladder.block(0);
+    moveTo(ladder, first, firstBlock.prices[firstBlock.size - 1] - 5, 1_000);
+    // The last ask of the first block moves just above the second block's first.
+    AskState last = ladder.block(0).asks[ladder.block(0).size - 1];
+    moveTo(ladder, last, ladder.block(1).prices[0] + 5, 1_001);
+    // An ask ranked before its block's first, but still after the block before: it stays in its block.
+    PriceLadder.Block b = ladder.block(1);
+    AskState third = b.asks[2];
+    moveTo(ladder, third, b.prices[0] - 1, 1_002);
+    asks.sort(AskState.PRIORITY);
+    assertEquals(asks, ladder.asks());
+    for (int k = 0; k < ladder.blockCount(); k++) assertEquals(k, ladder.block(k).index);
+  }
+
+  @Test
+  void aMoveIntoAFullBlockSplitsItAndTheOrderHolds() {
+    PriceLadder ladder = new PriceLadder();
+    List<AskState> asks = ladderOf(ladder, 64 + 33);
+    // Fill the last block to the brim, then move the last ask of the block before it into the middle of it.
+    PriceLadder.Block lastBlock = ladder.block(ladder.blockCount() - 1);
+    int n = 0;
+    while (lastBlock.size < PriceLadder.BLOCK) {
+      AskState a = ask("more_" + n++, lastBlock.prices[lastBlock.size - 1] + 10, 80, 5_000 + n);
+      ladder.add(a);
+      asks.add(a);
+    }
+    int blocks = ladder.blockCount();
+    PriceLadder.Block before = ladder.block(blocks - 2);
+    AskState mover = before.asks[before.size - 1];
+    moveTo(ladder, mover, lastBlock.prices[PriceLadder.BLOCK / 2] + 1, 9_000);
+    assertEquals(blocks + 1, ladder.blockCount(), "the full block split");
+    asks.sort(AskState.PRIORITY);
+    assertEquals(asks, ladder.asks());
+    for (int k = 0; k < ladder.blockCount(); k++) {
+      assertEquals(k, ladder.block(k).index);
+      for (int i = 0; i < ladder.block(k).size; i++) assertSame(ladder.block(k), ladder.block(k).asks[i].ladderBlock);
+    }
+  }
+
+  @Test
+  void anAskAloneInItsBlockMovesOutAndTheBlockGoes() {
+    PriceLadder ladder = new PriceLadder();
+    List<AskState> asks = ladderOf(ladder, 128);
+    // Empty a middle block down to one ask (its neighbours hold 32 each: too many to take it in), then move that ask away.
+    PriceLadder.Block middle = ladder.block(1);
+    while (middle.size > 1) {
+      AskState gone = middle.asks[0];
+      ladder.remove(gone);
+      asks.remove(gone);
+    }
+    assertSame(middle, ladder.block(1), "the block stood with one ask");
+    moveTo(ladder, middle.asks[0], ladder.block(ladder.blockCount() - 1).prices[0] + 1, 9_000);
+    for (int k = 0; k < ladder.blockCount(); k++) assertTrue(ladder.block(k) != middle, "the emptied block went");
+    asks.sort(AskState.PRIORITY);
+    assertEquals(asks, ladder.asks());
+    for (int k = 0; k < ladder.blockCount(); k++) assertEquals(k, ladder.block(k).index);
   }
 
   @Test
@@ -90,7 +174,7 @@ class PriceLadderTest {
     assertTrue(full >= 10 && ladder.blockCount() <= 6, full + " blocks before, " + ladder.blockCount() + " after");
   }
 
-  /** A few prices only, so many asks share one (more than the eight a search steps over before halving). */
+  /** A few prices only, so many asks share one, often across a block's edge. */
   private static long price(SplittableRandom rnd) {
     return 100_000 + 1_000 * rnd.nextInt(rnd.nextBoolean() ? 5 : 200);
   }

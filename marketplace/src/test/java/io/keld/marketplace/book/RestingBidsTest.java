@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -12,9 +13,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link RestingBids} with hundreds of bids on few ceilings, against a {@code TreeSet} in rule 4's
- * offer order: first, the walk from each bid to the next (also from a bid that has just left, as an
- * offer walks on past a bid it filled) and the escalation heap's earliest.
+ * {@link RestingBids} with hundreds of bids on few ceilings and deadlines, against a sorted set in rule
+ * 4's offer order written out here (higher ceiling, then earlier deadline, then arrival): the first bid,
+ * the walk from each bid to the next (also from a bid that has just left, as an offer walks on past a
+ * bid it filled), and the escalation heap's earliest (earlier escalation point, then arrival).
  */
 class RestingBidsTest {
 
@@ -23,7 +25,8 @@ class RestingBidsTest {
   void offerOrderAndEscalationOrderMatchASortedSet(long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     RestingBids resting = new RestingBids();
-    TreeSet<RestingBids.Entry> expected = new TreeSet<>(RestingBids.Entry.PRIORITY);
+    TreeSet<RestingBids.Entry> expected = new TreeSet<>(Comparator.<RestingBids.Entry>comparingLong(e -> -e.bid.ceilingPerMtok())
+        .thenComparingLong(e -> e.bid.deadlineMillis()).thenComparingLong(e -> e.arrivalSeq));
     List<RestingBids.Entry> live = new ArrayList<>();
     long seq = 1;
     for (int step = 0; step < 20_000; step++) {
@@ -52,7 +55,11 @@ class RestingBidsTest {
         }
         assertSame(null, e);
         RestingBids.Entry earliest = null;
-        for (RestingBids.Entry x : live) if (earliest == null || x.escalatesBefore(earliest)) earliest = x;
+        for (RestingBids.Entry x : live) {
+          long at = x.bid.escalateAtMillis();
+          long best = earliest == null ? Long.MAX_VALUE : earliest.bid.escalateAtMillis();
+          if (earliest == null || at < best || at == best && x.arrivalSeq < earliest.arrivalSeq) earliest = x;
+        }
         assertSame(earliest, resting.earliest(), "earliest escalation");
       }
     }
