@@ -106,9 +106,7 @@ class PriceLadderTest {
     PriceLadder.Block b = ladder.block(1);
     AskState third = b.asks[2];
     moveTo(ladder, third, b.prices[0] - 1, 1_002);
-    asks.sort(AskState.PRIORITY);
-    assertEquals(asks, ladder.asks());
-    for (int k = 0; k < ladder.blockCount(); k++) assertEquals(k, ladder.block(k).index);
+    assertLadderHolds(ladder, asks);
   }
 
   @Test
@@ -128,12 +126,7 @@ class PriceLadderTest {
     AskState mover = before.asks[before.size - 1];
     moveTo(ladder, mover, lastBlock.prices[PriceLadder.BLOCK / 2] + 1, 9_000);
     assertEquals(blocks + 1, ladder.blockCount(), "the full block split");
-    asks.sort(AskState.PRIORITY);
-    assertEquals(asks, ladder.asks());
-    for (int k = 0; k < ladder.blockCount(); k++) {
-      assertEquals(k, ladder.block(k).index);
-      for (int i = 0; i < ladder.block(k).size; i++) assertSame(ladder.block(k), ladder.block(k).asks[i].ladderBlock);
-    }
+    assertLadderHolds(ladder, asks);
   }
 
   @Test
@@ -150,9 +143,19 @@ class PriceLadderTest {
     assertSame(middle, ladder.block(1), "the block stood with one ask");
     moveTo(ladder, middle.asks[0], ladder.block(ladder.blockCount() - 1).prices[0] + 1, 9_000);
     for (int k = 0; k < ladder.blockCount(); k++) assertTrue(ladder.block(k) != middle, "the emptied block went");
-    asks.sort(AskState.PRIORITY);
-    assertEquals(asks, ladder.asks());
-    for (int k = 0; k < ladder.blockCount(); k++) assertEquals(k, ladder.block(k).index);
+    assertLadderHolds(ladder, asks);
+  }
+
+  /** The ladder holds {@code asks} in rule 2's order, each block knows its place, and each ask its block. */
+  private static void assertLadderHolds(PriceLadder ladder, List<AskState> asks) {
+    List<AskState> expected = new ArrayList<>(asks);
+    expected.sort(AskState.PRIORITY);
+    assertEquals(expected, ladder.asks());
+    for (int k = 0; k < ladder.blockCount(); k++) {
+      PriceLadder.Block b = ladder.block(k);
+      assertEquals(k, b.index, "the place the block knows");
+      for (int i = 0; i < b.size; i++) assertSame(b, b.asks[i].ladderBlock, "the block of " + b.asks[i].askId);
+    }
   }
 
   @Test
