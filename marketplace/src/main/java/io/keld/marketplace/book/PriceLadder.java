@@ -64,7 +64,7 @@ final class PriceLadder {
     if (blockCount == 0) insertBlock(0, new Block());
     int k = blockFor(a);
     Block b = blocks[k];
-    insert(k, b, placeIn(b, a, 0, b.size), a);
+    insert(k, b, placeIn(b, a), a);
   }
 
   /** Takes {@code a}, which stands on this ladder, off it. */
@@ -114,7 +114,7 @@ final class PriceLadder {
     size--;
     int k = blockNear(a, price, b.index);
     Block to = blocks[k];
-    insert(k, to, placeIn(to, a, 0, to.size), a);
+    insert(k, to, placeIn(to, a), a);
     settle(b);
   }
 
@@ -173,11 +173,11 @@ final class PriceLadder {
     return lo;
   }
 
-  /** Binary search of {@code b}'s {@code [from, to)} for where {@code a} goes. */
-  private static int placeIn(Block b, AskState a, int from, int to) {
+  /** Binary search of block {@code b} for where {@code a} goes. */
+  private static int placeIn(Block b, AskState a) {
     long price = a.price;
-    int lo = from;
-    int hi = to - 1;
+    int lo = 0;
+    int hi = b.size - 1;
     while (lo <= hi) {
       int mid = (lo + hi) >>> 1;
       int c = compare(a, price, b, mid);
