@@ -150,12 +150,22 @@ final class PriceLadder {
     return b.index == blockCount - 1;
   }
 
-  /** Where {@code a} stands in its block: where it stood last, or found by reading the block. */
+  /**
+   * Where {@code a} stands in its block: where it stood last or, as asks before it come and go a
+   * place or two at a time, found by reading outward from there.
+   */
   private static int slotOf(Block b, AskState a) {
-    int hint = a.ladderSlotHint;
-    if (hint < b.size && b.asks[hint] == a) return hint;
     AskState[] asks = b.asks;
-    for (int i = 0, n = b.size; i < n; i++) if (asks[i] == a) return a.ladderSlotHint = i;
+    int n = b.size;
+    int hint = Math.min(a.ladderSlotHint, n - 1);
+    if (asks[hint] == a) return hint;
+    for (int d = 1; d < n; d++) {
+      int below = hint - d;
+      int above = hint + d;
+      if (below >= 0 && asks[below] == a) return a.ladderSlotHint = below;
+      if (above < n && asks[above] == a) return a.ladderSlotHint = above;
+      if (below < 0 && above >= n) break;
+    }
     throw new IllegalStateException("ask " + a.askId + " is not on its block of its ladder");
   }
 
