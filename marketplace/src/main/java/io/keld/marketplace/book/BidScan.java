@@ -1,7 +1,6 @@
 package io.keld.marketplace.book;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +16,13 @@ import java.util.Map;
  */
 final class BidScan {
 
-  private final AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
+  /**
+   * The best feasible asks so far, in a new array for each scan. Not one array kept for the book's
+   * life: that array grows old, and G1 follows every store of a reference into an old object with a
+   * memory fence and a card mark (up to eight a scan); stores into a young array skip both. Measured
+   * (book-core-peers, one process, alternating passes): about 3% of the shared stream's time.
+   */
+  private AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
   private final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
   private int size;
 
@@ -51,7 +56,6 @@ final class BidScan {
   }
 
   void reset() {
-    Arrays.fill(top, 0, size, null);
     size = 0;
     bid = null;
   }
@@ -59,6 +63,7 @@ final class BidScan {
   /** Starts a scan for {@code bid} at {@code now}: a fill must finish {@code safetyMarginMillis} before its deadline. */
   private void prepare(Bid bid, long now, long safetyMarginMillis) {
     reset();
+    top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
     this.bid = bid;
     this.now = now;
     ceiling = bid.ceilingPerMtok();
