@@ -17,14 +17,16 @@ import java.util.Map;
 final class BidScan {
 
   /**
-   * The best feasible asks so far, in a new array for each scan. Not one array kept for the book's
-   * life: that array grows old, and G1 follows every store of a reference into an old object with a
-   * memory fence and a card mark; stores into a young array skip both. A bid that scans several
-   * ladders inserts each feasible ask in order, moving the others a place: book-core-peers' mixed
-   * workload (ten models) ran about 12% faster so, in one process with alternating passes; the shared
-   * stream (one ladder, at most eight appends a scan) within the noise.
+   * The best feasible asks so far, in a new array for each scan (null between scans). Not one array
+   * kept for the book's life: that array grows old, and in JDK 17's G1 a store of a reference from
+   * another heap region into an old object costs a memory fence, and a card mark when the card is
+   * clean; stores into a young object are filtered out before either. A bid that scans several
+   * ladders inserts each feasible ask in order, moving the others a place, so it makes many such
+   * stores. Measured on the mixed workload (ten models), thread CPU a pass, the two builds
+   * alternating: faster by a tenth or so in one process and in separate JVMs; JMH on that machine
+   * could not resolve a change either way (BENCHMARKS.md, book-core-peers, sixth pass).
    */
-  private AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
+  private AskState[] top;
   private final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
   private int size;
 
@@ -58,6 +60,7 @@ final class BidScan {
   }
 
   void reset() {
+    top = null;
     size = 0;
     bid = null;
   }

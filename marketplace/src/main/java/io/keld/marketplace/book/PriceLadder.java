@@ -14,7 +14,7 @@ import java.util.List;
  * ladder on average (book-core-peers, 1,000 asks: array copying was about a tenth of a CPU profile's
  * samples), and an amend searched the ladder for its ask. In a block a post moves at most a block. Each
  * ask knows its block ({@link AskState#ladderBlock}), so an amend or a withdrawal finds the block
- * without a search and the ask in it by a hint (else by reading the block), and a price move of a tick
+ * without a search and the ask in it by a hint (else by reading outward from it), and a price move of a tick
  * or two usually stays inside that block.
  */
 final class PriceLadder {
@@ -157,6 +157,7 @@ final class PriceLadder {
   private static int slotOf(Block b, AskState a) {
     AskState[] asks = b.asks;
     int n = b.size;
+    if (n == 0) throw new IllegalStateException("ask " + a.askId + " is on an empty block of its ladder");
     int hint = Math.min(a.ladderSlotHint, n - 1);
     if (asks[hint] == a) return hint;
     for (int d = 1; d < n; d++) {
@@ -207,7 +208,10 @@ final class PriceLadder {
       Arrays.fill(b.asks, half, BLOCK, null);
       upper.size = BLOCK - half;
       b.size = half;
-      for (int i = 0; i < upper.size; i++) upper.asks[i].ladderBlock = upper;
+      for (int i = 0; i < upper.size; i++) {
+        upper.asks[i].ladderBlock = upper;
+        upper.asks[i].ladderSlotHint = i;
+      }
       insertBlock(k + 1, upper);
       if (at > half) {
         b = upper;
@@ -242,14 +246,20 @@ final class PriceLadder {
       Block next = blocks[k + 1];
       System.arraycopy(next.asks, 0, b.asks, b.size, next.size);
       System.arraycopy(next.prices, 0, b.prices, b.size, next.size);
-      for (int i = b.size; i < b.size + next.size; i++) b.asks[i].ladderBlock = b;
+      for (int i = b.size; i < b.size + next.size; i++) {
+        b.asks[i].ladderBlock = b;
+        b.asks[i].ladderSlotHint = i;
+      }
       b.size += next.size;
       removeBlock(k + 1);
     } else if (k > 0 && blocks[k - 1].size + b.size <= BLOCK / 2) {
       Block previous = blocks[k - 1];
       System.arraycopy(b.asks, 0, previous.asks, previous.size, b.size);
       System.arraycopy(b.prices, 0, previous.prices, previous.size, b.size);
-      for (int i = previous.size; i < previous.size + b.size; i++) previous.asks[i].ladderBlock = previous;
+      for (int i = previous.size; i < previous.size + b.size; i++) {
+        previous.asks[i].ladderBlock = previous;
+        previous.asks[i].ladderSlotHint = i;
+      }
       previous.size += b.size;
       removeBlock(k);
     }
