@@ -1,6 +1,7 @@
 package io.keld.marketplace.book;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -16,17 +17,7 @@ import java.util.Map;
  */
 final class BidScan {
 
-  /**
-   * The best feasible asks so far, in a new array for each scan (null between scans). Not one array
-   * kept for the book's life: that array grows old, and in JDK 17's G1 a store of a reference from
-   * another heap region into an old object costs a memory fence, and a card mark when the card is
-   * clean; stores into a young object are filtered out before either. A bid that scans several
-   * ladders inserts each feasible ask in order, moving the others a place, so it makes many such
-   * stores. Measured on the mixed workload (ten models), thread CPU a pass, the two builds
-   * alternating: faster by a tenth or so in one process and in separate JVMs; JMH on that machine
-   * could not resolve a change either way (BENCHMARKS.md, book-core-peers, sixth pass).
-   */
-  private AskState[] top;
+  private final AskState[] top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
   private final long[] finish = new long[MatchingRules.FEASIBLE_COUNT_CAP];
   private int size;
 
@@ -60,7 +51,7 @@ final class BidScan {
   }
 
   void reset() {
-    top = null;
+    Arrays.fill(top, 0, size, null);
     size = 0;
     bid = null;
   }
@@ -68,7 +59,6 @@ final class BidScan {
   /** Starts a scan for {@code bid} at {@code now}: a fill must finish {@code safetyMarginMillis} before its deadline. */
   private void prepare(Bid bid, long now, long safetyMarginMillis) {
     reset();
-    top = new AskState[MatchingRules.FEASIBLE_COUNT_CAP];
     this.bid = bid;
     this.now = now;
     ceiling = bid.ceilingPerMtok();
