@@ -54,8 +54,8 @@ final class BookCorePeersBench {
         .include(BookCorePeersBenchmark.class.getName())
         .forks(1)
         .threads(1)
-        // Ten: exchange-core's first one to three measured iterations after five read a third of its
-        // steady figure in most full runs (2026-12-07), which flattered the ratio.
+        // Ten: after five, one or more of exchange-core's first four measured iterations read a quarter to
+        // a half of its steady figure in all nine full runs of 2026-12-07, which flattered the ratio.
         .warmupIterations(quick ? 2 : 10)
         .warmupTime(TimeValue.seconds(quick ? 1 : 2))
         .measurementIterations(quick ? 3 : 10)
