@@ -243,26 +243,23 @@ final class PriceLadder {
       return;
     }
     if (k + 1 < blockCount && blocks[k + 1].size + b.size <= BLOCK / 2) {
-      Block next = blocks[k + 1];
-      System.arraycopy(next.asks, 0, b.asks, b.size, next.size);
-      System.arraycopy(next.prices, 0, b.prices, b.size, next.size);
-      for (int i = b.size; i < b.size + next.size; i++) {
-        b.asks[i].ladderBlock = b;
-        b.asks[i].ladderSlotHint = i;
-      }
-      b.size += next.size;
+      append(b, blocks[k + 1]);
       removeBlock(k + 1);
     } else if (k > 0 && blocks[k - 1].size + b.size <= BLOCK / 2) {
-      Block previous = blocks[k - 1];
-      System.arraycopy(b.asks, 0, previous.asks, previous.size, b.size);
-      System.arraycopy(b.prices, 0, previous.prices, previous.size, b.size);
-      for (int i = previous.size; i < previous.size + b.size; i++) {
-        previous.asks[i].ladderBlock = previous;
-        previous.asks[i].ladderSlotHint = i;
-      }
-      previous.size += b.size;
+      append(blocks[k - 1], b);
       removeBlock(k);
     }
+  }
+
+  /** Puts {@code from}'s asks after {@code to}'s, each learning its new block and place. */
+  private static void append(Block to, Block from) {
+    System.arraycopy(from.asks, 0, to.asks, to.size, from.size);
+    System.arraycopy(from.prices, 0, to.prices, to.size, from.size);
+    for (int i = to.size; i < to.size + from.size; i++) {
+      to.asks[i].ladderBlock = to;
+      to.asks[i].ladderSlotHint = i;
+    }
+    to.size += from.size;
   }
 
   private void insertBlock(int k, Block b) {
