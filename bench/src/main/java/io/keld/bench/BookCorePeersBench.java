@@ -3,7 +3,9 @@ package io.keld.bench;
 import exchange.core2.core.common.OrderAction;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import io.keld.marketplace.book.BookResult;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -28,6 +30,9 @@ final class BookCorePeersBench {
   static final double TARGET_RATIO = 0.5;
   static final double TARGET_MIXED_OPS = 3_000_000;
 
+  /** Where the interleaved runs' results go, so the JIT cannot drop the work that made them. */
+  static volatile long sink;
+
   static BenchReport run(boolean quick) throws Exception {
     // Before timing: one full cycle on each engine, to show they did the same matching.
     BookPeersStream stream = BookPeersStream.generate(BookCorePeersBenchmark.SEED, BookCorePeersBenchmark.MAIN_OPS);
@@ -46,6 +51,7 @@ final class BookCorePeersBench {
     long fillsPerCycle = keld.fills;
     int[] kinds = new int[6];
     for (int i = 0; i < stream.length; i++) kinds[stream.kind[i]]++;
+    double[] interleaved = interleaved(xc, keld, quick ? 4 : 25, quick ? 10 : 61);
     // Thread CPU time per operation, fastest of several passes: a figure a busy machine disturbs less
     // than JMH's throughput (which counts the time other processes take the core).
     double[] cpuNanos = cpuNanosPerOp(stream, xc, keld, quick ? 3 : 6);
@@ -96,10 +102,10 @@ final class BookCorePeersBench {
             kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5]))
         .line("cancels) on ~1,000 asks from 200 sellers, generated once as arrays. exchange-core: one reused `OrderCommand`,")
         .line("asks of unlimited size, crossing bids IOC of size 1, resting bids GTC. Keld: asks of one model at the most")
-        .line("throughput and concurrency the book takes, bids of 1,000 tokens due in a day, the command built per")
-        .line("operation, and every fill released at once by a second book call (a Keld fill reserves capacity, it does")
-        .line(String.format("not consume the ask). Both did the same matching: %,d trades / fills per cycle, both books empty after it.",
-            fillsPerCycle))
+        .line("throughput and concurrency the book takes, bids of 1,000 tokens due in ten years, the operations built")
+        .line("once before timing (the `OrderBook` entity receives them built, in its `Execute` command), and every fill")
+        .line("released at once by a second book call (a Keld fill reserves capacity, it does not consume the ask). Both")
+        .line(String.format("did the same matching: %,d trades / fills per cycle, both books empty after it.", fillsPerCycle))
         .line("")
         .line("| figure | value | target |")
         .line("|---|---|---|")
@@ -109,6 +115,9 @@ final class BookCorePeersBench {
         .line(String.format("| Keld, mixed workload | **%,.0f ops/s** ± %,.0f | ≥ 3,000,000 |", m[0], m[1]))
         .line(String.format("| the median measured iteration (JMH's figure is their mean): exchange-core / Keld / Keld mixed | "
             + "%,.0f / %,.0f / %,.0f ops/s (Keld / exchange-core %.2f×) | |", x[2], k[2], m[2], medianRatio))
+        .line(String.format("| the engines in turns, a slice of each about 0.1 s long, %d pairs (outside JMH): Keld / exchange-core "
+            + "per pair, median (quartiles) | **%.2f×** (%.2f–%.2f×); medians %,.0f / %,.0f ops/s | |", quick ? 10 : 61, interleaved[0],
+            interleaved[1], interleaved[2], interleaved[4], interleaved[3]))
         .line(String.format("| thread CPU time per operation, fastest of %d passes over the cycle (outside JMH): exchange-core / Keld / "
             + "Keld mixed | %.0f / %.0f / %.0f ns (Keld / exchange-core %.2f×) | |", quick ? 3 : 6, cpuNanos[0], cpuNanos[1], cpuNanos[2],
             cpuNanos[0] / cpuNanos[1]))
@@ -116,7 +125,12 @@ final class BookCorePeersBench {
         .line("± is JMH's 99.9% confidence interval. On a shared machine JMH's throughput also counts the time other")
         .line("processes hold the core: compare runs only on a quiet machine (load average well under the core count).")
         .line("The CPU-time row is disturbed less by other load, though cache and core sharing still move it; the median")
-        .line("iteration is not pulled by one or two iterations another process slowed.");
+        .line("iteration is not pulled by one or two iterations another process slowed. This machine's speed also steps")
+        .line("by up to about 1.5× for seconds to minutes, both engines alike: JMH runs the two benchmarks minutes apart,")
+        .line("so its ratio holds only when both ran at one speed; the engines in turns share the speed of each pair.");
+    report.figure("interleaved_ratio", Math.round(interleaved[0] * 1000) / 1000.0)
+        .figure("interleaved_ratio_q1", Math.round(interleaved[1] * 1000) / 1000.0)
+        .figure("interleaved_ratio_q3", Math.round(interleaved[2] * 1000) / 1000.0);
     report.figure("cpu_ns_per_op_exchange_core", Math.round(cpuNanos[0])).figure("cpu_ns_per_op_keld", Math.round(cpuNanos[1]))
         .figure("cpu_ns_per_op_keld_mixed", Math.round(cpuNanos[2]));
     return report;
@@ -131,6 +145,38 @@ final class BookCorePeersBench {
     Collections.sort(scores);
     int n = scores.size();
     return n % 2 == 1 ? scores.get(n / 2) : (scores.get(n / 2 - 1) + scores.get(n / 2)) / 2;
+  }
+
+  /**
+   * The two engines in turns on one thread, a slice of each about a tenth of a second long, and the
+   * ratio of each adjacent pair's throughputs: this machine's speed steps by up to about 1.5× for
+   * seconds to minutes, moving both engines alike, so a pair shares one speed where JMH's two
+   * benchmarks, minutes apart, may not. Returns the median ratio, its lower and upper quartile, and
+   * each engine's median ops/s, over {@code rounds} pairs after {@code warmRounds}.
+   */
+  private static double[] interleaved(BookPeers.ExchangeCore xc, BookPeers.Keld keld, int warmRounds, int rounds) {
+    int xcSlice = 1_000_000;
+    int keldSlice = 400_000;
+    double[] ratios = new double[rounds];
+    double[] xcOps = new double[rounds];
+    double[] keldOps = new double[rounds];
+    long consumed = 0;
+    for (int r = -warmRounds; r < rounds; r++) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < xcSlice; i++) consumed += xc.step(false).ordinal();
+      long t1 = System.nanoTime();
+      for (int i = 0; i < keldSlice; i++) consumed += keld.step() instanceof BookResult.Accepted ? 1 : 0;
+      long t2 = System.nanoTime();
+      if (r < 0) continue;
+      xcOps[r] = xcSlice * 1e9 / (t1 - t0);
+      keldOps[r] = keldSlice * 1e9 / (t2 - t1);
+      ratios[r] = keldOps[r] / xcOps[r];
+    }
+    sink = consumed;
+    Arrays.sort(ratios);
+    Arrays.sort(xcOps);
+    Arrays.sort(keldOps);
+    return new double[] {ratios[rounds / 2], ratios[rounds / 4], ratios[rounds - 1 - rounds / 4], xcOps[rounds / 2], keldOps[rounds / 2]};
   }
 
   /** Thread CPU nanoseconds per operation of each engine over whole cycles, the fastest pass of {@code passes}. */

@@ -122,53 +122,65 @@ final class BookPeers {
   /**
    * Keld's {@link OrderBookCore} on the same stream: asks of one model with unlimited capacity
    * (the most throughput and concurrency the book accepts, an open window), bids of 1,000 tokens
-   * with a deadline a day away, so feasibility never stands in the way and both engines do the same
-   * matching. A Keld fill reserves capacity rather than consuming the ask, so the job's work is done
-   * at once: every fill is released by a second book operation in the same step (more work than
+   * due in ten years, so feasibility never stands in the way and both engines do the same matching.
+   * A Keld fill reserves capacity rather than consuming the ask, so the job's work is done at once:
+   * every fill is released by a second book operation in the same step (more work than
    * exchange-core's trade, counted as one operation of the stream).
+   *
+   * <p>The stream's operations are built once, before timing, as the stream's arrays are: the book's
+   * thread does not build them in Keld either. The {@code OrderBook} entity receives them ready in
+   * its {@code Execute} command, built by its callers ({@code AskService}, {@code JobBookSteps}) on
+   * their own threads, as exchange-core's matching thread takes commands its API filled in. Only the
+   * releases are built here, per fill, since a fill's id is known once it is made.
    */
   static final class Keld {
     static final String USE_CASE = "summarize";
     private static final String MODEL = "llama-3-70b";
     private static final long THROUGHPUT = 1_000_000_000L;
     private static final int CONCURRENCY = 1_000_000;
-    private static final long DAY = 86_400_000L;
+    private static final long TEN_YEARS = 3_650L * 86_400_000L;
 
     final BookPeersStream stream;
     final OrderBookCore book = new OrderBookCore(USE_CASE, MatchingRules.DEFAULT);
-    private final String[] askIds;
-    private final String[] bidIds;
-    private final String[] providerIds = new String[BookPeersStream.PROVIDERS];
+    /** The stream as Keld's operations, one per entry of the stream. */
+    private final BookOp[] ops;
     private int next;
     private long now = 1_800_000_000_000L;
     long fills;
 
     Keld(BookPeersStream stream) {
       this.stream = stream;
-      askIds = new String[stream.askNumbers];
+      String[] askIds = new String[stream.askNumbers];
       for (int i = 0; i < askIds.length; i++) askIds[i] = "ask_" + i;
-      bidIds = new String[stream.bidNumbers];
+      String[] bidIds = new String[stream.bidNumbers];
       for (int i = 0; i < bidIds.length; i++) bidIds[i] = "job_" + i;
+      String[] providerIds = new String[BookPeersStream.PROVIDERS];
       for (int i = 0; i < providerIds.length; i++) providerIds[i] = "prv_" + i;
+      // Every bid is due long after any run ends, however many times the cycle is replayed.
+      long deadline = now + TEN_YEARS;
+      BookPeersStream s = stream;
+      ops = new BookOp[s.length];
+      for (int i = 0; i < s.length; i++) {
+        ops[i] = switch (s.kind[i]) {
+          case BookPeersStream.POST_ASK -> new BookOp.PostAsk(new Ask(askIds[s.target[i]], providerIds[s.provider[i]], MODEL, USE_CASE,
+              s.price[i], 80, THROUGHPUT, CONCURRENCY, Ask.OPEN_FROM, Ask.OPEN_UNTIL, "eu", Set.of()));
+          case BookPeersStream.MOVE_ASK -> new BookOp.AmendAsk(askIds[s.target[i]], providerIds[s.provider[i]], s.price[i], null, null,
+              null, null);
+          case BookPeersStream.CANCEL_ASK -> new BookOp.WithdrawAsk(askIds[s.target[i]], providerIds[s.provider[i]]);
+          case BookPeersStream.CROSSING_BID, BookPeersStream.RESTING_BID -> new BookOp.PlaceBid(new Bid(bidIds[s.target[i]], USE_CASE,
+              Set.of(), 0, s.price[i], 1_000, deadline, deadline - 60_000, Set.of(), Set.of(), Set.of(), Set.of()));
+          case BookPeersStream.CANCEL_BID -> new BookOp.CancelBid(bidIds[s.target[i]]);
+          default -> throw new IllegalStateException("operation " + s.kind[i]);
+        };
+      }
     }
 
-    /** Runs the stream's next operation (building its command, as the entity does from a message), then releases its fills. */
+    /** Runs the stream's next operation, then releases its fills. */
     BookResult step() {
-      BookPeersStream s = stream;
       int i = next;
-      next = i + 1 == s.length ? 0 : i + 1;
+      next = i + 1 == ops.length ? 0 : i + 1;
       long t = ++now;
-      BookOp op = switch (s.kind[i]) {
-        case BookPeersStream.POST_ASK -> new BookOp.PostAsk(new Ask(askIds[s.target[i]], providerIds[s.provider[i]], MODEL, USE_CASE,
-            s.price[i], 80, THROUGHPUT, CONCURRENCY, Ask.OPEN_FROM, Ask.OPEN_UNTIL, "eu", Set.of()));
-        case BookPeersStream.MOVE_ASK -> new BookOp.AmendAsk(askIds[s.target[i]], providerIds[s.provider[i]], s.price[i], null, null, null,
-            null);
-        case BookPeersStream.CANCEL_ASK -> new BookOp.WithdrawAsk(askIds[s.target[i]], providerIds[s.provider[i]]);
-        case BookPeersStream.CROSSING_BID, BookPeersStream.RESTING_BID -> new BookOp.PlaceBid(new Bid(bidIds[s.target[i]], USE_CASE, Set.of(),
-            0, s.price[i], 1_000, t + DAY, t + DAY - 60_000, Set.of(), Set.of(), Set.of(), Set.of()));
-        case BookPeersStream.CANCEL_BID -> new BookOp.CancelBid(bidIds[s.target[i]]);
-        default -> throw new IllegalStateException("operation " + s.kind[i]);
-      };
+      BookOp op = ops[i];
       BookResult result = book.execute(op, t);
       if (result instanceof BookResult.Accepted a) {
         List<BookEvent> events = a.events();
