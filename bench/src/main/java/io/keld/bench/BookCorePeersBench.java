@@ -91,7 +91,8 @@ final class BookCorePeersBench {
         .figure("keld_mixed_ops_per_s_error", Math.round(m[1]))
         .figure("target_mixed_ops_per_s", (long) TARGET_MIXED_OPS)
         .figure("ratio_of_median_iterations", Math.round(medianRatio * 1000) / 1000.0)
-        .figure("met", ratio >= TARGET_RATIO && m[0] >= TARGET_MIXED_OPS)
+        // Met only when the engines in turns agree: JMH's ratio alone reads high whenever exchange-core's benchmark ran at the slower speed.
+        .figure("met", ratio >= TARGET_RATIO && interleaved[0] >= TARGET_RATIO && m[0] >= TARGET_MIXED_OPS)
         .figure("fills_per_cycle", fillsPerCycle)
         .figure("ops_per_cycle", stream.length);
     report.line("JMH, one thread, one JVM fork, three benchmarks in one run: exchange-core's `OrderBookDirectImpl`")
