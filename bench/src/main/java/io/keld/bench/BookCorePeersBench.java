@@ -43,10 +43,11 @@ final class BookCorePeersBench {
       keld.step();
     }
     int xcLeft = xc.book.getOrdersNum(OrderAction.ASK) + xc.book.getOrdersNum(OrderAction.BID);
-    if (xc.trades != keld.fills || xcLeft != 0 || keld.book.askCount() != 0 || keld.book.restingBidCount() != 0) {
+    if (xc.trades != keld.fills || xcLeft != 0 || keld.book.askCount() != 0 || keld.book.restingBidCount() != 0
+        || keld.book.activeFillCount() != 0) {
       throw new IllegalStateException("the engines did not do the same matching on the stream: exchange-core " + xc.trades
           + " trades, Keld " + keld.fills + " fills; left on the books " + xcLeft + " / " + keld.book.askCount()
-          + " asks, " + keld.book.restingBidCount() + " bids");
+          + " asks, " + keld.book.restingBidCount() + " bids, " + keld.book.activeFillCount() + " fills");
     }
     long fillsPerCycle = keld.fills;
     int[] kinds = new int[6];
@@ -102,11 +103,14 @@ final class BookCorePeersBench {
         .line(String.format("(%,d ask posts, %,d ask price moves, %,d ask cancels, %,d crossing bids, %,d resting bids, %,d bid",
             kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5]))
         .line("cancels) on ~1,000 asks from 200 sellers, generated once as arrays. exchange-core: one reused `OrderCommand`,")
-        .line("asks of unlimited size, crossing bids IOC of size 1, resting bids GTC. Keld: asks of one model at the most")
+        .line("filled in the step from the stream's arrays (a few stores; its API does that on the caller's thread, so this")
+        .line("counts a little against exchange-core), asks of unlimited size, crossing bids IOC of size 1, resting bids GTC.")
+        .line("Keld: asks of one model at the most")
         .line("throughput and concurrency the book takes, bids of 1,000 tokens due in ten years, the operations built")
         .line("once before timing (the `OrderBook` entity receives them built, in its `Execute` command), and every fill")
         .line("released at once by a second book call (a Keld fill reserves capacity, it does not consume the ask). Both")
-        .line(String.format("did the same matching: %,d trades / fills per cycle, both books empty after it.", fillsPerCycle))
+        .line(String.format("did the same matching: %,d trades / fills per cycle, both books empty after it. The mixed workload", fillsPerCycle))
+        .line("still builds each command in the step, as `bench/run book-core` does: its figure and the shared stream's differ in that.")
         .line("")
         .line("| figure | value | target |")
         .line("|---|---|---|")
@@ -116,9 +120,9 @@ final class BookCorePeersBench {
         .line(String.format("| Keld, mixed workload | **%,.0f ops/s** ± %,.0f | ≥ 3,000,000 |", m[0], m[1]))
         .line(String.format("| the median measured iteration (JMH's figure is their mean): exchange-core / Keld / Keld mixed | "
             + "%,.0f / %,.0f / %,.0f ops/s (Keld / exchange-core %.2f×) | |", x[2], k[2], m[2], medianRatio))
-        .line(String.format("| the engines in turns, a slice of each about 0.1 s long, %d pairs (outside JMH): Keld / exchange-core "
-            + "per pair, median (quartiles) | **%.2f×** (%.2f–%.2f×); medians %,.0f / %,.0f ops/s | |", quick ? 10 : 61, interleaved[0],
-            interleaved[1], interleaved[2], interleaved[4], interleaved[3]))
+        .line(String.format("| the engines in turns, a slice of each about 0.1 s long, %d pairs (outside JMH, before its forks): Keld / "
+            + "exchange-core per pair, median (quartiles) | **%.2f×** (%.2f–%.2f×); median ops/s exchange-core / Keld %,.0f / %,.0f | |",
+            quick ? 10 : 61, interleaved[0], interleaved[1], interleaved[2], interleaved[3], interleaved[4]))
         .line(String.format("| thread CPU time per operation, fastest of %d passes over the cycle (outside JMH): exchange-core / Keld / "
             + "Keld mixed | %.0f / %.0f / %.0f ns (Keld / exchange-core %.2f×) | |", quick ? 3 : 6, cpuNanos[0], cpuNanos[1], cpuNanos[2],
             cpuNanos[0] / cpuNanos[1]))
@@ -126,9 +130,10 @@ final class BookCorePeersBench {
         .line("± is JMH's 99.9% confidence interval. On a shared machine JMH's throughput also counts the time other")
         .line("processes hold the core: compare runs only on a quiet machine (load average well under the core count).")
         .line("The CPU-time row is disturbed less by other load, though cache and core sharing still move it; the median")
-        .line("iteration is not pulled by one or two iterations another process slowed. This machine's speed also steps")
-        .line("by up to about 1.5× for seconds to minutes, both engines alike: JMH runs the two benchmarks minutes apart,")
-        .line("so its ratio holds only when both ran at one speed; the engines in turns share the speed of each pair.");
+        .line("iteration is not pulled by one or two iterations another process slowed. The AMD EPYC machines of 2026-12-07")
+        .line("also stepped in speed by up to about 1.5× for seconds to minutes, both engines alike: JMH measures the two")
+        .line("benchmarks in forks tens of seconds apart, so its ratio holds only when both ran at one speed; the engines in")
+        .line("turns share the speed of each pair.");
     report.figure("interleaved_ratio", Math.round(interleaved[0] * 1000) / 1000.0)
         .figure("interleaved_ratio_q1", Math.round(interleaved[1] * 1000) / 1000.0)
         .figure("interleaved_ratio_q3", Math.round(interleaved[2] * 1000) / 1000.0);
@@ -150,9 +155,9 @@ final class BookCorePeersBench {
 
   /**
    * The two engines in turns on one thread, a slice of each about a tenth of a second long, and the
-   * ratio of each adjacent pair's throughputs: this machine's speed steps by up to about 1.5× for
+   * ratio of each adjacent pair's throughputs: the machine's speed can step by up to about 1.5× for
    * seconds to minutes, moving both engines alike, so a pair shares one speed where JMH's two
-   * benchmarks, minutes apart, may not. Returns the median ratio, its lower and upper quartile, and
+   * benchmarks, tens of seconds apart, may not. Returns the median ratio, its lower and upper quartile, and
    * each engine's median ops/s, over {@code rounds} pairs after {@code warmRounds}.
    */
   private static double[] interleaved(BookPeers.ExchangeCore xc, BookPeers.Keld keld, int warmRounds, int rounds) {
@@ -177,7 +182,13 @@ final class BookCorePeersBench {
     Arrays.sort(ratios);
     Arrays.sort(xcOps);
     Arrays.sort(keldOps);
-    return new double[] {ratios[rounds / 2], ratios[rounds / 4], ratios[rounds - 1 - rounds / 4], xcOps[rounds / 2], keldOps[rounds / 2]};
+    return new double[] {median(ratios), ratios[rounds / 4], ratios[rounds - 1 - rounds / 4], median(xcOps), median(keldOps)};
+  }
+
+  /** The median of sorted values: the middle one, or the mean of the middle two. */
+  private static double median(double[] sorted) {
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   /** Thread CPU nanoseconds per operation of each engine over whole cycles, the fastest pass of {@code passes}. */

@@ -187,7 +187,9 @@ final class BookPeers {
         for (int e = 0, n = events.size(); e < n; e++) {
           if (events.get(e) instanceof BookEvent.Filled f) {
             fills++;
-            book.execute(new BookOp.ReleaseFill(f.fill().fillId(), 1_000, false), t);
+            if (!(book.execute(new BookOp.ReleaseFill(f.fill().fillId(), 1_000, false), t) instanceof BookResult.Accepted)) {
+              throw new IllegalStateException("fill " + f.fill().fillId() + " was not released");
+            }
           }
         }
       }
