@@ -130,7 +130,8 @@ final class BookPeers {
    * <p>The stream's operations are built once, before timing, as the stream's arrays are: the book's
    * thread does not build them in Keld either. The {@code OrderBook} entity receives them ready in
    * its {@code Execute} command, built by its callers ({@code AskService}, {@code JobBookSteps}) on
-   * their own threads, as exchange-core's matching thread takes commands its API filled in. Only the
+   * their own threads, as exchange-core's matching thread takes commands its API filled in (here the
+   * step fills exchange-core's one command itself, which counts a little against it). Only the
    * releases are built here, per fill, since a fill's id is known once it is made.
    */
   static final class Keld {
