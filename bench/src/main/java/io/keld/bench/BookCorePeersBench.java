@@ -1,18 +1,13 @@
 package io.keld.bench;
 
 import exchange.core2.core.common.OrderAction;
+import io.keld.marketplace.book.BookResult;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import io.keld.marketplace.book.BookResult;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import org.openjdk.jmh.results.BenchmarkResult;
-import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
@@ -144,13 +139,9 @@ final class BookCorePeersBench {
 
   /** The median of a benchmark's measured iterations' scores. */
   private static double medianIteration(RunResult r) {
-    List<Double> scores = new ArrayList<>();
-    for (BenchmarkResult b : r.getBenchmarkResults()) {
-      for (IterationResult i : b.getIterationResults()) scores.add(i.getPrimaryResult().getScore());
-    }
-    Collections.sort(scores);
-    int n = scores.size();
-    return n % 2 == 1 ? scores.get(n / 2) : (scores.get(n / 2 - 1) + scores.get(n / 2)) / 2;
+    double[] scores = r.getBenchmarkResults().stream().flatMap(b -> b.getIterationResults().stream())
+        .mapToDouble(i -> i.getPrimaryResult().getScore()).sorted().toArray();
+    return median(scores);
   }
 
   /**
