@@ -4,10 +4,14 @@ import exchange.core2.core.common.OrderAction;
 import io.keld.marketplace.book.BookResult;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
@@ -139,9 +143,14 @@ final class BookCorePeersBench {
 
   /** The median of a benchmark's measured iterations' scores. */
   private static double medianIteration(RunResult r) {
-    double[] scores = r.getBenchmarkResults().stream().flatMap(b -> b.getIterationResults().stream())
-        .mapToDouble(i -> i.getPrimaryResult().getScore()).sorted().toArray();
-    return median(scores);
+    List<Double> scores = new ArrayList<>();
+    for (BenchmarkResult b : r.getBenchmarkResults()) {
+      for (IterationResult i : b.getIterationResults()) scores.add(i.getPrimaryResult().getScore());
+    }
+    double[] sorted = new double[scores.size()];
+    for (int k = 0; k < sorted.length; k++) sorted[k] = scores.get(k);
+    Arrays.sort(sorted);
+    return median(sorted);
   }
 
   /**
