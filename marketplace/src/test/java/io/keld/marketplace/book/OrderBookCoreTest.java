@@ -469,6 +469,21 @@ class OrderBookCoreTest {
   }
 
   @Test
+  void aFillIsFoundByItsOwnIdOnlyNotByANumberWrittenAnotherWay() {
+    ok(new BookOp.PostAsk(ask("ask_a", "prv_1", "m", 100, 50, 1_000, 1)), T);
+    Fill f = place(bid("b", 100, 0, 1_000, T + 60 * S, T + 60 * S), T);
+    assertEquals("fil_summarize_1", f.fillId());
+    for (String other : List.of("fil_summarize_01", "fil_summarize_", "fil_summarize_1x", "fil_summarise_1", "fil_summarize_-1",
+        "fil_summarize_18446744073709551617", "fil_summarize_1000000000000000000001", "", "1")) {
+      assertNull(book.activeFill(other), other);
+      refused(new BookOp.ReleaseFill(other, 10, false), T, Reason.UNKNOWN_FILL);
+    }
+    assertEquals(f, book.activeFill("fil_summarize_1"));
+    ok(new BookOp.ReleaseFill("fil_summarize_1", 10, false), T);
+    assertNull(book.activeFill("fil_summarize_1"));
+  }
+
+  @Test
   void unknownFillAndBids() {
     refused(new BookOp.ReleaseFill("fil_summarize_1", 10, false), T, Reason.UNKNOWN_FILL);
     refused(new BookOp.CancelBid("nobody"), T, Reason.UNKNOWN_BID);
