@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.agrona.collections.Long2ObjectHashMap;
 
 /**
  * One use case's order book: the matching engine of {@code marketplace/MATCHING.md}.
@@ -51,13 +50,8 @@ public final class OrderBookCore {
   /** Reused by every match and clearing: the book is single-threaded. */
   private final BidScan scan = new BidScan();
 
-  /**
-   * The fills in progress, by the number in their id. A fill's id is made for the record, and a
-   * release finds the fill by the number read back out of it: the new id is never hashed, and the
-   * map holds no node per fill.
-   */
-  private final Long2ObjectHashMap<Fill> activeFills = new Long2ObjectHashMap<>();
-  private final Map<String, Fill> activeFillByBidId = new HashMap<>();
+  private final Map<String, Fill> activeFills = new HashMap<>();
+  private final Map<String, String> fillIdByBidId = new HashMap<>();
   /**
    * Withdrawn asks whose fills are not all released, and how many are left. (A live ask's unreleased
    * fills are its slots.) Its id stays taken until they are.
@@ -173,7 +167,7 @@ public final class OrderBookCore {
   private BookResult placeBid(Bid bid, long now) {
     Rejected invalid = OperationChecks.bid(bid, now, useCase);
     if (invalid != null) return invalid;
-    if (resting.contains(bid.bidId()) || activeFillByBidId.containsKey(bid.bidId())) {
+    if (resting.contains(bid.bidId()) || fillIdByBidId.containsKey(bid.bidId())) {
       return BookResult.rejected(Reason.DUPLICATE_ID, "bid " + bid.bidId() + " is already on the book");
     }
     Filled fill = match(bid, now, null);
@@ -190,7 +184,7 @@ public final class OrderBookCore {
   private BookResult cancelBid(String bidId, long now) {
     RestingBids.Entry entry = resting.remove(bidId);
     if (entry == null) {
-      if (activeFillByBidId.containsKey(bidId)) {
+      if (fillIdByBidId.containsKey(bidId)) {
         return BookResult.rejected(Reason.BID_NOT_RESTING, "bid " + bidId + " has filled; release the fill instead");
       }
       return BookResult.rejected(Reason.UNKNOWN_BID, "no bid " + bidId + " rests on the book");
@@ -199,11 +193,9 @@ public final class OrderBookCore {
   }
 
   private BookResult releaseFill(BookOp.ReleaseFill release, long now) {
-    long seq = fillSeqOf(release.fillId());
-    Fill fill = activeFill(seq, release.fillId());
+    Fill fill = release.actualTokens() < 0 ? activeFills.get(release.fillId()) : activeFills.remove(release.fillId());
     if (fill == null) return BookResult.rejected(Reason.UNKNOWN_FILL, "no active fill " + release.fillId());
     if (release.actualTokens() < 0) return OperationChecks.invalid("actualTokens must be >= 0");
-    activeFills.remove(seq);
     FillReleased released = new FillReleased(fill.fillId(), fill.askId(), fill.bidId(), release.actualTokens(), release.failed(), now);
     AskState a = applyReleased(fill);
     // The freed capacity is offered to resting bids (rule 4).
@@ -274,11 +266,7 @@ public final class OrderBookCore {
     } else if (event instanceof BidRested r) {
       applyRested(r);
     } else if (event instanceof FillReleased r) {
-      long seq = fillSeqOf(r.fillId());
-      Fill fill = activeFill(seq, r.fillId());
-      if (fill == null) throw new IllegalStateException("no active fill " + r.fillId() + " to release");
-      activeFills.remove(seq);
-      applyReleased(fill);
+      applyReleased(activeFills.remove(r.fillId()));
     } else if (event instanceof AskPosted p) {
       applyPosted(p);
     } else if (event instanceof CapacityUpdated c) {
@@ -297,8 +285,8 @@ public final class OrderBookCore {
   /** A fill of ask {@code a}; the bid is off the resting bids already. */
   private void applyFill(Fill fill, AskState a) {
     a.reserve(fill);
-    activeFills.put(nextFillSeq, fill);
-    activeFillByBidId.put(fill.bidId(), fill);
+    activeFills.put(fill.fillId(), fill);
+    fillIdByBidId.put(fill.bidId(), fill.fillId());
     nextFillSeq++;
   }
 
@@ -318,7 +306,7 @@ public final class OrderBookCore {
 
   /** A fill already taken off the active fills is released; its ask if that is still on the book. */
   private AskState applyReleased(Fill fill) {
-    activeFillByBidId.remove(fill.bidId());
+    fillIdByBidId.remove(fill.bidId());
     AskState a = asks.get(fill.askId());
     if (a != null) a.release(fill);
     else unreleasedFillsOfWithdrawnAsks.computeIfPresent(fill.askId(), (id, n) -> n == 1 ? null : n - 1);
@@ -453,35 +441,14 @@ public final class OrderBookCore {
     return resting.contains(bidId);
   }
 
-  /** The fill in progress with this id, or null. */
   public Fill activeFill(String fillId) {
-    return activeFill(fillSeqOf(fillId), fillId);
-  }
-
-  private Fill activeFill(long seq, String fillId) {
-    Fill fill = seq < 0 ? null : activeFills.get(seq);
-    // The number alone could match an id written differently ("..._007"): the id must be the fill's own.
-    return fill != null && fill.fillId().equals(fillId) ? fill : null;
-  }
-
-  /** The number in one of this book's fill ids ({@code fil_<useCase>_<n>}), or -1 when it is not one. */
-  private long fillSeqOf(String fillId) {
-    int from = fillIdPrefix.length();
-    int to = fillId.length();
-    // At most 18 digits: no overflow.
-    if (to <= from || to - from > 18 || !fillId.startsWith(fillIdPrefix)) return -1;
-    long seq = 0;
-    for (int i = from; i < to; i++) {
-      char c = fillId.charAt(i);
-      if (c < '0' || c > '9') return -1;
-      seq = seq * 10 + (c - '0');
-    }
-    return seq;
+    return activeFills.get(fillId);
   }
 
   /** The fill a bid cleared with, while it is active. */
   public Fill activeFillOfBid(String bidId) {
-    return activeFillByBidId.get(bidId);
+    String fillId = fillIdByBidId.get(bidId);
+    return fillId == null ? null : activeFills.get(fillId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -508,10 +475,8 @@ public final class OrderBookCore {
       book.resting.add(new RestingBids.Entry(e.bid(), e.arrivalSeq(), e.restedAtMillis()));
     }
     for (Fill f : s.activeFills()) {
-      long seq = book.fillSeqOf(f.fillId());
-      if (seq < 0) throw new IllegalArgumentException("fill " + f.fillId() + " is not a fill id of book " + s.useCase());
-      book.activeFills.put(seq, f);
-      book.activeFillByBidId.put(f.bidId(), f);
+      book.activeFills.put(f.fillId(), f);
+      book.fillIdByBidId.put(f.bidId(), f.fillId());
       AskState a = book.asks.get(f.askId());
       if (a != null) a.reserve(f);
       else book.unreleasedFillsOfWithdrawnAsks.merge(f.askId(), 1, Integer::sum);
