@@ -8,7 +8,7 @@ import io.keld.node.runtime.CommonPool;
 /** {@code bench/run NAME [--quick]}: runs one benchmark and records it in BENCHMARKS.md. */
 public final class BenchMain {
 
-  private static final List<String> NAMES = List.of("book-core", "book-core-peers", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "edge-peers", "atlas-ingest", "verify-replay", "cli-batch", "market-day");
+  private static final List<String> NAMES = List.of("book-core", "book-core-peers", "book-core-compare", "book-persistent", "flow-pacing", "trade-feed", "edge-overhead", "edge-peers", "atlas-ingest", "verify-replay", "cli-batch", "market-day");
 
   public static void main(String[] args) throws Exception {
     CommonPool.ensureParallel(); // before anything uses the JDK's common pool
@@ -16,17 +16,18 @@ public final class BenchMain {
     String name = a.stream().filter(s -> !s.startsWith("--")).findFirst().orElse(null);
     boolean quick = a.contains("--quick");
     // --runs=N: how many measurements a benchmark that reports medians takes (book-persistent: runs; trade-feed:
-    // phases at its target rate), 3 by default, 1 in a quick run.
+    // phases at its target rate; book-core-compare: JVMs), 3 by default, 1 in a quick run.
     int runs = a.stream().filter(s -> s.startsWith("--runs=")).map(s -> Integer.parseInt(s.substring("--runs=".length()))).findFirst()
         .orElse(quick ? 1 : 3);
     if (name == null || !NAMES.contains(name)) {
-      System.err.println("usage: bench/run NAME [--quick] [--runs=N]   where NAME is one of " + NAMES);
+      System.err.println("usage: bench/run NAME [--quick] [--runs=N] [--baseline=REV]   where NAME is one of " + NAMES);
       System.exit(2);
     }
     String md = System.getProperty("keld.benchmarks.md");
     BenchReport report = switch (name) {
       case "book-core" -> BookCoreBench.run(quick);
       case "book-core-peers" -> BookCorePeersBench.run(quick);
+      case "book-core-compare" -> BookCoreCompare.run(quick, runs);
       case "book-persistent" -> BookPersistentBench.run(quick, runs);
       case "flow-pacing" -> FlowPacingBench.run(quick);
       case "trade-feed" -> TradeFeedBench.run(quick, runs);

@@ -1,0 +1,200 @@
+package io.keld.bench;
+
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.function.IntUnaryOperator;
+import java.util.function.LongSupplier;
+
+/**
+ * {@code bench/run book-core-compare --baseline=REV [--runs=N]}: the book core as it stands beside the
+ * core of an earlier commit, with exchange-core, in turns on one thread, on book-core-peers' stream, in
+ * each of N JVMs (3 by default). A change of a few percent to the core cannot be seen by running
+ * book-core-peers before and after: the same code reads several percent apart from one JVM to the next
+ * (on 2026-12-07, exchange-core alone read from about 10 to 12.5M ops/s JVM by JVM). Here both cores
+ * run in one JVM, slice by slice, and each round's ratio of the two is the figure; one JVM's median
+ * ratio still moves by a few percent (each copy of the classes is compiled on its own), so the figure
+ * is the median over the JVMs.
+ *
+ * <p>{@code bench/run} compiles the baseline's {@code io.keld.marketplace.book} package, and the
+ * working tree's, against the benchmark jar into two directories ({@code keld.compare.baseline},
+ * {@code keld.compare.current}), with the same javac. Each core is loaded by a class loader of its own
+ * that looks for {@code io.keld} classes first in its own place (that directory, then the jar), so the
+ * two cores are separate classes with separate JIT profiles, on the same terms.
+ */
+public final class BookCoreCompare {
+
+  static volatile long sink;
+
+  static BenchReport run(boolean quick, int runs) throws Exception {
+    String baselineDir = System.getProperty("keld.compare.baseline");
+    String currentDir = System.getProperty("keld.compare.current");
+    String baselineRev = System.getProperty("keld.compare.baseline.rev", "baseline");
+    String currentRev = System.getProperty("keld.compare.current.rev", "current");
+    if (baselineDir == null || !Files.isDirectory(Path.of(baselineDir)) || currentDir == null || !Files.isDirectory(Path.of(currentDir))) {
+      throw new IllegalArgumentException("book-core-compare needs --baseline=REV (bench/run compiles that commit's book core and the current one)");
+    }
+    // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, the one made
+    // second mostly faster (2026-12-07: 1.009-1.059x made second, 0.980-1.012x made first). So the runs
+    // alternate which core is made first, and the figure is the median of the runs.
+    String java = ProcessHandle.current().info().command().orElse("java");
+    String jar = Path.of(BookCoreCompare.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+    double[][] results = new double[runs][];
+    for (int run = 0; run < runs; run++) {
+      Process p = new ProcessBuilder(java, "-Xms2g", "-Xmx2g", "-Dkeld.compare.baseline=" + baselineDir, "-Dkeld.compare.current=" + currentDir,
+          "-Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener", "-cp", jar, BookCoreCompare.class.getName(),
+          quick ? "--quick" : "--full", run % 2 == 0 ? "--baseline-made-first" : "--current-made-first")
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      String last = null;
+      try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+        for (String line; (line = out.readLine()) != null; ) if (line.startsWith(RESULT)) last = line;
+      }
+      if (p.waitFor() != 0 || last == null) throw new IllegalStateException("run " + (run + 1) + " of book-core-compare failed (exit " + p.exitValue() + ")");
+      results[run] = Arrays.stream(last.substring(RESULT.length()).trim().split(" ")).mapToDouble(Double::parseDouble).toArray();
+      System.err.printf("book-core-compare: run %d of %d (%s made first), current / baseline %.3f× (%.3f–%.3f×)%n", run + 1, runs,
+          run % 2 == 0 ? "baseline" : "current", results[run][1], results[run][0], results[run][2]);
+    }
+    double[] perRun = new double[runs];
+    for (int run = 0; run < runs; run++) perRun[run] = results[run][1];
+    double[] sorted = perRun.clone();
+    Arrays.sort(sorted);
+    double median = quartiles(perRun)[1];
+    long fills = (long) results[0][7];
+
+    BenchReport report = new BenchReport("book-core-compare", quick)
+        .figure("baseline", baselineRev)
+        .figure("current", currentRev)
+        .figure("runs", runs)
+        .figure("current_over_baseline", round3(median))
+        .figure("current_over_baseline_min", round3(sorted[0]))
+        .figure("current_over_baseline_max", round3(sorted[runs - 1]))
+        .figure("fills_per_cycle", fills);
+    report.line("The book core at `" + currentRev + "` beside the core at `" + baselineRev + "` (each one's `io.keld.marketplace.book`")
+        .line("package compiled by the same javac against this jar), with exchange-core, in turns on one thread, on book-core-peers'")
+        .line(String.format("stream: each round %,d exchange-core operations, then %,d operations of each core (which goes first", XC_SLICE, KELD_SLICE))
+        .line(String.format("alternates), %d rounds to warm up and %d measured, in each of %d JVMs. Both cores did the same matching (%,d",
+            quick ? 5 : 25, quick ? 9 : 41, runs, fills))
+        .line("fills per cycle).")
+        .line("")
+        .line("| run | made first | **current / baseline**, median round (quartiles) | baseline / exchange-core | current / exchange-core | ops/s baseline / current |")
+        .line("|---|---|---|---|---|---|");
+    for (int run = 0; run < runs; run++) {
+      double[] r = results[run];
+      report.line(String.format("| %d | %s | **%.3f×** (%.3f–%.3f×) | %.3f× | %.3f× | %,.0f / %,.0f |", run + 1, run % 2 == 0 ? "baseline" : "current",
+          r[1], r[0], r[2], r[3], r[4], r[5], r[6]));
+    }
+    report.line("")
+        .line(String.format("Median of the runs: **%.3f×** (%.3f–%.3f×). Which core is made first alternates from run to run: the", median,
+            sorted[0], sorted[runs - 1]))
+        .line("same core beside itself read 1.009–1.059× when made second and 0.980–1.012× when made first (2026-12-07; six")
+        .line("runs, median 1.018×), so use an even number of runs, and take a change as real only well outside that spread. The")
+        .line("ratios to exchange-core are not book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in")
+        .line("a fork of its own).");
+    return report;
+  }
+
+  private static final String RESULT = "book-core-compare result:";
+  private static final int XC_SLICE = 1_000_000;
+  private static final int KELD_SLICE = 400_000;
+
+  /**
+   * One run, in a JVM of its own: prints the per-round current / baseline ratio's lower quartile,
+   * median and upper quartile, each core's median ratio to exchange-core, each core's median ops/s,
+   * and the fills per cycle.
+   */
+  public static void main(String[] args) throws Exception {
+    boolean quick = Arrays.asList(args).contains("--quick");
+    boolean currentFirst = Arrays.asList(args).contains("--current-made-first");
+    URL jar = BookCoreCompare.class.getProtectionDomain().getCodeSource().getLocation();
+    URL[] baselinePath = {Path.of(System.getProperty("keld.compare.baseline")).toUri().toURL(), jar};
+    URL[] currentPath = {Path.of(System.getProperty("keld.compare.current")).toUri().toURL(), jar};
+    IntUnaryOperator current = currentFirst ? slice(currentPath) : null;
+    IntUnaryOperator baseline = slice(baselinePath);
+    if (current == null) current = slice(currentPath);
+    // Each slice ran one whole cycle when made, and checked its book came out empty; the fills must agree too.
+    long baselineFills = ((LongSupplier) baseline).getAsLong();
+    long currentFills = ((LongSupplier) current).getAsLong();
+    if (baselineFills != currentFills) {
+      throw new IllegalStateException("the two cores matched differently on the stream: " + baselineFills + " / " + currentFills
+          + " fills per cycle; a speed comparison needs the same matching");
+    }
+    BookPeers.ExchangeCore xc = new BookPeers.ExchangeCore(BookPeersStream.generate(BookCorePeersBenchmark.SEED, BookCorePeersBenchmark.MAIN_OPS));
+
+    int warm = quick ? 5 : 25;
+    int rounds = quick ? 9 : 41;
+    double[] currentOverBaseline = new double[rounds];
+    double[] baselineOverXc = new double[rounds];
+    double[] currentOverXc = new double[rounds];
+    double[] baselineOps = new double[rounds];
+    double[] currentOps = new double[rounds];
+    long consumed = 0;
+    for (int r = -warm; r < rounds; r++) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < XC_SLICE; i++) consumed += xc.step(false).ordinal();
+      long t1 = System.nanoTime();
+      // The two cores take turns going first.
+      boolean baselineFirst = (r & 1) == 0;
+      IntUnaryOperator first = baselineFirst ? baseline : current;
+      IntUnaryOperator second = baselineFirst ? current : baseline;
+      consumed += first.applyAsInt(KELD_SLICE);
+      long t2 = System.nanoTime();
+      consumed += second.applyAsInt(KELD_SLICE);
+      long t3 = System.nanoTime();
+      if (r < 0) continue;
+      double x = XC_SLICE * 1e9 / (t1 - t0);
+      double b = KELD_SLICE * 1e9 / (baselineFirst ? t2 - t1 : t3 - t2);
+      double c = KELD_SLICE * 1e9 / (baselineFirst ? t3 - t2 : t2 - t1);
+      baselineOps[r] = b;
+      currentOps[r] = c;
+      currentOverBaseline[r] = c / b;
+      baselineOverXc[r] = b / x;
+      currentOverXc[r] = c / x;
+    }
+    sink = consumed;
+    double[] change = quartiles(currentOverBaseline);
+    System.out.println(RESULT + " " + change[0] + " " + change[1] + " " + change[2] + " " + quartiles(baselineOverXc)[1] + " "
+        + quartiles(currentOverXc)[1] + " " + quartiles(baselineOps)[1] + " " + quartiles(currentOps)[1] + " " + currentFills);
+    System.exit(0);
+  }
+
+  /** A slice runner of the shared stream for the core its class loader finds first. */
+  private static IntUnaryOperator slice(URL[] path) throws Exception {
+    ClassLoader loader = new CoreFirst(path, BookCoreCompare.class.getClassLoader());
+    return (IntUnaryOperator) loader.loadClass(BookPeersSlice.class.getName()).getConstructor().newInstance();
+  }
+
+  /** Lower quartile, median and upper quartile. */
+  private static double[] quartiles(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    return new double[] {sorted[n / 4], median, sorted[n - 1 - n / 4]};
+  }
+
+  private static double round3(double v) {
+    return Math.round(v * 1000) / 1000.0;
+  }
+
+  /** Loads {@code io.keld} classes from its own path first: a second copy of Keld's classes beside the application's. */
+  private static final class CoreFirst extends URLClassLoader {
+    CoreFirst(URL[] path, ClassLoader parent) {
+      super(path, parent);
+    }
+
+    @Override
+    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+      if (!name.startsWith("io.keld.")) return super.loadClass(name, resolve);
+      synchronized (getClassLoadingLock(name)) {
+        Class<?> c = findLoadedClass(name);
+        if (c == null) c = findClass(name);
+        if (resolve) resolveClass(c);
+        return c;
+      }
+    }
+  }
+
+  private BookCoreCompare() {}
+}
