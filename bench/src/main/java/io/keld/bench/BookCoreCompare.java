@@ -13,7 +13,7 @@ import java.util.function.LongSupplier;
  * core of an earlier commit, with exchange-core, in turns on one thread, on book-core-peers' stream, in
  * each of N JVMs (3 by default). A change of a few percent to the core cannot be seen by running
  * book-core-peers before and after: the same code reads several percent apart from one JVM to the next
- * (on 2026-12-07, exchange-core alone read from about 10 to 12.5M ops/s JVM by JVM). Here both cores
+ * (on 2026-12-07, exchange-core read from about 9.3 to 12.5M ops/s JVM by JVM). Here both cores
  * run in one JVM, slice by slice, and each round's ratio of the two is the figure; one JVM's median
  * ratio still moves by a few percent (each copy of the classes is compiled on its own), so the figure
  * is the median over the JVMs.
@@ -36,8 +36,8 @@ public final class BookCoreCompare {
     if (baselineDir == null || !Files.isDirectory(Path.of(baselineDir)) || currentDir == null || !Files.isDirectory(Path.of(currentDir))) {
       throw new IllegalArgumentException("book-core-compare needs --baseline=REV (bench/run compiles that commit's book core and the current one)");
     }
-    // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, the one made
-    // second mostly faster (2026-12-07: 1.009-1.059x made second, 0.980-1.012x made first). So the runs
+    // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, mostly faster
+    // when made second (2026-12-07: nine JVMs of ten above 1 made second, two of three below made first). So the runs
     // alternate which core is made first, and the figure is the median of the runs.
     String java = ProcessHandle.current().info().command().orElse("java");
     String jar = Path.of(BookCoreCompare.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
@@ -88,10 +88,10 @@ public final class BookCoreCompare {
     report.line("")
         .line(String.format("Median of the runs: **%.3f×** (%.3f–%.3f×). Which core is made first alternates from run to run: the", median,
             sorted[0], sorted[runs - 1]))
-        .line("same core beside itself read 1.009–1.059× when made second and 0.980–1.012× when made first (2026-12-07; six")
-        .line("runs, median 1.018×), so use an even number of runs, and take a change as real only well outside that spread. The")
-        .line("ratios to exchange-core are not book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in")
-        .line("a fork of its own).");
+        .line("same core beside itself read 0.954–1.059× in one JVM, mostly above 1 when made second (2026-12-07: six runs, median")
+        .line("1.018×), so use an even number of runs, and take a change as real only well outside that spread. The ratios to")
+        .line("exchange-core are not book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in a fork of")
+        .line("its own).");
     return report;
   }
 
