@@ -1,28 +1,35 @@
 package io.keld.bench;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 
 /**
  * {@code bench/run book-core-compare --baseline=REV [--runs=N]}: the book core as it stands beside the
  * core of an earlier commit, with exchange-core, in turns on one thread, on book-core-peers' stream, in
- * each of N JVMs (3 by default). A change of a few percent to the core cannot be seen by running
- * book-core-peers before and after: the same code reads several percent apart from one JVM to the next
- * (on 2026-12-07, exchange-core read from about 9.3 to 12.5M ops/s JVM by JVM). Here both cores
- * run in one JVM, slice by slice, and each round's ratio of the two is the figure; one JVM's median
- * ratio still moves by a few percent (each copy of the classes is compiled on its own), so the figure
- * is the median over the JVMs.
+ * each of N JVMs (6 by default, an even number: the JVMs alternate which core is made first). A change of
+ * a few percent to the core cannot be seen by running book-core-peers before and after: the same code
+ * reads several percent apart from one JVM to the next (in ad hoc runs of 2026-12-07, exchange-core read
+ * from about 9.3 to 12.5M ops/s JVM by JVM). Here both cores run in one JVM, slice by slice, and each
+ * round's ratio of the two is the figure; one JVM's median ratio still moves by a few percent, so the
+ * figure is taken over the JVMs.
  *
  * <p>{@code bench/run} compiles the baseline's {@code io.keld.marketplace.book} package, and the
  * working tree's, against the benchmark jar into two directories ({@code keld.compare.baseline},
  * {@code keld.compare.current}), with the same javac. Each core is loaded by a class loader of its own
- * that looks for {@code io.keld} classes first in its own place (that directory, then the jar), so the
- * two cores are separate classes with separate JIT profiles, on the same terms.
+ * that looks for {@code io.keld} classes first in its own place (that directory, then the jar), so each
+ * core is a separate copy of Keld's classes, compiled on its own. The JDK's classes and the libraries'
+ * (its maps, exchange-core) are shared, with their profiles: a likely reason the core made second reads
+ * a little differently, which the alternation balances. The driver ({@code BookPeers}) is the current
+ * one: a baseline whose book API it cannot drive fails with a linkage error in the run.
  */
 public final class BookCoreCompare {
 
@@ -37,21 +44,32 @@ public final class BookCoreCompare {
       throw new IllegalArgumentException("book-core-compare needs --baseline=REV (bench/run compiles that commit's book core and the current one)");
     }
     // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, mostly faster
-    // when made second (2026-12-07: nine JVMs of ten above 1 made second, two of three below made first). So the runs
-    // alternate which core is made first, and the figure is the median of the runs.
+    // when made second (2026-12-07: nine JVMs of ten above 1 with it made second, two of three below with
+    // it made first). So the runs alternate which core is made first, and the figure is the geometric mean of
+    // the two halves' medians.
+    if (runs < 2 || runs % 2 != 0) throw new IllegalArgumentException("book-core-compare needs an even --runs of at least 2 (got " + runs + ")");
+    List<String> childOptions = new ArrayList<>();
+    // KELD_BENCH_JAVA_OPTS (a profiler agent, say) goes to the JVMs that measure, not only to this one.
+    String extra = System.getenv("KELD_BENCH_JAVA_OPTS");
+    if (extra != null && !extra.isBlank()) childOptions.addAll(Arrays.asList(extra.trim().split("\\s+")));
     String java = ProcessHandle.current().info().command().orElse("java");
     String jar = Path.of(BookCoreCompare.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     double[][] results = new double[runs][];
     for (int run = 0; run < runs; run++) {
-      Process p = new ProcessBuilder(java, "-Xms2g", "-Xmx2g", "-Dkeld.compare.baseline=" + baselineDir, "-Dkeld.compare.current=" + currentDir,
+      List<String> command = new ArrayList<>(List.of(java, "-Xms2g", "-Xmx2g"));
+      command.addAll(childOptions);
+      command.addAll(List.of("-Dkeld.compare.baseline=" + baselineDir, "-Dkeld.compare.current=" + currentDir,
           "-Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener", "-cp", jar, BookCoreCompare.class.getName(),
-          quick ? "--quick" : "--full", run % 2 == 0 ? "--baseline-made-first" : "--current-made-first")
-          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+          quick ? "--quick" : "--full", run % 2 == 0 ? "--baseline-made-first" : "--current-made-first"));
+      Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
       String last = null;
-      try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+      try (var out = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
         for (String line; (line = out.readLine()) != null; ) if (line.startsWith(RESULT)) last = line;
       }
-      if (p.waitFor() != 0 || last == null) throw new IllegalStateException("run " + (run + 1) + " of book-core-compare failed (exit " + p.exitValue() + ")");
+      if (p.waitFor() != 0 || last == null) {
+        throw new IllegalStateException("run " + (run + 1) + " of book-core-compare failed (exit " + p.exitValue() + "; its error is above; a "
+            + "NoSuchMethodError or NoSuchFieldError means the baseline's book API differs from the one the current driver calls)");
+      }
       results[run] = Arrays.stream(last.substring(RESULT.length()).trim().split(" ")).mapToDouble(Double::parseDouble).toArray();
       System.err.printf("book-core-compare: run %d of %d (%s made first), current / baseline %.3f× (%.3f–%.3f×)%n", run + 1, runs,
           run % 2 == 0 ? "baseline" : "current", results[run][1], results[run][0], results[run][2]);
@@ -61,22 +79,32 @@ public final class BookCoreCompare {
     double[] sorted = perRun.clone();
     Arrays.sort(sorted);
     double median = quartiles(perRun)[1];
+    double[] baselineFirst = new double[runs / 2];
+    double[] currentFirst = new double[runs / 2];
+    for (int run = 0; run < runs; run++) (run % 2 == 0 ? baselineFirst : currentFirst)[run / 2] = perRun[run];
+    double baselineFirstMedian = quartiles(baselineFirst)[1];
+    double currentFirstMedian = quartiles(currentFirst)[1];
+    // Each half leans its own way: their geometric mean balances which core was made first.
+    double balanced = Math.sqrt(baselineFirstMedian * currentFirstMedian);
     long fills = (long) results[0][7];
 
     BenchReport report = new BenchReport("book-core-compare", quick)
         .figure("baseline", baselineRev)
         .figure("current", currentRev)
         .figure("runs", runs)
-        .figure("current_over_baseline", round3(median))
+        .figure("current_over_baseline", round3(balanced))
+        .figure("current_over_baseline_baseline_made_first", round3(baselineFirstMedian))
+        .figure("current_over_baseline_current_made_first", round3(currentFirstMedian))
+        .figure("current_over_baseline_median_run", round3(median))
         .figure("current_over_baseline_min", round3(sorted[0]))
         .figure("current_over_baseline_max", round3(sorted[runs - 1]))
         .figure("fills_per_cycle", fills);
     report.line("The book core at `" + currentRev + "` beside the core at `" + baselineRev + "` (each one's `io.keld.marketplace.book`")
         .line("package compiled by the same javac against this jar), with exchange-core, in turns on one thread, on book-core-peers'")
         .line(String.format("stream: each round %,d exchange-core operations, then %,d operations of each core (which goes first", XC_SLICE, KELD_SLICE))
-        .line(String.format("alternates), %d rounds to warm up and %d measured, in each of %d JVMs. Both cores did the same matching (%,d",
-            quick ? 5 : 25, quick ? 9 : 41, runs, fills))
-        .line("fills per cycle).")
+        .line(String.format("alternates), %d rounds to warm up and %d measured, in each of %d JVMs. Both cores made the same number of",
+            quick ? 5 : 25, quick ? 9 : 41, runs))
+        .line(String.format("fills (%,d per cycle) and left their books empty after a cycle.", fills))
         .line("")
         .line("| run | made first | **current / baseline**, median round (quartiles) | baseline / exchange-core | current / exchange-core | ops/s baseline / current |")
         .line("|---|---|---|---|---|---|");
@@ -86,12 +114,12 @@ public final class BookCoreCompare {
           r[1], r[0], r[2], r[3], r[4], r[5], r[6]));
     }
     report.line("")
-        .line(String.format("Median of the runs: **%.3f×** (%.3f–%.3f×). Which core is made first alternates from run to run: the", median,
-            sorted[0], sorted[runs - 1]))
-        .line("same core beside itself read 0.954–1.059× in one JVM, mostly above 1 when made second (2026-12-07: six runs, median")
-        .line("1.018×), so use an even number of runs, and take a change as real only well outside that spread. The ratios to")
-        .line("exchange-core are not book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in a fork of")
-        .line("its own).");
+        .line(String.format("**Current / baseline: %.3f×**, the geometric mean of the medians of the runs with the baseline made first", balanced))
+        .line(String.format("(%.3f×) and with the current core made first (%.3f×); the median run %.3f×, the runs %.3f–%.3f×. The same core",
+            baselineFirstMedian, currentFirstMedian, median, sorted[0], sorted[runs - 1]))
+        .line("beside itself (2026-12-07, six alternating runs) read 1.025–1.059× with the current core made second and")
+        .line("0.980–1.012× with it made first, 1.021× so balanced: take a change as real only well outside a few percent. The ratios to exchange-core are not")
+        .line("book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in a fork of its own).");
     return report;
   }
 

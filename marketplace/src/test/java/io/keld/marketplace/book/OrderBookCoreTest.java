@@ -468,6 +468,7 @@ class OrderBookCoreTest {
     refused(new BookOp.WithdrawAsk("ask_a", "prv_1"), T, Reason.UNKNOWN_ASK);
   }
 
+  /** Guards any index of fills by the number in their id (tried in 355f907): the id found must be the fill's own. */
   @Test
   void aFillIsFoundByItsOwnIdOnlyNotByANumberWrittenAnotherWay() {
     ok(new BookOp.PostAsk(ask("ask_a", "prv_1", "m", 100, 50, 1_000, 1)), T);
