@@ -101,7 +101,7 @@ public final class BookCoreCompare {
         .figure("fills_per_cycle", fills);
     report.line("The book core at `" + currentRev + "` beside the core at `" + baselineRev + "` (each one's `io.keld.marketplace.book`")
         .line("package compiled by the same javac against this jar), with exchange-core, in turns on one thread, on book-core-peers'")
-        .line(String.format("stream: each round %,d exchange-core operations, then %,d operations of each core (which goes first", XC_SLICE, KELD_SLICE))
+        .line(String.format("stream: each round %,d exchange-core operations, then %,d operations of each core (which goes first", BookCorePeersBench.XC_SLICE, BookCorePeersBench.KELD_SLICE))
         .line(String.format("alternates), %d rounds to warm up and %d measured, in each of %d JVMs. Both cores made the same number of",
             quick ? 5 : 25, quick ? 9 : 41, runs))
         .line(String.format("fills (%,d per cycle) and left their books empty after a cycle.", fills))
@@ -124,8 +124,6 @@ public final class BookCoreCompare {
   }
 
   private static final String RESULT = "book-core-compare result:";
-  private static final int XC_SLICE = 1_000_000;
-  private static final int KELD_SLICE = 400_000;
 
   /**
    * One run, in a JVM of its own: prints the per-round current / baseline ratio's lower quartile,
@@ -160,20 +158,20 @@ public final class BookCoreCompare {
     long consumed = 0;
     for (int r = -warm; r < rounds; r++) {
       long t0 = System.nanoTime();
-      for (int i = 0; i < XC_SLICE; i++) consumed += xc.step(false).ordinal();
+      for (int i = 0; i < BookCorePeersBench.XC_SLICE; i++) consumed += xc.step(false).ordinal();
       long t1 = System.nanoTime();
       // The two cores take turns going first.
       boolean baselineFirst = (r & 1) == 0;
       IntUnaryOperator first = baselineFirst ? baseline : current;
       IntUnaryOperator second = baselineFirst ? current : baseline;
-      consumed += first.applyAsInt(KELD_SLICE);
+      consumed += first.applyAsInt(BookCorePeersBench.KELD_SLICE);
       long t2 = System.nanoTime();
-      consumed += second.applyAsInt(KELD_SLICE);
+      consumed += second.applyAsInt(BookCorePeersBench.KELD_SLICE);
       long t3 = System.nanoTime();
       if (r < 0) continue;
-      double x = XC_SLICE * 1e9 / (t1 - t0);
-      double b = KELD_SLICE * 1e9 / (baselineFirst ? t2 - t1 : t3 - t2);
-      double c = KELD_SLICE * 1e9 / (baselineFirst ? t3 - t2 : t2 - t1);
+      double x = BookCorePeersBench.XC_SLICE * 1e9 / (t1 - t0);
+      double b = BookCorePeersBench.KELD_SLICE * 1e9 / (baselineFirst ? t2 - t1 : t3 - t2);
+      double c = BookCorePeersBench.KELD_SLICE * 1e9 / (baselineFirst ? t3 - t2 : t2 - t1);
       baselineOps[r] = b;
       currentOps[r] = c;
       currentOverBaseline[r] = c / b;
@@ -198,8 +196,7 @@ public final class BookCoreCompare {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     int n = sorted.length;
-    double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    return new double[] {sorted[n / 4], median, sorted[n - 1 - n / 4]};
+    return new double[] {sorted[n / 4], BookCorePeersBench.median(sorted), sorted[n - 1 - n / 4]};
   }
 
   private static double round3(double v) {

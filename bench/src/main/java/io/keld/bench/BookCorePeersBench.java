@@ -28,6 +28,9 @@ final class BookCorePeersBench {
 
   static final double TARGET_RATIO = 0.5;
   static final double TARGET_MIXED_OPS = 3_000_000;
+  /** The engines in turns: a slice of each about a tenth of a second long (also book-core-compare's). */
+  static final int XC_SLICE = 1_000_000;
+  static final int KELD_SLICE = 400_000;
 
   /** Where the interleaved runs' results go, so the JIT cannot drop the work that made them. */
   static volatile long sink;
@@ -161,21 +164,19 @@ final class BookCorePeersBench {
    * each engine's median ops/s, over {@code rounds} pairs after {@code warmRounds}.
    */
   private static double[] interleaved(BookPeers.ExchangeCore xc, BookPeers.Keld keld, int warmRounds, int rounds) {
-    int xcSlice = 1_000_000;
-    int keldSlice = 400_000;
     double[] ratios = new double[rounds];
     double[] xcOps = new double[rounds];
     double[] keldOps = new double[rounds];
     long consumed = 0;
     for (int r = -warmRounds; r < rounds; r++) {
       long t0 = System.nanoTime();
-      for (int i = 0; i < xcSlice; i++) consumed += xc.step(false).ordinal();
+      for (int i = 0; i < XC_SLICE; i++) consumed += xc.step(false).ordinal();
       long t1 = System.nanoTime();
-      for (int i = 0; i < keldSlice; i++) consumed += keld.step() instanceof BookResult.Accepted ? 1 : 0;
+      for (int i = 0; i < KELD_SLICE; i++) consumed += keld.step() instanceof BookResult.Accepted ? 1 : 0;
       long t2 = System.nanoTime();
       if (r < 0) continue;
-      xcOps[r] = xcSlice * 1e9 / (t1 - t0);
-      keldOps[r] = keldSlice * 1e9 / (t2 - t1);
+      xcOps[r] = XC_SLICE * 1e9 / (t1 - t0);
+      keldOps[r] = KELD_SLICE * 1e9 / (t2 - t1);
       ratios[r] = keldOps[r] / xcOps[r];
     }
     sink = consumed;
@@ -186,7 +187,7 @@ final class BookCorePeersBench {
   }
 
   /** The median of sorted values: the middle one, or the mean of the middle two. */
-  private static double median(double[] sorted) {
+  static double median(double[] sorted) {
     int n = sorted.length;
     return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
