@@ -27,8 +27,8 @@ import java.util.function.LongSupplier;
  * {@code keld.compare.current}), with the same javac. Each core is loaded by a class loader of its own
  * that looks for {@code io.keld} classes first in its own place (that directory, then the jar), so each
  * core is a separate copy of Keld's classes, compiled on its own. The JDK's classes and the libraries'
- * (its maps, exchange-core) are shared, with their profiles: a likely reason the core made second reads
- * a little differently, which the alternation balances. The driver ({@code BookPeers}) is the current
+ * (its maps, exchange-core) are shared, with their profiles: possibly why the core made second reads a
+ * little differently (not tested), which the alternation balances. The driver ({@code BookPeers}) is the current
  * one: a baseline whose book API it cannot drive fails with a linkage error in the run.
  */
 public final class BookCoreCompare {
@@ -45,11 +45,12 @@ public final class BookCoreCompare {
     }
     // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, mostly faster
     // when made second (2026-12-07: nine JVMs of ten above 1 with it made second, two of three below with
-    // it made first). So the runs alternate which core is made first, and the figure is the geometric mean of
+    // it made first; both cores compiled by the same javac). So the runs alternate which core is made first, and the figure is the geometric mean of
     // the two halves' medians.
     if (runs < 2 || runs % 2 != 0) throw new IllegalArgumentException("book-core-compare needs an even --runs of at least 2 (got " + runs + ")");
     List<String> childOptions = new ArrayList<>();
     // KELD_BENCH_JAVA_OPTS (a profiler agent, say) goes to the JVMs that measure, not only to this one.
+    // Split on whitespace as bench/run's unquoted expansion does: no quoted arguments; give output files a %p.
     String extra = System.getenv("KELD_BENCH_JAVA_OPTS");
     if (extra != null && !extra.isBlank()) childOptions.addAll(Arrays.asList(extra.trim().split("\\s+")));
     String java = ProcessHandle.current().info().command().orElse("java");
@@ -118,7 +119,7 @@ public final class BookCoreCompare {
         .line(String.format("(%.3f×) and with the current core made first (%.3f×); the median run %.3f×, the runs %.3f–%.3f×. The same core",
             baselineFirstMedian, currentFirstMedian, median, sorted[0], sorted[runs - 1]))
         .line("beside itself (2026-12-07, six alternating runs) read 1.025–1.059× with the current core made second and")
-        .line("0.980–1.012× with it made first, 1.021× so balanced: take a change as real only well outside a few percent. The ratios to exchange-core are not")
+        .line("0.980–1.012× with it made first, 1.020× so balanced: take a change as real only well beyond ±3%. The ratios to exchange-core are not")
         .line("book-core-peers' figures (that benchmark loads one core, and JMH runs each engine in a fork of its own).");
     return report;
   }
