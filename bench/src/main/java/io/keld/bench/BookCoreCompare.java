@@ -28,8 +28,8 @@ import java.util.function.LongSupplier;
  * that looks for {@code io.keld} classes first in its own place (that directory, then the jar), so each
  * core is a separate copy of Keld's classes, compiled on its own. The JDK's classes and the libraries'
  * (its maps, exchange-core) are shared, with their profiles: possibly why the core made second reads a
- * little differently (not tested), which the alternation balances. The driver ({@code BookPeers}) is the current
- * one: a baseline whose book API it cannot drive fails with a linkage error in the run.
+ * little differently (not tested), which the alternation balances. The driver ({@code BookPeers}) is the
+ * current one: a baseline whose book API it cannot drive fails with a linkage error in the run.
  */
 public final class BookCoreCompare {
 
@@ -44,9 +44,9 @@ public final class BookCoreCompare {
       throw new IllegalArgumentException("book-core-compare needs --baseline=REV (bench/run compiles that commit's book core and the current one)");
     }
     // One JVM per run: the same core loaded twice in one JVM reads a few percent apart, mostly faster
-    // when made second (2026-12-07: nine JVMs of ten above 1 with it made second, two of three below with
-    // it made first; both cores compiled by the same javac). So the runs alternate which core is made first, and the figure is the geometric mean of
-    // the two halves' medians.
+    // when made second (2026-12-07, both cores compiled by the same javac: nine JVMs of ten above 1 with
+    // it made second, two of three below with it made first). So the runs alternate which core is made
+    // first, and the figure is the geometric mean of the two halves' medians.
     if (runs < 2 || runs % 2 != 0) throw new IllegalArgumentException("book-core-compare needs an even --runs of at least 2 (got " + runs + ")");
     List<String> childOptions = new ArrayList<>();
     // KELD_BENCH_JAVA_OPTS (a profiler agent, say) goes to the JVMs that measure, not only to this one.
@@ -71,7 +71,9 @@ public final class BookCoreCompare {
         throw new IllegalStateException("run " + (run + 1) + " of book-core-compare failed (exit " + p.exitValue() + "; its error is above; a "
             + "NoSuchMethodError or NoSuchFieldError means the baseline's book API differs from the one the current driver calls)");
       }
-      results[run] = Arrays.stream(last.substring(RESULT.length()).trim().split(" ")).mapToDouble(Double::parseDouble).toArray();
+      String[] fields = last.substring(RESULT.length()).trim().split(" ");
+      results[run] = new double[fields.length];
+      for (int f = 0; f < fields.length; f++) results[run][f] = Double.parseDouble(fields[f]);
       System.err.printf("book-core-compare: run %d of %d (%s made first), current / baseline %.3f× (%.3f–%.3f×)%n", run + 1, runs,
           run % 2 == 0 ? "baseline" : "current", results[run][1], results[run][0], results[run][2]);
     }
@@ -79,7 +81,7 @@ public final class BookCoreCompare {
     for (int run = 0; run < runs; run++) perRun[run] = results[run][1];
     double[] sorted = perRun.clone();
     Arrays.sort(sorted);
-    double median = quartiles(perRun)[1];
+    double median = BookCorePeersBench.median(sorted);
     double[] baselineFirst = new double[runs / 2];
     double[] currentFirst = new double[runs / 2];
     for (int run = 0; run < runs; run++) (run % 2 == 0 ? baselineFirst : currentFirst)[run / 2] = perRun[run];
@@ -144,8 +146,8 @@ public final class BookCoreCompare {
     long baselineFills = ((LongSupplier) baseline).getAsLong();
     long currentFills = ((LongSupplier) current).getAsLong();
     if (baselineFills != currentFills) {
-      throw new IllegalStateException("the two cores matched differently on the stream: " + baselineFills + " / " + currentFills
-          + " fills per cycle; a speed comparison needs the same matching");
+      throw new IllegalStateException("the two cores made different numbers of fills on the stream: " + baselineFills + " / "
+          + currentFills + " per cycle; a speed comparison needs the same matching");
     }
     BookPeers.ExchangeCore xc = new BookPeers.ExchangeCore(BookPeersStream.generate(BookCorePeersBenchmark.SEED, BookCorePeersBenchmark.MAIN_OPS));
 
